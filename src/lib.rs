@@ -1,0 +1,12 @@
+//! paddock: a ZooKeeper-compatible coordination service.
+//!
+//! Pure modules (`protocol`, `data_tree`, `sessions`, `txn`, `storage`'s
+//! formats, `config`) do no network I/O and know nothing of glommio;
+//! `server` is the only place that touches sockets and cores.
+pub mod config;
+pub mod data_tree;
+pub mod protocol;
+pub mod server;
+pub mod sessions;
+pub mod storage;
+pub mod txn;

@@ -1,0 +1,3 @@
+//! The ZooKeeper client wire protocol (Jute), mirroring `zookeeper.jute`.
+pub mod types;
+pub use types::*;
