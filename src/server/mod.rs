@@ -1,1 +1,780 @@
-//! server (under construction)
+//! The runtime: the only part of paddock that touches sockets, files, threads
+//! and cores. Protocol and consensus logic live in the pure modules; this
+//! wires them together.
+//!
+//! Placement (standalone):
+//!
+//! | role | where |
+//! |---|---|
+//! | client shards | one glommio executor per configured core, each accepting on the client port (SO_REUSEPORT) with its own tree copy |
+//! | sequencer + session tracker | a task on shard 0's executor (the consensus core) |
+//! | log core | a dedicated OS thread (it may block in page faults and `msync`; no reactor ever does) |
+//! | snapshots | serialized on shard 0, written by a short-lived thread |
+//!
+//! Cross-core channels are wired once at start and bounded; a full channel
+//! back-pressures the sender (a shard stops reading that client's socket).
+
+pub mod connection;
+pub mod four_letter;
+pub mod log_core;
+pub mod messages;
+mod notify;
+pub mod sequencer;
+pub mod shard;
+pub mod stats;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::config::Config;
+use crate::data_tree::DataTree;
+use crate::protocol::{Request, WatcherEvent};
+use crate::sessions::{next_session_id_base, SessionTracker};
+use crate::storage::{self, LogConfig, TxnLog};
+use crate::txn::{self, Txn};
+
+use log_core::{GroupCommit, LogCore, LogInput, LogStats};
+use messages::{CommitBatch, SequencerInput, WriteRequest};
+use sequencer::{monotonic_ms, Sequencer, SequencerSettings};
+use shard::Shard;
+use stats::Stats;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Storage(#[from] storage::StorageError),
+    #[error("cannot recover: {0}")]
+    Recovery(String),
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: String, source: io::Error },
+    #[error("cannot start executor for core {core}: {message}")]
+    Executor { core: usize, message: String },
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// State every shard can read: configuration, counters, the per-IP
+/// connection counts (`maxClientCnxns`), and the handles to ask every shard
+/// for its part of a four-letter word.
+pub struct Shared {
+    pub config: Config,
+    pub stats: Stats,
+    pub log_stats: Arc<LogStats>,
+    pub started: Instant,
+    pub sasl_users: Option<Arc<HashMap<String, String>>>,
+    per_ip: Mutex<HashMap<IpAddr, u32>>,
+    pub shutdown: AtomicBool,
+    pub queries: Vec<flume::Sender<ShardQuery>>,
+    pub cores: Vec<usize>,
+}
+
+impl Shared {
+    pub fn refusing_writes(&self) -> bool {
+        self.log_stats.failed.load(Ordering::Relaxed)
+    }
+
+    /// Counts a new connection from `ip`; false when `maxClientCnxns` is
+    /// reached (the connection is then refused).
+    fn admit_ip(&self, ip: IpAddr) -> bool {
+        let max = self.config.max_client_cnxns;
+        let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let count = per_ip.entry(ip).or_insert(0);
+        if max > 0 && *count >= max {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    pub fn release_ip(&self, ip: IpAddr) {
+        let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = per_ip.get_mut(&ip) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                per_ip.remove(&ip);
+            }
+        }
+    }
+}
+
+/// A question one shard asks every shard (for `cons`, `wchc`, …), or the
+/// order to stop.
+pub enum ShardQuery {
+    Report(flume::Sender<ShardReport>),
+    ResetConnectionStats,
+    Shutdown,
+}
+
+/// One shard's part of a four-letter word.
+#[derive(Default)]
+pub struct ShardReport {
+    pub shard: usize,
+    pub connections: Vec<four_letter::ConnectionInfo>,
+    pub watches_by_session: Vec<(i64, Vec<String>)>,
+    pub watches_by_path: Vec<(String, Vec<i64>)>,
+    pub watch_count: usize,
+    pub outstanding: usize,
+}
+
+/// A session's password: derived from its id with a fixed secret, as
+/// ZooKeeper does, so any core (and a restarted server) can check it.
+pub fn session_password(session_id: i64) -> Vec<u8> {
+    use sha1::{Digest, Sha1};
+    let mut hasher = Sha1::new();
+    hasher.update(b"paddock session password v1");
+    hasher.update(session_id.to_be_bytes());
+    hasher.finalize()[..16].to_vec()
+}
+
+/// Raises RLIMIT_MEMLOCK (glommio's io_uring rings and buffers are locked
+/// memory). Returns a clear message when the limit is too low and cannot be
+/// raised.
+pub fn ensure_memlock(cores: usize) -> Result<(), String> {
+    let needed = (cores as u64 + 1) * IO_MEMORY_BYTES as u64 + 8 * 1024 * 1024;
+    // SAFETY: getrlimit/setrlimit write/read a plain struct we own.
+    unsafe {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) != 0 {
+            return Ok(());
+        }
+        if limit.rlim_cur == libc::RLIM_INFINITY || limit.rlim_cur >= needed {
+            return Ok(());
+        }
+        let wanted = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+        if libc::setrlimit(libc::RLIMIT_MEMLOCK, &wanted) == 0 {
+            return Ok(());
+        }
+        let raised = libc::rlimit { rlim_cur: limit.rlim_max.max(limit.rlim_cur), rlim_max: limit.rlim_max };
+        if raised.rlim_cur >= needed && libc::setrlimit(libc::RLIMIT_MEMLOCK, &raised) == 0 {
+            return Ok(());
+        }
+        Err(format!(
+            "locked-memory limit (ulimit -l) is {} KiB; paddock needs at least {} KiB for {cores} io_uring executors. \
+             Raise it (e.g. `ulimit -l unlimited` as root, or LimitMEMLOCK=infinity in a systemd unit)",
+            limit.rlim_cur / 1024,
+            needed / 1024
+        ))
+    }
+}
+
+/// glommio's registered I/O buffer per executor. paddock does no DMA file
+/// I/O on the executors, so a small area suffices.
+const IO_MEMORY_BYTES: usize = 1 << 20;
+
+/// The state recovered from disk: tree, and where the log stands.
+pub struct Recovered {
+    pub tree: DataTree,
+    pub log: TxnLog,
+    pub snapshot_zxid: i64,
+    pub replayed: u64,
+}
+
+pub fn snapshot_dir(config: &Config) -> PathBuf {
+    config.data_dir.join("version-2")
+}
+
+pub fn log_dir(config: &Config) -> PathBuf {
+    config.data_log_dir.join("version-2")
+}
+
+/// Newest valid snapshot, then every logged txn after it.
+pub fn recover(config: &Config) -> Result<Recovered, ServerError> {
+    let snap_dir = snapshot_dir(config);
+    std::fs::create_dir_all(&snap_dir)?;
+    let mut log_config = LogConfig::new(log_dir(config));
+    log_config.preallocate_bytes = config.pre_alloc_size_kb.max(64) * 1024;
+    let (log, recovery) = TxnLog::open(log_config)?;
+    if let Some(tail) = &recovery.truncated {
+        log::warn!(
+            "transaction log: cut a torn or corrupt tail off {} at offset {}: {}",
+            tail.segment.display(),
+            tail.offset,
+            tail.reason
+        );
+    }
+    let (mut tree, snapshot_zxid) = match storage::latest_snapshot(&snap_dir)? {
+        Some((zxid, body)) => {
+            let tree = DataTree::deserialize(&body)
+                .map_err(|e| ServerError::Recovery(format!("snapshot 0x{zxid:x} does not decode: {e}")))?;
+            log::info!("loaded snapshot 0x{zxid:x} ({} znodes)", tree.node_count());
+            (tree, zxid)
+        }
+        None => (DataTree::new(), 0),
+    };
+    let mut replayed = 0u64;
+    for record in log.read_after(tree.last_zxid())? {
+        let (zxid, payload) = record?;
+        let txn = Txn::decode(&payload)
+            .map_err(|e| ServerError::Recovery(format!("logged txn 0x{zxid:x} does not decode: {e}")))?;
+        txn::apply(&mut tree, &txn);
+        replayed += 1;
+    }
+    log::info!(
+        "recovered to zxid 0x{:x}: snapshot 0x{snapshot_zxid:x} + {replayed} logged txns, {} znodes, {} sessions",
+        tree.last_zxid(),
+        tree.node_count(),
+        tree.sessions().count()
+    );
+    Ok(Recovered { tree, log, snapshot_zxid, replayed })
+}
+
+/// The cores this server runs shards on.
+pub fn shard_cores(config: &Config) -> Vec<usize> {
+    let cores = config.tuning.cores.clone();
+    if cores.is_empty() {
+        vec![0]
+    } else {
+        cores
+    }
+}
+
+/// Runs the server until SIGTERM / SIGINT. Blocks the calling thread.
+pub fn run(config: Config) -> Result<(), ServerError> {
+    let cores = shard_cores(&config);
+    let address = client_address(&config);
+    // Fail early and clearly if the port is taken (the shards bind with
+    // SO_REUSEPORT, which would otherwise hide a foreign listener).
+    check_port_free(&address)?;
+
+    let recovered = recover(&config)?;
+    let Recovered { tree, log, snapshot_zxid, .. } = recovered;
+
+    let (to_log, log_input) = flume::bounded::<LogInput>(1024);
+    let (to_sequencer, sequencer_input) = flume::bounded::<SequencerInput>(16 * 1024);
+    let mut commit_senders = Vec::new();
+    let mut commit_receivers = Vec::new();
+    let mut query_senders = Vec::new();
+    let mut query_receivers = Vec::new();
+    for _ in &cores {
+        let (tx, rx) = flume::bounded::<CommitBatch>(4096);
+        commit_senders.push(tx);
+        commit_receivers.push(rx);
+        let (tx, rx) = flume::unbounded::<ShardQuery>();
+        query_senders.push(tx);
+        query_receivers.push(rx);
+    }
+
+    let log_stats = Arc::new(LogStats::default());
+    log_stats.durable_zxid.store(log.durable_zxid(), Ordering::Relaxed);
+    let sasl_users = load_sasl_users(&config);
+    let shared = Arc::new(Shared {
+        stats: Stats::new(),
+        log_stats: log_stats.clone(),
+        started: Instant::now(),
+        sasl_users,
+        per_ip: Mutex::new(HashMap::new()),
+        shutdown: AtomicBool::new(false),
+        queries: query_senders.clone(),
+        cores: cores.clone(),
+        config,
+    });
+    shared.stats.last_applied_zxid.store(tree.last_zxid(), Ordering::Relaxed);
+
+    let config = &shared.config;
+    let policy = GroupCommit {
+        batch_txns_max: config.tuning.batch_txns_max,
+        batch_bytes_max: config.tuning.batch_bytes_max,
+        wait: Duration::from_micros(config.tuning.group_commit_wait_micros),
+    };
+    let log_core = LogCore {
+        log,
+        input: log_input,
+        shards: commit_senders,
+        policy,
+        stats: log_stats,
+        fsync_warning: Duration::from_millis(config.fsync_warning_threshold_ms),
+    };
+    let log_core_cpu = config.tuning.log_core;
+    let log_thread = std::thread::Builder::new().name("paddock-log".into()).spawn(move || {
+        if let Some(cpu) = log_core_cpu {
+            pin_current_thread(cpu);
+        }
+        log_core.run()
+    })?;
+
+    // Every shard starts from the same recovered tree.
+    let mut snapshot_bytes = Vec::new();
+    if cores.len() > 1 {
+        tree.serialize(&mut snapshot_bytes);
+    }
+    let mut first_tree = Some(tree);
+
+    // Block the stop signals in every thread we start; one thread waits for them.
+    let signals = block_stop_signals();
+
+    let mut executors = Vec::new();
+    for (index, (&core, (commits, queries))) in
+        cores.iter().zip(commit_receivers.into_iter().zip(query_receivers)).enumerate()
+    {
+        let tree = match first_tree.take() {
+            Some(tree) => tree,
+            None => DataTree::deserialize(&snapshot_bytes)
+                .map_err(|e| ServerError::Recovery(format!("cannot copy the tree: {e}")))?,
+        };
+        let shared = shared.clone();
+        let to_sequencer = to_sequencer.clone();
+        let sequencer_input = if index == 0 { Some(sequencer_input.clone()) } else { None };
+        let to_log = to_log.clone();
+        let address = address.clone();
+        let handle = LocalExecutorBuilder::new(Placement::Fixed(core))
+            .name(&format!("paddock-shard-{index}"))
+            .io_memory(IO_MEMORY_BYTES)
+            .spawn(move || async move {
+                let args = ShardArgs {
+                    index,
+                    tree,
+                    shared,
+                    to_sequencer,
+                    sequencer_input,
+                    to_log,
+                    commits,
+                    queries,
+                    address,
+                    snapshot_zxid,
+                };
+                shard_main(args).await
+            })
+            .map_err(|e| ServerError::Executor { core, message: e.to_string() })?;
+        executors.push(handle);
+    }
+    drop(to_sequencer);
+    drop(sequencer_input);
+
+    log::info!(
+        "paddock serving {} on {} (shards on cores {:?}, data {}, log {})",
+        if shared.config.is_standalone() { "standalone" } else { "ensemble member" },
+        address,
+        cores,
+        shared.config.data_dir.display(),
+        shared.config.data_log_dir.display()
+    );
+
+    wait_for_stop_signal(signals);
+    log::info!("shutting down: closing client connections, flushing the log");
+    shared.shutdown.store(true, Ordering::Relaxed);
+    for query in &shared.queries {
+        let _ = query.send(ShardQuery::Shutdown);
+    }
+    let mut failed = None;
+    for handle in executors {
+        match handle.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failed = Some(e),
+            Err(e) => failed = Some(ServerError::Executor { core: 0, message: e.to_string() }),
+        }
+    }
+    let _ = to_log.send(LogInput::Shutdown);
+    drop(to_log);
+    if log_thread.join().is_err() {
+        log::error!("log core panicked");
+    }
+    log::info!("stopped");
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn client_address(config: &Config) -> String {
+    let host = config.client_port_address.clone().unwrap_or_else(|| "0.0.0.0".to_string());
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{}", config.client_port)
+    } else {
+        format!("{host}:{}", config.client_port)
+    }
+}
+
+fn check_port_free(address: &str) -> Result<(), ServerError> {
+    let listen_error = |source| ServerError::Listen { address: address.to_string(), source };
+    let addr: SocketAddr = address
+        .to_socket_addrs()
+        .map_err(listen_error)?
+        .next()
+        .ok_or_else(|| listen_error(io::Error::new(io::ErrorKind::InvalidInput, "no address")))?;
+    // A plain bind (no SO_REUSEPORT) fails if anyone listens there.
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)
+        .map_err(listen_error)?;
+    socket.set_reuse_address(true).map_err(listen_error)?;
+    socket.bind(&addr.into()).map_err(listen_error)?;
+    Ok(())
+}
+
+fn load_sasl_users(config: &Config) -> Option<Arc<HashMap<String, String>>> {
+    let path = config.jaas_config.as_ref()?;
+    match crate::auth::jaas::parse(path) {
+        Ok(jaas) => match jaas.section_users(&config.sasl_server_section) {
+            Some(users) => Some(Arc::new(users.clone())),
+            None => {
+                log::warn!("{}: no '{}' section; SASL disabled", path.display(), config.sasl_server_section);
+                None
+            }
+        },
+        Err(e) => {
+            log::error!("{e}; SASL disabled");
+            None
+        }
+    }
+}
+
+fn pin_current_thread(cpu: usize) {
+    // SAFETY: cpu_set_t is plain data; sched_setaffinity reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            log::warn!("cannot pin the log core to cpu {cpu}: {}", io::Error::last_os_error());
+        }
+    }
+}
+
+fn block_stop_signals() -> libc::sigset_t {
+    // SAFETY: sigset manipulation on a local set, then masking this thread
+    // (threads started after inherit it).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+fn wait_for_stop_signal(set: libc::sigset_t) {
+    let mut signal = 0;
+    // SAFETY: sigwait on a set blocked in this thread.
+    unsafe {
+        libc::sigwait(&set, &mut signal);
+    }
+    log::info!("received signal {signal}");
+}
+
+struct ShardArgs {
+    index: usize,
+    tree: DataTree,
+    shared: Arc<Shared>,
+    to_sequencer: flume::Sender<SequencerInput>,
+    sequencer_input: Option<flume::Receiver<SequencerInput>>,
+    to_log: flume::Sender<LogInput>,
+    commits: flume::Receiver<CommitBatch>,
+    queries: flume::Receiver<ShardQuery>,
+    address: String,
+    snapshot_zxid: i64,
+}
+
+async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
+    let ShardArgs {
+        index,
+        tree,
+        shared,
+        to_sequencer,
+        sequencer_input,
+        to_log,
+        commits,
+        queries,
+        address,
+        snapshot_zxid,
+    } = args;
+    let config = &shared.config;
+    let mut shard = Shard::new(index, tree, to_sequencer.clone(), shared.clone());
+
+    let mut snapshotter = None;
+    if let Some(input) = sequencer_input {
+        // The consensus core: sequencer, session tracker, cleanup timers.
+        let now = monotonic_ms();
+        let mut tracker = SessionTracker::new(config.tick_time_ms as u64);
+        let mut max_session = 0i64;
+        for (id, timeout_ms) in shard.tree.borrow().sessions() {
+            tracker.add(id, timeout_ms, now);
+            max_session = max_session.max(id);
+        }
+        let base = next_session_id_base(0, sequencer::wall_clock_ms() as u64);
+        let next_session_id = base.max(max_session + 1);
+        let settings = SequencerSettings {
+            extended_types_enabled: config.extended_types_enabled,
+            max_buffer_bytes: config.jute_max_buffer,
+            batch_txns_max: config.tuning.batch_txns_max,
+        };
+        let sequencer = Rc::new(std::cell::RefCell::new(Sequencer::new(
+            shard.tree.clone(),
+            tracker,
+            next_session_id,
+            settings,
+        )));
+        shard.sequencer = Some(sequencer.clone());
+        glommio::spawn_local(sequencer::run(sequencer.clone(), input, to_log.clone())).detach();
+        glommio::spawn_local(expiry_loop(sequencer, to_sequencer.clone(), config.tick_time_ms as u64)).detach();
+        snapshotter = Some(Snapshotter::new(&shared, to_log.clone(), snapshot_zxid));
+    }
+    let shard = Rc::new(shard);
+
+    // Apply the commit stream.
+    {
+        let shard = shard.clone();
+        let mut snapshotter = snapshotter;
+        glommio::spawn_local(async move {
+            while let Ok(batch) = commits.recv_async().await {
+                shard.apply_batch(&batch);
+                if let Some(snapshotter) = snapshotter.as_mut() {
+                    snapshotter.after_batch(&shard, &batch);
+                }
+            }
+        })
+        .detach();
+    }
+
+    // Report session activity to the tracker.
+    {
+        let shard = shard.clone();
+        let interval = Duration::from_millis(config.tuning.session_touch_interval_ms.max(10));
+        glommio::spawn_local(async move {
+            loop {
+                glommio::timer::sleep(interval).await;
+                if let Some(report) = shard.report_touches() {
+                    if shard.to_sequencer.send_async(report).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        })
+        .detach();
+    }
+
+    // Containers and TTL nodes (consensus core only).
+    if index == 0 {
+        let shard = shard.clone();
+        let interval = Duration::from_millis(config.tuning.container_check_interval_ms.max(10));
+        glommio::spawn_local(async move {
+            loop {
+                glommio::timer::sleep(interval).await;
+                let doomed = {
+                    let tree = shard.tree.borrow();
+                    let mut doomed = tree.containers_to_delete();
+                    doomed.extend(tree.ttl_expired(sequencer::wall_clock_ms()));
+                    doomed
+                };
+                for path in doomed {
+                    let write = WriteRequest {
+                        origin: None,
+                        session_id: 0,
+                        cxid: 0,
+                        request: Request::DeleteContainer { path },
+                        auth: Vec::new(),
+                        is_super: true,
+                    };
+                    if shard.to_sequencer.send_async(SequencerInput::Write(write)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        })
+        .detach();
+    }
+
+    // Accept clients.
+    let listener = glommio::net::TcpListener::bind(address.as_str())
+        .map_err(|e| ServerError::Listen { address: address.clone(), source: io::Error::other(e.to_string()) })?;
+    {
+        let shard = shard.clone();
+        let no_delay = config.tuning.socket_no_delay;
+        glommio::spawn_local(async move {
+            loop {
+                let stream = match listener.accept().await {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        log::warn!("accept failed: {e}");
+                        glommio::timer::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let Ok(peer) = stream.peer_addr() else { continue };
+                if shard.shared.shutdown.load(Ordering::Relaxed) {
+                    break;
+                }
+                if !shard.shared.admit_ip(peer.ip()) {
+                    log::warn!(
+                        "too many connections from {} - max is {}",
+                        peer.ip(),
+                        shard.shared.config.max_client_cnxns
+                    );
+                    continue;
+                }
+                let _ = stream.set_nodelay(no_delay);
+                glommio::spawn_local(connection::serve(shard.clone(), stream, peer)).detach();
+            }
+        })
+        .detach();
+    }
+
+    // Answer queries until told to stop.
+    while let Ok(query) = queries.recv_async().await {
+        match query {
+            ShardQuery::Report(reply) => {
+                let _ = reply.send(shard_report(&shard));
+            }
+            ShardQuery::ResetConnectionStats => {}
+            ShardQuery::Shutdown => break,
+        }
+    }
+    let conns: Vec<_> = shard.conns.borrow().values().cloned().collect();
+    for conn in conns {
+        conn.close();
+    }
+    // Let the connection tasks see the close.
+    glommio::timer::sleep(Duration::from_millis(20)).await;
+    Ok(())
+}
+
+/// Expires sessions that have not been heard from: every half tick, the
+/// tracker's overdue sessions get a closeSession txn.
+async fn expiry_loop(sequencer: Rc<std::cell::RefCell<Sequencer>>, to_sequencer: flume::Sender<SequencerInput>, tick_ms: u64) {
+    let interval = Duration::from_millis((tick_ms / 2).clamp(10, 1000));
+    loop {
+        glommio::timer::sleep(interval).await;
+        let expired = sequencer.borrow_mut().tracker.expired(monotonic_ms());
+        for session_id in expired {
+            log::info!("expiring session 0x{session_id:x}");
+            let write = WriteRequest {
+                origin: None,
+                session_id,
+                cxid: 0,
+                request: Request::CloseSession,
+                auth: Vec::new(),
+                is_super: true,
+            };
+            if to_sequencer.send_async(SequencerInput::Write(write)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn shard_report(shard: &Shard) -> ShardReport {
+    let conns: Vec<_> = shard.conns.borrow().values().cloned().collect();
+    let tree = shard.tree.borrow();
+    ShardReport {
+        shard: shard.id,
+        connections: conns.iter().map(|c| four_letter_connection(c)).collect(),
+        watches_by_session: tree.watches_by_session(),
+        watches_by_path: tree.watches_by_path(),
+        watch_count: tree.watch_count(),
+        outstanding: conns.iter().map(|c| c.queued()).sum(),
+    }
+}
+
+/// Takes a snapshot every `snapCount` txns (randomised as ZooKeeper does so
+/// that servers do not all snapshot at once), then rolls and purges the log.
+struct Snapshotter {
+    txns_since: u64,
+    threshold: u64,
+    snap_count: u64,
+    in_progress: Arc<AtomicBool>,
+    snap_dir: PathBuf,
+    to_log: flume::Sender<LogInput>,
+    retain: usize,
+    purge: bool,
+}
+
+impl Snapshotter {
+    fn new(shared: &Shared, to_log: flume::Sender<LogInput>, _snapshot_zxid: i64) -> Snapshotter {
+        let snap_count = shared.config.snap_count.max(2);
+        let mut s = Snapshotter {
+            txns_since: 0,
+            threshold: 0,
+            snap_count,
+            in_progress: Arc::new(AtomicBool::new(false)),
+            snap_dir: snapshot_dir(&shared.config),
+            to_log,
+            retain: shared.config.autopurge_snap_retain_count.max(3) as usize,
+            purge: shared.config.autopurge_purge_interval_hours > 0,
+        };
+        s.roll_threshold();
+        s
+    }
+
+    fn roll_threshold(&mut self) {
+        use rand::Rng;
+        let half = self.snap_count / 2;
+        self.threshold = half + rand::thread_rng().gen_range(0..half.max(1));
+    }
+
+    fn after_batch(&mut self, shard: &Shard, batch: &CommitBatch) {
+        self.txns_since += batch.iter().filter(|i| matches!(i, messages::CommitItem::Txn { .. })).count() as u64;
+        if self.txns_since < self.threshold {
+            return;
+        }
+        if self.in_progress.load(Ordering::Relaxed) {
+            log::warn!("too busy to snap, skipping");
+            return;
+        }
+        self.txns_since = 0;
+        self.roll_threshold();
+        let started = Instant::now();
+        let (zxid, body) = {
+            let tree = shard.tree.borrow();
+            let mut body = Vec::with_capacity(tree.approximate_data_size() as usize + tree.node_count() * 64);
+            tree.serialize(&mut body);
+            (tree.last_zxid(), body)
+        };
+        log::info!("serialized snapshot 0x{zxid:x} in {:?}", started.elapsed());
+        self.in_progress.store(true, Ordering::Relaxed);
+        let in_progress = self.in_progress.clone();
+        let dir = self.snap_dir.clone();
+        let to_log = self.to_log.clone();
+        let retain = self.retain;
+        let purge = self.purge;
+        let spawned = std::thread::Builder::new().name("paddock-snapshot".into()).spawn(move || {
+            match storage::write_snapshot(&dir, zxid, &body) {
+                Ok(path) => {
+                    log::info!("wrote snapshot {}", path.display());
+                    let mut purge_before = None;
+                    if purge {
+                        if let Err(e) = storage::purge_snapshots(&dir, retain) {
+                            log::warn!("snapshot purge failed: {e}");
+                        }
+                        purge_before = storage::oldest_retained_snapshot_zxid(&dir).ok().flatten();
+                    }
+                    let _ = to_log.send(LogInput::Roll { purge_before });
+                }
+                Err(e) => log::error!("snapshot 0x{zxid:x} failed: {e}"),
+            }
+            in_progress.store(false, Ordering::Relaxed);
+        });
+        if let Err(e) = spawned {
+            log::error!("cannot start the snapshot thread: {e}");
+            self.in_progress.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Builds the text of a four-letter word, asking every shard for its part
+/// when the word needs it.
+pub async fn four_letter_reply(shard: &Rc<Shard>, word: &str) -> String {
+    four_letter::reply(shard, word).await
+}
+
+fn four_letter_connection(conn: &connection::Conn) -> four_letter::ConnectionInfo {
+    four_letter::connection_info(conn)
+}
+
+/// Used by tests and tools: the path of the data directory's log.
+pub fn log_segments(config: &Config) -> Vec<PathBuf> {
+    let dir = log_dir(config);
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    paths.sort();
+    paths
+}
+
+#[allow(dead_code)]
+fn unused(_: &Path, _: WatcherEvent) {}

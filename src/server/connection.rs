@@ -1,0 +1,640 @@
+//! One client connection on a shard: framing, the connect handshake, and the
+//! per-session FIFO of replies.
+//!
+//! Two tasks serve a connection: the reader decodes frames and acts on them;
+//! the writer drains the output buffer (everything queued since its last write
+//! goes out in one `write`). Replies leave strictly in request order: a write
+//! waits in the FIFO for its commit, and a read behind it waits too, then runs
+//! against the tree that already holds the write. Watch notifications bypass
+//! the FIFO and go out the moment their txn is applied, which is exactly what
+//! puts an event before any reply that reflects its change.
+//!
+//! Bad input never reaches past this connection: a frame that fails its length
+//! check or its decode closes this connection, with the reason logged.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use crate::protocol::frame::{self, write_connect_response, write_reply};
+use crate::protocol::{
+    xid, AuthPacket, ConnectRequest, ConnectResponse, ErrorCode, Id, ReplyHeader, Request, Response,
+};
+use crate::sessions::negotiate_timeout;
+
+use super::messages::{SequencerInput, WriteRequest};
+use super::notify::Notify;
+use super::shard::Shard;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for the ConnectRequest (or a four-letter word).
+    Handshake,
+    /// ConnectRequest sent to the sequencer; waiting for the session.
+    Connecting,
+    Connected,
+    Closed,
+}
+
+enum Slot {
+    /// A write in flight; answered from the commit stream.
+    Waiting { token: u64, xid: i32, request: Request, received: Instant },
+    /// A read queued behind a write of the same session.
+    Read { xid: i32, request: Request, received: Instant },
+    /// An answer ready to go out once everything before it has.
+    Done { frame: Vec<u8>, received: Instant },
+}
+
+/// Per-connection counters, for `cons` and `mntr`.
+#[derive(Clone, Debug, Default)]
+pub struct ConnCounters {
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub last_op: &'static str,
+    pub last_cxid: i32,
+    pub last_zxid: i64,
+    pub last_response_ms: i64,
+    pub last_latency_ms: u64,
+    pub latency_min_ms: u64,
+    pub latency_max_ms: u64,
+    pub latency_total_ms: u64,
+    pub latency_count: u64,
+}
+
+struct ConnState {
+    phase: Phase,
+    session_id: i64,
+    passwd: Vec<u8>,
+    timeout_ms: i32,
+    requested_passwd: Vec<u8>,
+    last_zxid_seen: i64,
+    auth: Vec<Id>,
+    is_super: bool,
+    queue: VecDeque<Slot>,
+    sasl: Option<crate::auth::sasl::DigestMd5Server>,
+    counters: ConnCounters,
+}
+
+pub struct Conn {
+    pub id: u64,
+    pub peer: SocketAddr,
+    pub established_ms: i64,
+    state: RefCell<ConnState>,
+    out: RefCell<Vec<u8>>,
+    writer_wake: Notify,
+    reader_wake: Notify,
+    /// Fires once when the connection is to close: ends a reader blocked in read().
+    closed_wake: Notify,
+    closing: Cell<bool>,
+    close_after_flush: Cell<bool>,
+}
+
+impl Conn {
+    pub fn new(id: u64, peer: SocketAddr) -> Conn {
+        Conn {
+            id,
+            peer,
+            established_ms: super::sequencer::wall_clock_ms(),
+            state: RefCell::new(ConnState {
+                phase: Phase::Handshake,
+                session_id: 0,
+                passwd: Vec::new(),
+                timeout_ms: 0,
+                requested_passwd: Vec::new(),
+                last_zxid_seen: 0,
+                auth: vec![Id::new("ip", &peer.ip().to_string())],
+                is_super: false,
+                queue: VecDeque::new(),
+                sasl: None,
+                counters: ConnCounters::default(),
+            }),
+            out: RefCell::new(Vec::new()),
+            writer_wake: Notify::default(),
+            reader_wake: Notify::default(),
+            closed_wake: Notify::default(),
+            closing: Cell::new(false),
+            close_after_flush: Cell::new(false),
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.state.borrow().phase
+    }
+    pub fn session_id(&self) -> i64 {
+        self.state.borrow().session_id
+    }
+    pub fn timeout_ms(&self) -> i32 {
+        self.state.borrow().timeout_ms
+    }
+    pub fn counters(&self) -> ConnCounters {
+        self.state.borrow().counters.clone()
+    }
+    pub fn queued(&self) -> usize {
+        self.state.borrow().queue.len()
+    }
+    pub fn auth(&self) -> (Vec<Id>, bool) {
+        let st = self.state.borrow();
+        (st.auth.clone(), st.is_super)
+    }
+
+    /// Queues bytes for the writer, out of band of the reply FIFO.
+    pub fn send_frame(&self, frame: &[u8]) {
+        if self.closing.get() {
+            return;
+        }
+        self.out.borrow_mut().extend_from_slice(frame);
+        self.writer_wake.notify();
+    }
+
+    /// Closes at once (what is queued may be lost).
+    pub fn close(&self) {
+        self.closing.set(true);
+        self.state.borrow_mut().phase = Phase::Closed;
+        self.writer_wake.notify();
+        self.reader_wake.notify();
+        self.closed_wake.notify();
+    }
+
+    /// Closes once what is queued has been written.
+    pub fn close_after_flush(&self) {
+        self.close_after_flush.set(true);
+        self.state.borrow_mut().phase = Phase::Closed;
+        self.writer_wake.notify();
+        self.reader_wake.notify();
+        self.closed_wake.notify();
+    }
+
+    pub fn request_for_token(&self, token: u64) -> Option<Request> {
+        self.state.borrow().queue.iter().find_map(|slot| match slot {
+            Slot::Waiting { token: t, request, .. } if *t == token => Some(request.clone()),
+            _ => None,
+        })
+    }
+
+    /// The answer to the write `token` has arrived: mark its slot done and
+    /// send whatever is now at the head of the FIFO.
+    pub fn complete_write(&self, shard: &Shard, token: u64, zxid: i64, reply: Result<Response, ErrorCode>) {
+        {
+            let mut st = self.state.borrow_mut();
+            let position = st.queue.iter().position(|slot| matches!(slot, Slot::Waiting { token: t, .. } if *t == token));
+            let Some(position) = position else { return };
+            let (xid, received) = match &st.queue[position] {
+                Slot::Waiting { xid, received, .. } => (*xid, *received),
+                _ => unreachable!("position found a Waiting slot"),
+            };
+            let frame = reply_frame(xid, zxid, reply);
+            st.counters.last_zxid = zxid;
+            st.queue[position] = Slot::Done { frame, received };
+        }
+        self.drain(shard);
+    }
+
+    /// Sends every finished answer at the head of the FIFO, running queued
+    /// reads as soon as no write is ahead of them.
+    pub fn drain(&self, shard: &Shard) {
+        loop {
+            let head = {
+                let mut st = self.state.borrow_mut();
+                match st.queue.front() {
+                    Some(Slot::Waiting { .. }) | None => break,
+                    _ => st.queue.pop_front(),
+                }
+            };
+            match head {
+                Some(Slot::Done { frame, received }) => self.send_reply(&frame, received, shard),
+                Some(Slot::Read { xid, request, received }) => {
+                    let frame = self.run_read(shard, xid, &request);
+                    self.send_reply(&frame, received, shard);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn send_reply(&self, frame: &[u8], received: Instant, shard: &Shard) {
+        let latency_ms = received.elapsed().as_millis() as u64;
+        {
+            let mut st = self.state.borrow_mut();
+            let c = &mut st.counters;
+            c.packets_sent += 1;
+            c.last_response_ms = super::sequencer::wall_clock_ms();
+            c.last_latency_ms = latency_ms;
+            c.latency_min_ms = if c.latency_count == 0 { latency_ms } else { c.latency_min_ms.min(latency_ms) };
+            c.latency_max_ms = c.latency_max_ms.max(latency_ms);
+            c.latency_total_ms += latency_ms;
+            c.latency_count += 1;
+        }
+        shard.shared.stats.note_reply(received.elapsed());
+        self.send_frame(frame);
+    }
+
+    fn run_read(&self, shard: &Shard, xid: i32, request: &Request) -> Vec<u8> {
+        let session_id = self.session_id();
+        let zxid = shard.last_zxid();
+        let reply = match request {
+            Request::Ping => Ok(Response::Empty),
+            Request::WhoAmI => {
+                let (auth, _) = self.auth();
+                Ok(Response::WhoAmI(crate::auth::who_am_i(&auth)))
+            }
+            Request::SetWatches(req) | Request::SetWatches2(req) => {
+                let events = shard.tree.borrow_mut().set_watches(session_id, req, zxid);
+                for (_, event) in events {
+                    let mut frame = Vec::new();
+                    frame::write_notification(&mut frame, -1, &event);
+                    self.send_frame(&frame);
+                }
+                Ok(Response::Empty)
+            }
+            _ => shard.read(request, session_id, self),
+        };
+        reply_frame(xid, zxid, reply)
+    }
+
+    /// Acts on one decoded request of a connected session.
+    async fn handle_request(self: &Rc<Self>, shard: &Rc<Shard>, xid: i32, request: Request) {
+        let received = Instant::now();
+        let session_id = {
+            let mut st = self.state.borrow_mut();
+            st.counters.packets_received += 1;
+            st.counters.last_op = op_name(request.op_code());
+            st.counters.last_cxid = xid;
+            st.session_id
+        };
+        shard.touched.borrow_mut().insert(session_id);
+        shard.shared.stats.note_packet_received();
+        match request {
+            Request::Auth(packet) => self.handle_auth(shard, packet),
+            Request::Sasl { token } => self.handle_sasl(shard, xid, &token),
+            request if request.is_write() || matches!(request, Request::CloseSession) => {
+                if shard.shared.refusing_writes() && !matches!(request, Request::CloseSession) {
+                    let frame = reply_frame(xid, shard.last_zxid(), Err(ErrorCode::SystemError));
+                    self.state.borrow_mut().queue.push_back(Slot::Done { frame, received });
+                    self.drain(shard);
+                    return;
+                }
+                let origin = shard.origin_for(self);
+                let (auth, is_super) = self.auth();
+                self.state.borrow_mut().queue.push_back(Slot::Waiting {
+                    token: origin.token,
+                    xid,
+                    request: request.clone(),
+                    received,
+                });
+                let write = WriteRequest { origin: Some(origin), session_id, cxid: xid, request, auth, is_super };
+                if shard.to_sequencer.send_async(SequencerInput::Write(write)).await.is_err() {
+                    self.close();
+                }
+            }
+            request => {
+                let queue_empty = self.state.borrow().queue.is_empty();
+                if queue_empty {
+                    let frame = self.run_read(shard, xid, &request);
+                    self.send_reply(&frame, received, shard);
+                } else {
+                    self.state.borrow_mut().queue.push_back(Slot::Read { xid, request, received });
+                }
+            }
+        }
+    }
+
+    fn handle_auth(&self, shard: &Shard, packet: AuthPacket) {
+        let outcome = match packet.scheme.as_str() {
+            "digest" => crate::auth::digest::authenticate(&packet.auth),
+            _ => None,
+        };
+        match outcome {
+            Some(id) => {
+                let is_super = crate::auth::digest::is_super(&id, shard.shared.config.super_digest.as_deref());
+                {
+                    let mut st = self.state.borrow_mut();
+                    if !st.auth.contains(&id) {
+                        st.auth.push(id);
+                    }
+                    st.is_super |= is_super;
+                }
+                let mut frame = Vec::new();
+                write_reply(&mut frame, ReplyHeader { xid: xid::AUTH, zxid: 0, err: 0 }, None);
+                self.send_frame(&frame);
+            }
+            None => {
+                log::warn!("auth failed for scheme '{}' from {}", packet.scheme, self.peer);
+                let mut frame = Vec::new();
+                let header = ReplyHeader { xid: xid::AUTH, zxid: 0, err: ErrorCode::AuthFailed.code() };
+                write_reply(&mut frame, header, None);
+                self.send_frame(&frame);
+                self.close_after_flush();
+            }
+        }
+    }
+
+    fn handle_sasl(&self, shard: &Shard, xid: i32, token: &[u8]) {
+        let zxid = shard.last_zxid();
+        let Some(users) = shard.shared.sasl_users.as_ref() else {
+            let frame = reply_frame(xid, zxid, Err(ErrorCode::AuthFailed));
+            self.send_frame(&frame);
+            self.close_after_flush();
+            return;
+        };
+        let result = {
+            let mut st = self.state.borrow_mut();
+            let server = st.sasl.get_or_insert_with(|| crate::auth::sasl::DigestMd5Server::new(users.clone()));
+            if token.is_empty() {
+                Ok((server.start(), None))
+            } else {
+                server.step(token).map(|step| (step.response, step.authenticated))
+            }
+        };
+        match result {
+            Ok((response, authenticated)) => {
+                if let Some(user) = authenticated {
+                    let mut st = self.state.borrow_mut();
+                    st.auth.push(Id::new("sasl", &user));
+                    st.sasl = None;
+                }
+                let frame = reply_frame(xid, zxid, Ok(Response::Sasl { token: response }));
+                self.send_frame(&frame);
+            }
+            Err(e) => {
+                log::warn!("SASL authentication from {} failed: {e}", self.peer);
+                let frame = reply_frame(xid, zxid, Err(ErrorCode::AuthFailed));
+                self.send_frame(&frame);
+                self.close_after_flush();
+            }
+        }
+    }
+
+    /// The first frame: a ConnectRequest.
+    async fn handle_connect(self: &Rc<Self>, shard: &Rc<Shard>, payload: &[u8]) -> Result<(), String> {
+        let request = ConnectRequest::decode(payload).map_err(|e| format!("bad ConnectRequest: {e}"))?;
+        let config = &shard.shared.config;
+        let timeout_ms =
+            negotiate_timeout(request.timeout_ms, config.min_session_timeout_ms, config.max_session_timeout_ms);
+        {
+            let mut st = self.state.borrow_mut();
+            st.phase = Phase::Connecting;
+            st.timeout_ms = timeout_ms;
+            st.requested_passwd = request.passwd.clone();
+            st.last_zxid_seen = request.last_zxid_seen;
+        }
+        let origin = shard.origin_for(self);
+        let input = if request.session_id == 0 {
+            SequencerInput::CreateSession { origin, timeout_ms }
+        } else {
+            SequencerInput::Reconnect { origin, session_id: request.session_id }
+        };
+        shard.to_sequencer.send_async(input).await.map_err(|_| "server shutting down".to_string())
+    }
+
+    fn refuse_stale_client(&self, shard: &Shard) -> bool {
+        let seen = self.state.borrow().last_zxid_seen;
+        let have = shard.last_zxid();
+        if seen > have {
+            log::warn!(
+                "refusing session request for client {} as it has seen zxid 0x{seen:x} our last zxid is 0x{have:x}",
+                self.peer
+            );
+            self.close();
+            return true;
+        }
+        false
+    }
+
+    /// The createSession txn for this connection committed.
+    pub fn finish_new_session(&self, shard: &Shard, session_id: i64, timeout_ms: i32) {
+        if self.refuse_stale_client(shard) {
+            return;
+        }
+        let passwd = super::session_password(session_id);
+        self.accept_session(shard, session_id, timeout_ms, passwd);
+    }
+
+    /// A reconnect came back in order: the tree now knows whether the session
+    /// still exists.
+    pub fn finish_reconnect(&self, shard: &Shard, session_id: i64, known_timeout: Option<i32>) {
+        if self.refuse_stale_client(shard) {
+            return;
+        }
+        let passwd = super::session_password(session_id);
+        let requested = self.state.borrow().requested_passwd.clone();
+        if known_timeout.is_none() || requested != passwd {
+            log::info!("invalid session 0x{session_id:x} for client {}, probably expired", self.peer);
+            let mut frame = Vec::new();
+            let response = ConnectResponse {
+                protocol_version: 0,
+                timeout_ms: 0,
+                session_id: 0,
+                passwd: vec![0; 16],
+                read_only: false,
+            };
+            write_connect_response(&mut frame, &response);
+            self.send_frame(&frame);
+            self.close_after_flush();
+            return;
+        }
+        // A session lives on one connection: drop an older local one.
+        if let Some(old) = shard.conn_for_session(session_id) {
+            if old.id != self.id {
+                old.close();
+            }
+        }
+        let timeout_ms = self.timeout_ms();
+        self.accept_session(shard, session_id, timeout_ms, passwd);
+    }
+
+    fn accept_session(&self, shard: &Shard, session_id: i64, timeout_ms: i32, passwd: Vec<u8>) {
+        {
+            let mut st = self.state.borrow_mut();
+            st.phase = Phase::Connected;
+            st.session_id = session_id;
+            st.timeout_ms = timeout_ms;
+            st.passwd = passwd.clone();
+        }
+        shard.sessions.borrow_mut().insert(session_id, self.id);
+        shard.touched.borrow_mut().insert(session_id);
+        let response = ConnectResponse { protocol_version: 0, timeout_ms, session_id, passwd, read_only: false };
+        let mut frame = Vec::new();
+        write_connect_response(&mut frame, &response);
+        self.send_frame(&frame);
+        self.reader_wake.notify();
+    }
+}
+
+/// Builds a reply frame: header, and the body only on success.
+pub fn reply_frame(xid: i32, zxid: i64, reply: Result<Response, ErrorCode>) -> Vec<u8> {
+    let mut frame = Vec::new();
+    match reply {
+        Ok(response) => {
+            let body = if matches!(response, Response::Empty) { None } else { Some(&response) };
+            write_reply(&mut frame, ReplyHeader { xid, zxid, err: 0 }, body);
+        }
+        Err(error) => write_reply(&mut frame, ReplyHeader { xid, zxid, err: error.code() }, None),
+    }
+    frame
+}
+
+/// Short op names as ZooKeeper's `cons` prints them (`lop=`).
+pub fn op_name(op: i32) -> &'static str {
+    use crate::protocol::op;
+    match op {
+        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => "CREA",
+        op::DELETE | op::DELETE_CONTAINER => "DELE",
+        op::EXISTS => "EXIS",
+        op::GET_DATA => "GETD",
+        op::SET_DATA => "SETD",
+        op::GET_ACL => "GETA",
+        op::SET_ACL => "SETA",
+        op::GET_CHILDREN => "GETC",
+        op::GET_CHILDREN2 => "GETC",
+        op::SYNC => "SYNC",
+        op::PING => "PING",
+        op::CHECK => "CHEC",
+        op::MULTI => "MULT",
+        op::MULTI_READ => "MLTR",
+        op::AUTH => "AUTH",
+        op::SET_WATCHES | op::SET_WATCHES2 => "SETW",
+        op::SASL => "SASL",
+        op::CLOSE_SESSION => "CLOS",
+        op::ADD_WATCH => "ADDW",
+        op::REMOVE_WATCHES => "REMW",
+        op::CHECK_WATCHES => "CHKW",
+        op::WHO_AM_I => "WHOA",
+        op::GET_EPHEMERALS => "GETE",
+        op::GET_ALL_CHILDREN_NUMBER => "GETACN",
+        _ => "UNKN",
+    }
+}
+
+/// A stream shared by a connection's reader and writer task. Both run on the
+/// same thread and each borrow lasts one poll, so the `RefCell` never
+/// conflicts; glommio keeps separate sources for the two directions.
+struct Half(Rc<RefCell<TcpStream>>);
+
+impl AsyncRead for Half {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Half {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_flush(cx)
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.0.borrow_mut()).poll_close(cx)
+    }
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
+    let conn = Rc::new(Conn::new(shard.next_id(), peer));
+    shard.conns.borrow_mut().insert(conn.id, conn.clone());
+    shard.shared.stats.connection_opened();
+    let stream = Rc::new(RefCell::new(stream));
+    let writer = glommio::spawn_local(write_loop(conn.clone(), Half(stream.clone())));
+    let closed = async {
+        conn.closed_wake.wait().await;
+        Ok(())
+    };
+    let reason = futures_lite::future::or(read_loop(&shard, &conn, Half(stream.clone())), closed).await;
+    match &reason {
+        Ok(()) => log::debug!("connection {} from {} closed", conn.id, peer),
+        Err(reason) => log::info!("closing connection from {peer}: {reason}"),
+    }
+    if conn.close_after_flush.get() {
+        conn.writer_wake.notify();
+    } else {
+        conn.close();
+    }
+    writer.await;
+    shard.forget_conn(&conn);
+}
+
+async fn write_loop(conn: Rc<Conn>, mut stream: Half) {
+    let mut buffer = Vec::new();
+    loop {
+        if conn.closing.get() {
+            break;
+        }
+        {
+            let mut out = conn.out.borrow_mut();
+            std::mem::swap(&mut *out, &mut buffer);
+        }
+        if buffer.is_empty() {
+            if conn.close_after_flush.get() {
+                break;
+            }
+            conn.writer_wake.wait().await;
+            continue;
+        }
+        if stream.write_all(&buffer).await.is_err() {
+            conn.close();
+            break;
+        }
+        buffer.clear();
+    }
+    let _ = stream.close().await;
+}
+
+async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Result<(), String> {
+    let max_frame = shard.shared.config.jute_max_buffer;
+    let mut buffer: Vec<u8> = Vec::with_capacity(4096);
+    let mut start = 0usize;
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        // Parse every whole frame we hold.
+        loop {
+            match conn.phase() {
+                Phase::Closed => return Ok(()),
+                Phase::Connecting => {
+                    // Hold later frames until the session exists.
+                    conn.reader_wake.wait().await;
+                    continue;
+                }
+                _ => {}
+            }
+            let available = &buffer[start..];
+            if conn.phase() == Phase::Handshake && available.len() >= 4 {
+                if let Some(word) = frame::four_letter_word(&available[..4]) {
+                    let text = super::four_letter_reply(shard, word).await;
+                    conn.send_frame(text.as_bytes());
+                    conn.close_after_flush();
+                    return Ok(());
+                }
+            }
+            let length = match frame::frame_length(available, max_frame) {
+                Ok(Some(length)) => length,
+                Ok(None) => break,
+                Err(e) => return Err(format!("{e}")),
+            };
+            let payload = buffer[start + 4..start + 4 + length].to_vec();
+            start += 4 + length;
+            if conn.phase() == Phase::Handshake {
+                conn.handle_connect(shard, &payload).await?;
+                continue;
+            }
+            let (header, request) =
+                frame::decode_request(&payload).map_err(|e| format!("undecodable request: {e}"))?;
+            conn.handle_request(shard, header.xid, request).await;
+        }
+        if start > 0 {
+            buffer.drain(..start);
+            start = 0;
+        }
+        let n = stream.read(&mut chunk).await.map_err(|e| format!("read error: {e}"))?;
+        if n == 0 {
+            return Ok(());
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}

@@ -1,0 +1,246 @@
+//! The log core: one OS thread that owns the transaction log.
+//!
+//! It takes batches from the sequencer, appends every txn into the memory
+//! mapped segment, makes them durable with ONE flush, and only then hands the
+//! batch to every shard. While a flush runs, new batches queue in the channel;
+//! the next round takes all of them at once — that is the group commit, and
+//! it needs no timer: under load the batches grow by themselves, idle a single
+//! write pays one flush.
+//!
+//! Why a plain thread and not a glommio executor: appending into a mapping can
+//! page-fault and `msync` blocks; neither may ever happen on a reactor that
+//! serves sockets. A dedicated thread may block as it likes, and on a 2-core
+//! host it simply shares a core with a shard.
+//!
+//! A storage error (disk full, I/O error) is final for this process: the
+//! failing batch and everything after it is answered with `Failed`, the log is
+//! left as it was at the last successful flush (recovery cuts any torn tail),
+//! and the server refuses writes until it is restarted.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::storage::TxnLog;
+
+use super::messages::{CommitBatch, CommitItem, LogBatch};
+
+/// What the log core is asked to do.
+pub enum LogInput {
+    Batch(LogBatch),
+    /// Start a new segment (after a snapshot) and drop segments wholly before
+    /// `purge_before` when it is set.
+    Roll { purge_before: Option<i64> },
+    Shutdown,
+}
+
+/// Group-commit limits (tuning knobs).
+#[derive(Clone, Copy, Debug)]
+pub struct GroupCommit {
+    /// At most this many txns per flush.
+    pub batch_txns_max: usize,
+    /// At most this many payload bytes per flush.
+    pub batch_bytes_max: usize,
+    /// Wait this long for more txns before flushing (0 = flush as soon as the
+    /// queue is empty, ZooKeeper's default behaviour).
+    pub wait: Duration,
+}
+
+/// Counters the four-letter words read.
+#[derive(Default)]
+pub struct LogStats {
+    pub flushes: AtomicU64,
+    pub txns: AtomicU64,
+    pub flush_micros_total: AtomicU64,
+    pub flush_micros_max: AtomicU64,
+    pub fsync_threshold_exceeded: AtomicU64,
+    pub durable_zxid: AtomicI64,
+    pub failed: AtomicBool,
+}
+
+/// Decides whether the batch being built should be flushed now: the pure
+/// group-commit policy, kept apart so it can be tested and tuned.
+pub fn should_flush(
+    policy: &GroupCommit,
+    txns: usize,
+    bytes: usize,
+    queue_empty: bool,
+    waited: Duration,
+) -> bool {
+    txns >= policy.batch_txns_max
+        || bytes >= policy.batch_bytes_max
+        || (queue_empty && waited >= policy.wait)
+}
+
+pub struct LogCore {
+    pub log: TxnLog,
+    pub input: flume::Receiver<LogInput>,
+    pub shards: Vec<flume::Sender<CommitBatch>>,
+    pub policy: GroupCommit,
+    pub stats: Arc<LogStats>,
+    pub fsync_warning: Duration,
+}
+
+impl LogCore {
+    /// Runs until `Shutdown` or until every sender is gone.
+    pub fn run(mut self) {
+        let mut encoded = Vec::with_capacity(64 * 1024);
+        'outer: loop {
+            let first = match self.input.recv() {
+                Ok(item) => item,
+                Err(_) => break,
+            };
+            let mut batch: Vec<CommitItem> = Vec::new();
+            let mut bytes = 0usize;
+            let mut txns = 0usize;
+            let mut pending = Some(first);
+            let started = Instant::now();
+            let mut shutdown = false;
+            loop {
+                match pending.take() {
+                    Some(LogInput::Batch(items)) => {
+                        for item in items {
+                            if let CommitItem::Txn { txn, .. } = &item {
+                                txns += 1;
+                                bytes += txn.approximate_bytes();
+                            }
+                            batch.push(item);
+                        }
+                    }
+                    Some(LogInput::Roll { purge_before }) => {
+                        // Flush what we have first so the roll is at a batch boundary.
+                        self.write_and_publish(&mut batch, &mut encoded);
+                        txns = 0;
+                        bytes = 0;
+                        if let Err(e) = self.log.roll() {
+                            log::error!("cannot roll the transaction log: {e}");
+                        }
+                        if let Some(zxid) = purge_before {
+                            match self.log.purge_before(zxid) {
+                                Ok(n) if n > 0 => log::info!("purged {n} log segment(s) before zxid 0x{zxid:x}"),
+                                Ok(_) => {}
+                                Err(e) => log::warn!("log purge failed: {e}"),
+                            }
+                        }
+                    }
+                    Some(LogInput::Shutdown) => {
+                        shutdown = true;
+                        break;
+                    }
+                    None => {}
+                }
+                let queue_empty = self.input.is_empty();
+                if should_flush(&self.policy, txns, bytes, queue_empty, started.elapsed()) {
+                    break;
+                }
+                if queue_empty {
+                    // Only reached with a group-commit wait configured.
+                    let left = self.policy.wait.saturating_sub(started.elapsed());
+                    match self.input.recv_timeout(left) {
+                        Ok(item) => pending = Some(item),
+                        Err(flume::RecvTimeoutError::Timeout) => break,
+                        Err(flume::RecvTimeoutError::Disconnected) => break,
+                    }
+                } else {
+                    match self.input.try_recv() {
+                        Ok(item) => pending = Some(item),
+                        Err(_) => break,
+                    }
+                }
+            }
+            self.write_and_publish(&mut batch, &mut encoded);
+            if shutdown {
+                break 'outer;
+            }
+        }
+        if let Err(e) = self.log.flush() {
+            log::error!("final log flush failed: {e}");
+        }
+        log::info!("log core stopped at zxid 0x{:x}", self.log.last_zxid());
+    }
+
+    /// Appends every txn of the batch, flushes once, then publishes the batch
+    /// to every shard. On a storage error every txn of the batch becomes
+    /// `Failed` and the log refuses everything after it.
+    fn write_and_publish(&mut self, batch: &mut Vec<CommitItem>, encoded: &mut Vec<u8>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut items = std::mem::take(batch);
+        let mut txn_count = 0u64;
+        let mut result = Ok(());
+        if !self.stats.failed.load(Ordering::Relaxed) {
+            for item in &items {
+                if let CommitItem::Txn { txn, .. } = item {
+                    encoded.clear();
+                    txn.encode(encoded);
+                    if let Err(e) = self.log.append(txn.zxid, encoded) {
+                        result = Err(e);
+                        break;
+                    }
+                    txn_count += 1;
+                }
+            }
+            if result.is_ok() && txn_count > 0 {
+                let started = Instant::now();
+                match self.log.flush() {
+                    Ok(durable) => {
+                        let micros = started.elapsed().as_micros() as u64;
+                        self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+                        self.stats.txns.fetch_add(txn_count, Ordering::Relaxed);
+                        self.stats.flush_micros_total.fetch_add(micros, Ordering::Relaxed);
+                        self.stats.flush_micros_max.fetch_max(micros, Ordering::Relaxed);
+                        self.stats.durable_zxid.store(durable, Ordering::Relaxed);
+                        if started.elapsed() > self.fsync_warning {
+                            self.stats.fsync_threshold_exceeded.fetch_add(1, Ordering::Relaxed);
+                            log::warn!(
+                                "fsync-ing the write ahead log took {}ms which will adversely effect operation latency",
+                                micros / 1000
+                            );
+                        }
+                    }
+                    Err(e) => result = Err(e),
+                }
+            }
+        }
+        if let Err(e) = &result {
+            log::error!("transaction log write failed: {e}; refusing writes until restart");
+        }
+        if result.is_err() || self.stats.failed.load(Ordering::Relaxed) {
+            self.stats.failed.store(true, Ordering::Relaxed);
+            items = items
+                .into_iter()
+                .map(|item| match item {
+                    CommitItem::Txn { origin, .. } => CommitItem::Failed { origin },
+                    other => other,
+                })
+                .collect();
+        }
+        let shared: CommitBatch = Arc::new(items);
+        for shard in &self.shards {
+            // A shard that is gone is shutting down; nothing to deliver.
+            let _ = shard.send(shared.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flushes_when_the_queue_drains_without_a_wait() {
+        let p = GroupCommit { batch_txns_max: 1000, batch_bytes_max: 1 << 22, wait: Duration::ZERO };
+        assert!(should_flush(&p, 1, 10, true, Duration::ZERO));
+        assert!(!should_flush(&p, 1, 10, false, Duration::ZERO));
+    }
+
+    #[test]
+    fn flushes_at_the_batch_limits_even_with_a_full_queue() {
+        let p = GroupCommit { batch_txns_max: 10, batch_bytes_max: 100, wait: Duration::from_millis(5) };
+        assert!(should_flush(&p, 10, 1, false, Duration::ZERO));
+        assert!(should_flush(&p, 1, 100, false, Duration::ZERO));
+        assert!(!should_flush(&p, 1, 1, true, Duration::from_millis(1)));
+        assert!(should_flush(&p, 1, 1, true, Duration::from_millis(5)));
+    }
+}

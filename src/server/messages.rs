@@ -1,0 +1,95 @@
+//! The messages that cross cores, in one place, so the pipeline reads top to
+//! bottom:
+//!
+//! ```text
+//! shard k ──SequencerInput──► sequencer (consensus core)
+//!                                │ LogBatch (prepared txns and in-order markers)
+//!                                ▼
+//!                             log core: append, one flush per batch
+//!                                │ Arc<CommitBatch>, after the flush
+//!              ┌─────────────────┼─────────────────┐
+//!              ▼                 ▼                 ▼
+//!           shard 0           shard 1    …      shard n   (apply, fire watches, reply)
+//! ```
+//!
+//! Everything the sequencer emits — txns *and* the answers that need no txn
+//! (a rejected write, a sync, a reconnect) — travels the same ordered path, so
+//! a shard sees every outcome in sequence order and per-session FIFO holds by
+//! construction.
+
+use std::sync::Arc;
+
+use crate::protocol::{ErrorCode, Id, Request};
+use crate::txn::Txn;
+
+/// Where a reply goes: the shard that holds the connection and the slot the
+/// connection keeps for the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub shard: usize,
+    pub token: u64,
+}
+
+/// What a shard asks of the sequencer.
+#[derive(Debug)]
+pub enum SequencerInput {
+    /// A client write (create, delete, setData, setACL, check, multi, sync,
+    /// closeSession, reconfig).
+    Write(WriteRequest),
+    /// A new session: the sequencer picks the id and logs createSession.
+    CreateSession { origin: Origin, timeout_ms: i32 },
+    /// A reconnect with an existing session id: touches the session and comes
+    /// back in order behind every txn sequenced before it.
+    Reconnect { origin: Origin, session_id: i64 },
+    /// Sessions that showed life on a shard since its last report.
+    Touch(Vec<i64>),
+    /// A connection without a live session went away (nothing to do but the
+    /// bookkeeping of the tracker), or a session's connection closed.
+    Disconnected { session_id: i64 },
+}
+
+#[derive(Debug)]
+pub struct WriteRequest {
+    /// None for the server's own writes (expiry, container and TTL cleanup).
+    pub origin: Option<Origin>,
+    pub session_id: i64,
+    pub cxid: i32,
+    pub request: Request,
+    pub auth: Vec<Id>,
+    pub is_super: bool,
+}
+
+/// One item of the ordered stream the sequencer hands to the log core and the
+/// log core hands, after its flush, to every shard.
+#[derive(Debug)]
+pub enum CommitItem {
+    /// A txn; durable once the shard sees it.
+    Txn { txn: Arc<Txn>, origin: Option<Origin> },
+    /// A write the sequencer refused (the error is the reply).
+    Rejected { origin: Origin, error: ErrorCode },
+    /// A sync: reply once everything before it is applied.
+    Synced { origin: Origin, path: String },
+    /// A reconnect: validate the session against the (now current) tree.
+    Reconnected { origin: Origin, session_id: i64 },
+    /// The log failed; the write was not made durable and the server now
+    /// refuses writes.
+    Failed { origin: Option<Origin> },
+}
+
+impl CommitItem {
+    pub fn origin(&self) -> Option<Origin> {
+        match self {
+            CommitItem::Txn { origin, .. } | CommitItem::Failed { origin } => *origin,
+            CommitItem::Rejected { origin, .. }
+            | CommitItem::Synced { origin, .. }
+            | CommitItem::Reconnected { origin, .. } => Some(*origin),
+        }
+    }
+}
+
+/// A batch as the log core receives it from the sequencer.
+pub type LogBatch = Vec<CommitItem>;
+
+/// A batch as every shard receives it, after the flush that made its txns
+/// durable. Shared: one allocation for every shard.
+pub type CommitBatch = Arc<Vec<CommitItem>>;

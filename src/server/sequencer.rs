@@ -1,0 +1,171 @@
+//! The sequencer: the one place that orders writes.
+//!
+//! It runs as a task on the consensus core (shard 0's executor, so it can read
+//! shard 0's tree without locks), validates each write against that tree plus
+//! the overlay of changes it has sequenced but not yet seen committed
+//! (`txn::PendingChanges`, ZooKeeper's `outstandingChanges`), gives it the
+//! next zxid, and sends batches to the log core. It also owns the global
+//! session tracker: which sessions exist and when they expire.
+//!
+//! Everything it decides goes out on one ordered stream (see `messages`),
+//! including the answers that need no txn, so that replies can never overtake
+//! the writes sequenced before them.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::data_tree::DataTree;
+use crate::protocol::Request;
+use crate::sessions::SessionTracker;
+use crate::txn::{self, PendingChanges, PrepareContext, Txn, TxnBody};
+
+use super::log_core::LogInput;
+use super::messages::{CommitItem, SequencerInput, WriteRequest};
+
+/// Wall-clock milliseconds, as ZooKeeper stamps txns (ctime / mtime).
+pub fn wall_clock_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Monotonic milliseconds for the session tracker.
+pub fn monotonic_ms() -> u64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
+
+pub struct SequencerSettings {
+    pub extended_types_enabled: bool,
+    pub max_buffer_bytes: usize,
+    pub batch_txns_max: usize,
+}
+
+pub struct Sequencer {
+    /// Shard 0's tree: committed state.
+    tree: Rc<RefCell<DataTree>>,
+    /// Sequenced but not yet committed changes.
+    pub pending: PendingChanges,
+    last_zxid: i64,
+    next_session_id: i64,
+    pub tracker: SessionTracker,
+    settings: SequencerSettings,
+}
+
+impl Sequencer {
+    pub fn new(
+        tree: Rc<RefCell<DataTree>>,
+        tracker: SessionTracker,
+        next_session_id: i64,
+        settings: SequencerSettings,
+    ) -> Sequencer {
+        let last_zxid = tree.borrow().last_zxid();
+        Sequencer { tree, pending: PendingChanges::new(), last_zxid, next_session_id, tracker, settings }
+    }
+
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    fn next_txn(&mut self, session_id: i64, cxid: i32, time_ms: i64, body: TxnBody) -> Txn {
+        self.last_zxid += 1;
+        Txn { session_id, cxid, zxid: self.last_zxid, time_ms, body }
+    }
+
+    /// Turns one input into zero or more items of the ordered stream.
+    pub fn handle(&mut self, input: SequencerInput, out: &mut Vec<CommitItem>) {
+        let now_ms = monotonic_ms();
+        match input {
+            SequencerInput::Write(write) => self.handle_write(write, out),
+            SequencerInput::CreateSession { origin, timeout_ms } => {
+                let session_id = self.next_session_id;
+                self.next_session_id += 1;
+                self.tracker.add(session_id, timeout_ms, now_ms);
+                let body = TxnBody::CreateSession { timeout_ms };
+                let txn = self.next_txn(session_id, 0, wall_clock_ms(), body);
+                out.push(CommitItem::Txn { txn: Arc::new(txn), origin: Some(origin) });
+            }
+            SequencerInput::Reconnect { origin, session_id } => {
+                self.tracker.touch(session_id, now_ms);
+                out.push(CommitItem::Reconnected { origin, session_id });
+            }
+            SequencerInput::Touch(sessions) => {
+                for id in sessions {
+                    self.tracker.touch(id, now_ms);
+                }
+            }
+            SequencerInput::Disconnected { .. } => {}
+        }
+    }
+
+    fn handle_write(&mut self, write: WriteRequest, out: &mut Vec<CommitItem>) {
+        if let Request::Sync { path } = &write.request {
+            if let Some(origin) = write.origin {
+                out.push(CommitItem::Synced { origin, path: path.clone() });
+            }
+            return;
+        }
+        if matches!(write.request, Request::CloseSession) {
+            // A close of a session that is already gone (expired twice, or a
+            // close racing its expiry) must not log a second closeSession.
+            if !self.tracker.contains(write.session_id) && write.origin.is_none() {
+                return;
+            }
+            self.tracker.remove(write.session_id);
+        }
+        let time_ms = wall_clock_ms();
+        let result = {
+            let tree = self.tree.borrow();
+            let ctx = PrepareContext {
+                session_id: write.session_id,
+                cxid: write.cxid,
+                zxid: self.last_zxid + 1,
+                time_ms,
+                auth: &write.auth,
+                is_super: write.is_super,
+                extended_types_enabled: self.settings.extended_types_enabled,
+                max_buffer_bytes: self.settings.max_buffer_bytes,
+            };
+            txn::prepare(&write.request, &ctx, &tree, &mut self.pending)
+        };
+        match result {
+            Ok(body) => {
+                let txn = self.next_txn(write.session_id, write.cxid, time_ms, body);
+                out.push(CommitItem::Txn { txn: Arc::new(txn), origin: write.origin });
+            }
+            Err(error) => {
+                if let Some(origin) = write.origin {
+                    out.push(CommitItem::Rejected { origin, error });
+                }
+            }
+        }
+    }
+}
+
+/// Receives from every shard and feeds the log core, batching whatever has
+/// queued up since the last round.
+pub async fn run(
+    sequencer: Rc<RefCell<Sequencer>>,
+    input: flume::Receiver<SequencerInput>,
+    log: flume::Sender<LogInput>,
+) {
+    let batch_max = sequencer.borrow().settings.batch_txns_max.max(1);
+    while let Ok(first) = input.recv_async().await {
+        let mut out = Vec::new();
+        {
+            let mut seq = sequencer.borrow_mut();
+            seq.handle(first, &mut out);
+            while out.len() < batch_max {
+                match input.try_recv() {
+                    Ok(next) => seq.handle(next, &mut out),
+                    Err(_) => break,
+                }
+            }
+        }
+        if !out.is_empty() && log.send_async(LogInput::Batch(out)).await.is_err() {
+            break;
+        }
+    }
+}
