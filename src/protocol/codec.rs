@@ -678,3 +678,688 @@ impl Response {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Golden bytes are built by hand from the Jute layout (not with
+    //! `JuteWrite`), so the encoder is checked against an independent spelling.
+    use super::*;
+    use crate::protocol::types::{Acl, Id, Stat};
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    fn int(v: i32) -> Vec<u8> {
+        v.to_be_bytes().to_vec()
+    }
+    fn long(v: i64) -> Vec<u8> {
+        v.to_be_bytes().to_vec()
+    }
+    fn boolean(v: bool) -> Vec<u8> {
+        vec![v as u8]
+    }
+    fn buffer(b: &[u8]) -> Vec<u8> {
+        [int(b.len() as i32), b.to_vec()].concat()
+    }
+    fn ustring(s: &str) -> Vec<u8> {
+        buffer(s.as_bytes())
+    }
+    fn strings(v: &[&str]) -> Vec<u8> {
+        let mut out = int(v.len() as i32);
+        for s in v {
+            out.extend(ustring(s));
+        }
+        out
+    }
+    /// OPEN_ACL_UNSAFE: one ACL{perms 31, Id{"world", "anyone"}}.
+    fn open_acl_bytes() -> Vec<u8> {
+        [int(1), int(31), ustring("world"), ustring("anyone")].concat()
+    }
+    fn sample_stat() -> Stat {
+        Stat {
+            czxid: 0x1_0000_0001,
+            mzxid: 0x1_0000_0002,
+            ctime: 1_700_000_000_000,
+            mtime: 1_700_000_000_001,
+            version: 3,
+            cversion: 4,
+            aversion: 5,
+            ephemeral_owner: 0x0100_0000_0000_0042,
+            data_length: 1,
+            num_children: 2,
+            pzxid: 0x1_0000_0003,
+        }
+    }
+    fn stat_bytes() -> Vec<u8> {
+        [
+            long(0x1_0000_0001),
+            long(0x1_0000_0002),
+            long(1_700_000_000_000),
+            long(1_700_000_000_001),
+            int(3),
+            int(4),
+            int(5),
+            long(0x0100_0000_0000_0042),
+            int(1),
+            int(2),
+            long(0x1_0000_0003),
+        ]
+        .concat()
+    }
+    fn multi_header(op: i32, done: bool, err: i32) -> Vec<u8> {
+        [int(op), boolean(done), int(err)].concat()
+    }
+    fn end_header() -> Vec<u8> {
+        multi_header(-1, true, -1)
+    }
+    fn create(path: &str, data: &str, flags: i32, ttl_ms: i64) -> CreateRequest {
+        CreateRequest {
+            path: path.to_string(),
+            data: Bytes::copy_from_slice(data.as_bytes()),
+            acl: Acl::open_unsafe(),
+            flags,
+            ttl_ms,
+        }
+    }
+    fn path_watch(path: &str, watch: bool) -> PathWatch {
+        PathWatch { path: path.to_string(), watch }
+    }
+    fn owned(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+    fn encoded_request(r: &Request) -> Vec<u8> {
+        let mut v = Vec::new();
+        r.encode(&mut v);
+        v
+    }
+    fn encoded_response(r: &Response) -> Vec<u8> {
+        let mut v = Vec::new();
+        r.encode(&mut v);
+        v
+    }
+
+    fn write_multi_ops() -> (Vec<MultiOp>, Vec<u8>) {
+        let ops = vec![
+            MultiOp::Create { op: op::CREATE, request: create("/m", "x", 0, 0) },
+            MultiOp::Create { op: op::CREATE2, request: create("/m2", "", 2, 0) },
+            MultiOp::Create { op: op::CREATE_CONTAINER, request: create("/c", "", 4, 0) },
+            MultiOp::Create { op: op::CREATE_TTL, request: create("/t", "", 5, 1000) },
+            MultiOp::Delete(DeleteRequest { path: "/m".into(), version: -1 }),
+            MultiOp::SetData(SetDataRequest { path: "/m2".into(), data: Bytes::from_static(b"yz"), version: 0 }),
+            MultiOp::Check(CheckVersionRequest { path: "/m2".into(), version: 1 }),
+        ];
+        let bytes = [
+            multi_header(1, false, -1),
+            ustring("/m"),
+            buffer(b"x"),
+            open_acl_bytes(),
+            int(0),
+            multi_header(15, false, -1),
+            ustring("/m2"),
+            buffer(b""),
+            open_acl_bytes(),
+            int(2),
+            multi_header(19, false, -1),
+            ustring("/c"),
+            buffer(b""),
+            open_acl_bytes(),
+            int(4),
+            multi_header(21, false, -1),
+            ustring("/t"),
+            buffer(b""),
+            open_acl_bytes(),
+            int(5),
+            long(1000),
+            multi_header(2, false, -1),
+            ustring("/m"),
+            int(-1),
+            multi_header(5, false, -1),
+            ustring("/m2"),
+            buffer(b"yz"),
+            int(0),
+            multi_header(13, false, -1),
+            ustring("/m2"),
+            int(1),
+            end_header(),
+        ]
+        .concat();
+        (ops, bytes)
+    }
+
+    /// Every Request variant with its hand-built body bytes.
+    fn golden_requests() -> Vec<(Request, Vec<u8>)> {
+        let (multi_ops, multi_bytes) = write_multi_ops();
+        vec![
+            (
+                Request::Create { op: op::CREATE, request: create("/a", "x", 0, 0) },
+                [ustring("/a"), buffer(b"x"), open_acl_bytes(), int(0)].concat(),
+            ),
+            (
+                Request::Create { op: op::CREATE2, request: create("/b", "", 1, 0) },
+                [ustring("/b"), buffer(b""), open_acl_bytes(), int(1)].concat(),
+            ),
+            (
+                Request::Create { op: op::CREATE_CONTAINER, request: create("/c", "d", 4, 0) },
+                [ustring("/c"), buffer(b"d"), open_acl_bytes(), int(4)].concat(),
+            ),
+            (
+                Request::Create { op: op::CREATE_TTL, request: create("/t", "", 5, 60_000) },
+                [ustring("/t"), buffer(b""), open_acl_bytes(), int(5), long(60_000)].concat(),
+            ),
+            (Request::Delete(DeleteRequest { path: "/a".into(), version: -1 }), [ustring("/a"), int(-1)].concat()),
+            (Request::DeleteContainer { path: "/c".into() }, ustring("/c")),
+            (Request::Exists(path_watch("/a", true)), [ustring("/a"), boolean(true)].concat()),
+            (Request::GetData(path_watch("/a", false)), [ustring("/a"), boolean(false)].concat()),
+            (
+                Request::SetData(SetDataRequest { path: "/a".into(), data: Bytes::from_static(b"yz"), version: 3 }),
+                [ustring("/a"), buffer(b"yz"), int(3)].concat(),
+            ),
+            (Request::GetAcl { path: "/a".into() }, ustring("/a")),
+            (
+                Request::SetAcl(SetAclRequest { path: "/a".into(), acl: Acl::open_unsafe(), version: 2 }),
+                [ustring("/a"), open_acl_bytes(), int(2)].concat(),
+            ),
+            (Request::GetChildren(path_watch("/", true)), [ustring("/"), boolean(true)].concat()),
+            (Request::GetChildren2(path_watch("/", false)), [ustring("/"), boolean(false)].concat()),
+            (Request::Sync { path: "/".into() }, ustring("/")),
+            (Request::Ping, vec![]),
+            (
+                Request::Check(CheckVersionRequest { path: "/a".into(), version: 7 }),
+                [ustring("/a"), int(7)].concat(),
+            ),
+            (Request::Multi(multi_ops), multi_bytes),
+            (
+                Request::MultiRead(vec![MultiOp::GetChildren { path: "/".into() }, MultiOp::GetData { path: "/a".into() }]),
+                [
+                    multi_header(8, false, -1),
+                    ustring("/"),
+                    boolean(false),
+                    multi_header(4, false, -1),
+                    ustring("/a"),
+                    boolean(false),
+                    end_header(),
+                ]
+                .concat(),
+            ),
+            (
+                Request::Reconfig(ReconfigRequest {
+                    joining_servers: Some("server.4=h:2888:3888;2181".into()),
+                    leaving_servers: None,
+                    new_members: Some(String::new()),
+                    cur_config_id: -1,
+                }),
+                [ustring("server.4=h:2888:3888;2181"), int(-1), ustring(""), long(-1)].concat(),
+            ),
+            (
+                Request::CheckWatches(WatchesRequest { path: "/a".into(), watcher_type: 2 }),
+                [ustring("/a"), int(2)].concat(),
+            ),
+            (
+                Request::RemoveWatches(WatchesRequest { path: "/a".into(), watcher_type: 3 }),
+                [ustring("/a"), int(3)].concat(),
+            ),
+            (
+                Request::Auth(AuthPacket { auth_type: 0, scheme: "digest".into(), auth: b"u:p".to_vec() }),
+                [int(0), ustring("digest"), buffer(b"u:p")].concat(),
+            ),
+            (
+                Request::SetWatches(SetWatchesRequest {
+                    relative_zxid: 5,
+                    data_watches: owned(&["/d"]),
+                    exist_watches: owned(&["/e", "/f"]),
+                    child_watches: vec![],
+                    ..SetWatchesRequest::default()
+                }),
+                [long(5), strings(&["/d"]), strings(&["/e", "/f"]), strings(&[])].concat(),
+            ),
+            (
+                Request::SetWatches2(SetWatchesRequest {
+                    relative_zxid: 6,
+                    data_watches: owned(&["/d"]),
+                    exist_watches: vec![],
+                    child_watches: owned(&["/c"]),
+                    persistent_watches: owned(&["/p"]),
+                    persistent_recursive_watches: owned(&["/r"]),
+                }),
+                [long(6), strings(&["/d"]), strings(&[]), strings(&["/c"]), strings(&["/p"]), strings(&["/r"])].concat(),
+            ),
+            (Request::Sasl { token: vec![1, 2, 3] }, buffer(&[1, 2, 3])),
+            (Request::GetEphemerals { prefix_path: "/e".into() }, ustring("/e")),
+            (Request::GetAllChildrenNumber { path: "/".into() }, ustring("/")),
+            (Request::AddWatch(AddWatchRequest { path: "/a".into(), mode: 1 }), [ustring("/a"), int(1)].concat()),
+            (Request::WhoAmI, vec![]),
+            (Request::CloseSession, vec![]),
+        ]
+    }
+
+    /// Every Response variant, with the op it answers and hand-built bytes.
+    fn golden_responses() -> Vec<(i32, Response, Vec<u8>)> {
+        let stat = sample_stat();
+        vec![
+            (op::DELETE, Response::Empty, vec![]),
+            (op::CREATE, Response::Create { path: "/a".into() }, ustring("/a")),
+            (op::CREATE2, Response::Create2 { path: "/a".into(), stat }, [ustring("/a"), stat_bytes()].concat()),
+            (op::CREATE_TTL, Response::Create2 { path: "/t".into(), stat }, [ustring("/t"), stat_bytes()].concat()),
+            (op::EXISTS, Response::Stat(stat), stat_bytes()),
+            (op::SET_DATA, Response::Stat(stat), stat_bytes()),
+            (op::SET_ACL, Response::Stat(stat), stat_bytes()),
+            (
+                op::GET_DATA,
+                Response::GetData { data: Bytes::from_static(b"x"), stat },
+                [buffer(b"x"), stat_bytes()].concat(),
+            ),
+            (
+                op::GET_ACL,
+                Response::GetAcl { acl: Acl::open_unsafe(), stat },
+                [open_acl_bytes(), stat_bytes()].concat(),
+            ),
+            (op::GET_CHILDREN, Response::GetChildren { children: owned(&["a", "b"]) }, strings(&["a", "b"])),
+            (
+                op::GET_CHILDREN2,
+                Response::GetChildren2 { children: owned(&["a"]), stat },
+                [strings(&["a"]), stat_bytes()].concat(),
+            ),
+            (op::SYNC, Response::Sync { path: "/".into() }, ustring("/")),
+            (
+                op::MULTI,
+                Response::Multi(vec![
+                    OpResult::Create { path: "/m".into() },
+                    OpResult::Create2 { path: "/m2".into(), stat },
+                    OpResult::Delete,
+                    OpResult::SetData { stat },
+                    OpResult::Check,
+                ]),
+                [
+                    multi_header(1, false, 0),
+                    ustring("/m"),
+                    multi_header(15, false, 0),
+                    ustring("/m2"),
+                    stat_bytes(),
+                    multi_header(2, false, 0),
+                    multi_header(5, false, 0),
+                    stat_bytes(),
+                    multi_header(13, false, 0),
+                    end_header(),
+                ]
+                .concat(),
+            ),
+            (
+                op::MULTI,
+                Response::Multi(vec![OpResult::Error(ErrorCode::Ok), OpResult::Error(ErrorCode::NodeExists)]),
+                [multi_header(-1, false, 0), int(0), multi_header(-1, false, -110), int(-110), end_header()].concat(),
+            ),
+            (
+                op::MULTI_READ,
+                Response::Multi(vec![
+                    OpResult::GetChildren { children: owned(&["x"]) },
+                    OpResult::GetData { data: Bytes::from_static(b"d"), stat },
+                    OpResult::Error(ErrorCode::NoNode),
+                ]),
+                [
+                    multi_header(8, false, 0),
+                    strings(&["x"]),
+                    multi_header(4, false, 0),
+                    buffer(b"d"),
+                    stat_bytes(),
+                    multi_header(-1, false, -101),
+                    int(-101),
+                    end_header(),
+                ]
+                .concat(),
+            ),
+            (op::SASL, Response::Sasl { token: vec![9, 8] }, buffer(&[9, 8])),
+            (op::GET_EPHEMERALS, Response::GetEphemerals { paths: owned(&["/e1", "/e2"]) }, strings(&["/e1", "/e2"])),
+            (op::GET_ALL_CHILDREN_NUMBER, Response::GetAllChildrenNumber { total: 42 }, int(42)),
+            (
+                op::WHO_AM_I,
+                Response::WhoAmI(vec![
+                    ClientInfo { auth_scheme: "ip".into(), user: "127.0.0.1".into() },
+                    ClientInfo { auth_scheme: "digest".into(), user: "u".into() },
+                ]),
+                [int(2), ustring("ip"), ustring("127.0.0.1"), ustring("digest"), ustring("u")].concat(),
+            ),
+            (
+                op::RECONFIG,
+                Response::Reconfig { data: Bytes::from_static(b"server.1=h:2888:3888"), stat },
+                [buffer(b"server.1=h:2888:3888"), stat_bytes()].concat(),
+            ),
+        ]
+    }
+
+    /// Every op code a Request can carry, plus some that no Request carries.
+    const ALL_OPS: [i32; 36] = [
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 100, 101, 102, 103, 104, 105, 106,
+        107, -11, // known
+        0, 10, 23, -10, -1, 999, // unknown
+    ];
+
+    #[test]
+    fn golden_request_bodies_encode_and_decode() {
+        for (request, bytes) in golden_requests() {
+            assert_eq!(encoded_request(&request), bytes, "encode {request:?}");
+            assert_eq!(Request::decode(request.op_code(), &bytes), Ok(request.clone()), "decode {request:?}");
+        }
+    }
+
+    #[test]
+    fn golden_requests_cover_every_op_code() {
+        let mut ops: Vec<i32> = golden_requests().iter().map(|(r, _)| r.op_code()).collect();
+        ops.sort_unstable();
+        ops.dedup();
+        let mut known: Vec<i32> = ALL_OPS[..30].to_vec();
+        known.sort_unstable();
+        assert_eq!(ops, known);
+    }
+
+    #[test]
+    fn create_of_a_with_x_is_byte_exact() {
+        // create "/a", data "x", OPEN_ACL_UNSAFE, flags 0, spelled out.
+        let expected: Vec<u8> = vec![
+            0, 0, 0, 2, b'/', b'a', // path
+            0, 0, 0, 1, b'x', // data
+            0, 0, 0, 1, // one ACL
+            0, 0, 0, 31, // perms ALL
+            0, 0, 0, 5, b'w', b'o', b'r', b'l', b'd', // scheme
+            0, 0, 0, 6, b'a', b'n', b'y', b'o', b'n', b'e', // id
+            0, 0, 0, 0, // flags
+        ];
+        let request = Request::Create { op: op::CREATE, request: create("/a", "x", 0, 0) };
+        assert_eq!(encoded_request(&request), expected);
+    }
+
+    #[test]
+    fn golden_response_bodies_encode_and_decode() {
+        for (op_code, response, bytes) in golden_responses() {
+            assert_eq!(encoded_response(&response), bytes, "encode {response:?}");
+            assert_eq!(Response::decode(op_code, &bytes), Ok(response.clone()), "decode {response:?}");
+        }
+    }
+
+    #[test]
+    fn every_request_round_trips_with_trailing_bytes_ignored() {
+        for (request, _) in golden_requests() {
+            let mut bytes = encoded_request(&request);
+            assert_eq!(Request::decode(request.op_code(), &bytes), Ok(request.clone()));
+            bytes.extend_from_slice(b"trailing");
+            assert_eq!(Request::decode(request.op_code(), &bytes), Ok(request));
+        }
+    }
+
+    #[test]
+    fn every_response_round_trips() {
+        for (op_code, response, _) in golden_responses() {
+            let bytes = encoded_response(&response);
+            assert_eq!(Response::decode(op_code, &bytes), Ok(response));
+        }
+    }
+
+    #[test]
+    fn empty_responses_decode_for_every_bodyless_op() {
+        for op_code in [2, 11, 17, 18, 20, 100, 101, 105, 106, -11] {
+            assert_eq!(Response::decode(op_code, &[]), Ok(Response::Empty), "op {op_code}");
+        }
+    }
+
+    #[test]
+    fn container_and_check_responses_accept_both_shapes() {
+        // ZooKeeper answers createContainer with Create2Response, check with a Stat.
+        let with_stat = [ustring("/c"), stat_bytes()].concat();
+        assert_eq!(
+            Response::decode(op::CREATE_CONTAINER, &with_stat),
+            Ok(Response::Create2 { path: "/c".into(), stat: sample_stat() })
+        );
+        assert_eq!(Response::decode(op::CREATE_CONTAINER, &ustring("/c")), Ok(Response::Create { path: "/c".into() }));
+        assert_eq!(Response::decode(op::CHECK, &stat_bytes()), Ok(Response::Stat(sample_stat())));
+        assert_eq!(Response::decode(op::CHECK, &[]), Ok(Response::Empty));
+    }
+
+    #[test]
+    fn multi_round_trips_and_marks_errors() {
+        let (ops, bytes) = write_multi_ops();
+        let request = Request::Multi(ops);
+        assert_eq!(Request::decode(op::MULTI, &bytes), Ok(request.clone()));
+        assert_eq!(encoded_request(&request), bytes);
+
+        let results = Response::Multi(vec![
+            OpResult::Error(ErrorCode::Ok),
+            OpResult::Error(ErrorCode::BadVersion),
+            OpResult::Error(ErrorCode::RuntimeInconsistency),
+        ]);
+        assert_eq!(Response::decode(op::MULTI, &encoded_response(&results)), Ok(results));
+        // An empty multi is just the end marker.
+        assert_eq!(encoded_request(&Request::Multi(vec![])), end_header());
+        assert_eq!(Request::decode(op::MULTI, &end_header()), Ok(Request::Multi(vec![])));
+    }
+
+    #[test]
+    fn multi_rejects_unknown_ops_mixing_and_missing_end() {
+        let unknown = [multi_header(3, false, -1), ustring("/a"), boolean(false), end_header()].concat();
+        assert!(matches!(Request::decode(op::MULTI, &unknown), Err(DecodeError::BadValue { .. })));
+
+        let mixed = [
+            multi_header(2, false, -1),
+            ustring("/a"),
+            int(-1),
+            multi_header(4, false, -1),
+            ustring("/a"),
+            boolean(false),
+            end_header(),
+        ]
+        .concat();
+        assert!(matches!(Request::decode(op::MULTI, &mixed), Err(DecodeError::BadValue { .. })));
+
+        let unterminated = [multi_header(2, false, -1), ustring("/a"), int(-1)].concat();
+        assert!(matches!(Request::decode(op::MULTI, &unterminated), Err(DecodeError::Truncated { .. })));
+
+        let bad_result = [multi_header(77, false, 0), end_header()].concat();
+        assert!(Response::decode(op::MULTI, &bad_result).is_err());
+        let bad_code = [multi_header(-1, false, -9999), int(-9999), end_header()].concat();
+        assert!(Response::decode(op::MULTI, &bad_code).is_err());
+    }
+
+    #[test]
+    fn multi_read_ignores_the_watch_flag() {
+        let bytes = [multi_header(4, false, -1), ustring("/a"), boolean(true), end_header()].concat();
+        assert_eq!(
+            Request::decode(op::MULTI_READ, &bytes),
+            Ok(Request::MultiRead(vec![MultiOp::GetData { path: "/a".into() }]))
+        );
+    }
+
+    #[test]
+    fn unknown_op_codes_are_refused() {
+        for op_code in [0, 10, 23, -10, -1, 999] {
+            assert_eq!(Request::decode(op_code, &[]), Err(DecodeError::UnknownOp(op_code)));
+        }
+        assert_eq!(Response::decode(999, &[]), Err(DecodeError::UnknownOp(999)));
+    }
+
+    #[test]
+    fn null_strings_and_buffers_read_as_empty() {
+        let bytes = [int(-1), int(-1), int(-1), int(0)].concat();
+        assert_eq!(
+            Request::decode(op::CREATE, &bytes),
+            Ok(Request::Create {
+                op: op::CREATE,
+                request: CreateRequest { path: String::new(), data: Bytes::new(), acl: vec![], flags: 0, ttl_ms: 0 },
+            })
+        );
+    }
+
+    #[test]
+    fn is_write_matches_the_sequencer_list() {
+        let writes: Vec<i32> =
+            golden_requests().iter().filter(|(r, _)| r.is_write()).map(|(r, _)| r.op_code()).collect();
+        assert_eq!(writes, vec![1, 15, 19, 21, 2, 20, 5, 7, 9, 13, 14, 16, -11]);
+    }
+
+    #[test]
+    fn headers_are_byte_exact() {
+        let mut v = Vec::new();
+        RequestHeader { xid: 7, op: op::GET_DATA }.encode(&mut v);
+        assert_eq!(v, [int(7), int(4)].concat());
+        assert_eq!(RequestHeader::decode(&mut Reader::new(&v)), Ok(RequestHeader { xid: 7, op: 4 }));
+
+        let header = ReplyHeader { xid: 7, zxid: 0x1_0000_0005, err: -101 };
+        let mut v = Vec::new();
+        header.encode(&mut v);
+        assert_eq!(v, [int(7), long(0x1_0000_0005), int(-101)].concat());
+        assert_eq!(ReplyHeader::decode(&mut Reader::new(&v)), Ok(header));
+
+        let mut v = Vec::new();
+        MultiHeader::END.encode(&mut v);
+        assert_eq!(v, [int(-1), vec![1], int(-1)].concat());
+        assert_eq!(v.len(), MULTI_HEADER_BYTES);
+    }
+
+    #[test]
+    fn connect_request_with_and_without_read_only() {
+        let request = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0x1_0000_0009,
+            timeout_ms: 30_000,
+            session_id: 0x0100_0000_0000_0001,
+            passwd: vec![7; 16],
+            read_only: true,
+        };
+        let full = [int(0), long(0x1_0000_0009), int(30_000), long(0x0100_0000_0000_0001), buffer(&[7; 16]), boolean(true)]
+            .concat();
+        let mut v = Vec::new();
+        request.encode(&mut v);
+        assert_eq!(v, full);
+        assert_eq!(ConnectRequest::decode(&full), Ok(request.clone()));
+
+        let old_client = &full[..full.len() - 1];
+        assert_eq!(ConnectRequest::decode(old_client), Ok(ConnectRequest { read_only: false, ..request }));
+        assert!(ConnectRequest::decode(&full[..10]).is_err());
+    }
+
+    #[test]
+    fn connect_response_with_and_without_read_only() {
+        let response =
+            ConnectResponse { protocol_version: 0, timeout_ms: 4000, session_id: 42, passwd: vec![1; 16], read_only: false };
+        let full = [int(0), int(4000), long(42), buffer(&[1; 16]), boolean(false)].concat();
+        let mut v = Vec::new();
+        response.encode(&mut v);
+        assert_eq!(v, full);
+        assert_eq!(ConnectResponse::decode(&full), Ok(response.clone()));
+        assert_eq!(ConnectResponse::decode(&full[..full.len() - 1]), Ok(response));
+    }
+
+    #[test]
+    fn watcher_event_is_byte_exact_and_checks_enums() {
+        let event =
+            WatcherEvent { event_type: EventType::NodeDataChanged, state: KeeperState::SyncConnected, path: "/a".into() };
+        let bytes = [int(3), int(3), ustring("/a")].concat();
+        let mut v = Vec::new();
+        event.encode(&mut v);
+        assert_eq!(v, bytes);
+        assert_eq!(WatcherEvent::decode(&mut Reader::new(&bytes)), Ok(event));
+        let bad = [int(99), int(3), ustring("/a")].concat();
+        assert!(matches!(WatcherEvent::decode(&mut Reader::new(&bad)), Err(DecodeError::BadValue { .. })));
+        for code in [-1, 1, 2, 3, 4, 5, 6, 7] {
+            assert_eq!(EventType::from_code(code).map(|e| e as i32), Some(code));
+        }
+        for code in [0, 3, 4, 5, 6, 7, -112] {
+            assert_eq!(KeeperState::from_code(code).map(|s| s as i32), Some(code));
+        }
+    }
+
+    #[test]
+    fn hostile_counts_fail_fast() {
+        // A vector count of i32::MAX in a few bytes must be refused before any
+        // allocation.
+        let huge = [int(i32::MAX), ustring("a")].concat();
+        assert!(matches!(Response::decode(op::GET_CHILDREN, &huge), Err(DecodeError::BadLength { .. })));
+        assert!(matches!(Response::decode(op::WHO_AM_I, &huge), Err(DecodeError::BadLength { .. })));
+        let set_watches = [long(0), int(i32::MAX)].concat();
+        assert!(matches!(Request::decode(op::SET_WATCHES, &set_watches), Err(DecodeError::BadLength { .. })));
+        let acl = [ustring("/a"), int(i32::MAX), int(0)].concat();
+        assert!(matches!(Request::decode(op::SET_ACL, &acl), Err(DecodeError::BadLength { .. })));
+        let bad_utf8 = [int(2), vec![0xff, 0xfe], boolean(false)].concat();
+        assert!(matches!(Request::decode(op::GET_DATA, &bad_utf8), Err(DecodeError::BadUtf8 { .. })));
+    }
+
+    fn valid_request_bytes() -> Vec<(i32, Vec<u8>)> {
+        golden_requests().into_iter().map(|(r, b)| (r.op_code(), b)).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Arbitrary bytes under every op code: no panic, and whatever decodes
+        /// re-encodes to no more bytes than it came from (so nothing it holds
+        /// was conjured beyond the input), and decodes again to itself.
+        #[test]
+        fn request_decode_of_arbitrary_bytes_is_safe(
+            op_index in 0..ALL_OPS.len(),
+            body in proptest::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let op_code = ALL_OPS[op_index];
+            if let Ok(request) = Request::decode(op_code, &body) {
+                let again = encoded_request(&request);
+                prop_assert!(again.len() <= body.len(), "{} > {} for {:?}", again.len(), body.len(), request);
+                prop_assert_eq!(Request::decode(op_code, &again), Ok(request));
+            }
+        }
+
+        /// Valid bodies with random damage (byte overwrites and truncation).
+        #[test]
+        fn request_decode_of_damaged_bytes_is_safe(
+            index in any::<proptest::sample::Index>(),
+            edits in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 0..6),
+            cut in any::<proptest::sample::Index>(),
+        ) {
+            let samples = valid_request_bytes();
+            let (op_code, mut body) = samples[index.index(samples.len())].clone();
+            if !body.is_empty() {
+                for (at, value) in edits {
+                    let i = at.index(body.len());
+                    body[i] = value;
+                }
+                body.truncate(cut.index(body.len() + 1));
+            }
+            if let Ok(request) = Request::decode(op_code, &body) {
+                let again = encoded_request(&request);
+                prop_assert!(again.len() <= body.len());
+                prop_assert_eq!(Request::decode(op_code, &again), Ok(request));
+            }
+        }
+
+        /// Arbitrary reply bodies (client side) never panic either.
+        #[test]
+        fn response_decode_of_arbitrary_bytes_is_safe(
+            op_index in 0..ALL_OPS.len(),
+            body in proptest::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let op_code = ALL_OPS[op_index];
+            if let Ok(response) = Response::decode(op_code, &body) {
+                prop_assert!(encoded_response(&response).len() <= body.len());
+            }
+        }
+
+        #[test]
+        fn create_requests_round_trip(
+            path in "/[a-z0-9/]{0,20}",
+            data in proptest::collection::vec(any::<u8>(), 0..64),
+            flags in 0..7i32,
+            ttl_ms in any::<i64>(),
+            create_op in prop::sample::select(vec![op::CREATE, op::CREATE2, op::CREATE_CONTAINER, op::CREATE_TTL]),
+            scheme in "[a-z]{1,8}",
+            id in "[a-z0-9:.]{0,16}",
+            perms in 0..32i32,
+        ) {
+            let request = Request::Create {
+                op: create_op,
+                request: CreateRequest {
+                    path,
+                    data: Bytes::from(data),
+                    acl: vec![Acl { perms, id: Id { scheme, id } }],
+                    flags,
+                    ttl_ms: if create_op == op::CREATE_TTL { ttl_ms } else { 0 },
+                },
+            };
+            let bytes = encoded_request(&request);
+            prop_assert_eq!(Request::decode(create_op, &bytes), Ok(request));
+        }
+    }
+}
