@@ -123,3 +123,162 @@ pub fn four_letter_word(first4: &[u8]) -> Option<&'static str> {
 pub fn write_raw_frame(out: &mut Vec<u8>, payload: &[u8]) {
     write_frame(out, |buf| buf.put_slice(payload))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::records::{CreateRequest, PathWatch};
+    use crate::protocol::types::{op, Acl, EventType, KeeperState};
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    const MAX: usize = 1024;
+
+    #[test]
+    fn frame_length_waits_for_whole_frames() {
+        assert_eq!(frame_length(&[], MAX), Ok(None));
+        assert_eq!(frame_length(&[0, 0, 0], MAX), Ok(None));
+        assert_eq!(frame_length(&[0, 0, 0, 0], MAX), Ok(Some(0)));
+        assert_eq!(frame_length(&[0, 0, 0, 3, 1, 2], MAX), Ok(None));
+        assert_eq!(frame_length(&[0, 0, 0, 3, 1, 2, 3], MAX), Ok(Some(3)));
+        assert_eq!(frame_length(&[0, 0, 0, 3, 1, 2, 3, 9, 9], MAX), Ok(Some(3)));
+    }
+
+    #[test]
+    fn frame_length_refuses_bad_lengths_before_the_payload_arrives() {
+        assert_eq!(frame_length(&(-1i32).to_be_bytes(), MAX), Err(FrameError::Negative(-1)));
+        assert_eq!(frame_length(&1025i32.to_be_bytes(), MAX), Err(FrameError::TooLarge { length: 1025, max_bytes: MAX }));
+        assert_eq!(frame_length(&1024i32.to_be_bytes(), MAX), Ok(None));
+        // A four-letter word read as a length is far too large.
+        assert!(matches!(frame_length(b"ruok", 0xfffff), Err(FrameError::TooLarge { .. })));
+        assert_eq!(
+            FrameError::TooLarge { length: 5, max_bytes: 4 }.to_string(),
+            "frame length 5 exceeds the limit of 4 bytes (jute.maxbuffer)"
+        );
+    }
+
+    #[test]
+    fn write_request_is_a_whole_frame() {
+        let request = Request::Create {
+            op: op::CREATE,
+            request: CreateRequest {
+                path: "/a".into(),
+                data: Bytes::from_static(b"x"),
+                acl: Acl::open_unsafe(),
+                flags: 0,
+                ttl_ms: 0,
+            },
+        };
+        let mut out = vec![0xAA]; // frames are appended, never overwrite
+        write_request(&mut out, 1, &request);
+        let mut expected = vec![0xAA, 0, 0, 0, 50, 0, 0, 0, 1, 0, 0, 0, 1];
+        expected.extend_from_slice(&[0, 0, 0, 2, b'/', b'a', 0, 0, 0, 1, b'x', 0, 0, 0, 1, 0, 0, 0, 31]);
+        expected.extend_from_slice(&[0, 0, 0, 5, b'w', b'o', b'r', b'l', b'd', 0, 0, 0, 6]);
+        expected.extend_from_slice(b"anyone");
+        expected.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(out, expected);
+
+        let n = frame_length(&out[1..], MAX).expect("valid").expect("whole");
+        assert_eq!(n, 50);
+        let (header, decoded) = decode_request(&out[5..5 + n]).expect("decodes");
+        assert_eq!(header, RequestHeader { xid: 1, op: op::CREATE });
+        assert_eq!(decoded, request);
+    }
+
+    #[test]
+    fn write_reply_with_and_without_body() {
+        let mut out = Vec::new();
+        write_reply(&mut out, ReplyHeader { xid: 3, zxid: 9, err: -101 }, None);
+        assert_eq!(out, [&16i32.to_be_bytes()[..], &3i32.to_be_bytes(), &9i64.to_be_bytes(), &(-101i32).to_be_bytes()].concat());
+
+        let mut out = Vec::new();
+        write_reply(&mut out, ReplyHeader { xid: 4, zxid: 10, err: 0 }, Some(&Response::Sync { path: "/".into() }));
+        assert_eq!(
+            out,
+            [&21i32.to_be_bytes()[..], &4i32.to_be_bytes(), &10i64.to_be_bytes(), &0i32.to_be_bytes(), &[0, 0, 0, 1, b'/']]
+                .concat()
+        );
+    }
+
+    #[test]
+    fn notification_frame_is_byte_exact() {
+        let event = WatcherEvent { event_type: EventType::NodeCreated, state: KeeperState::SyncConnected, path: "/n".into() };
+        let mut out = Vec::new();
+        write_notification(&mut out, 77, &event);
+        let expected = [
+            &30i32.to_be_bytes()[..],
+            &(-1i32).to_be_bytes(),
+            &77i64.to_be_bytes(),
+            &0i32.to_be_bytes(),
+            &1i32.to_be_bytes(),
+            &3i32.to_be_bytes(),
+            &[0, 0, 0, 2, b'/', b'n'],
+        ]
+        .concat();
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn connect_frames_round_trip() {
+        let request = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0,
+            timeout_ms: 30_000,
+            session_id: 0,
+            passwd: vec![0; 16],
+            read_only: false,
+        };
+        let mut out = Vec::new();
+        write_connect_request(&mut out, &request);
+        assert_eq!(out.len(), 4 + 45);
+        let n = frame_length(&out, MAX).expect("valid").expect("whole");
+        assert_eq!(ConnectRequest::decode(&out[4..4 + n]), Ok(request));
+
+        let response = ConnectResponse { protocol_version: 0, timeout_ms: 4000, session_id: 5, passwd: vec![2; 16], read_only: false };
+        let mut out = Vec::new();
+        write_connect_response(&mut out, &response);
+        assert_eq!(out.len(), 4 + 37);
+        assert_eq!(ConnectResponse::decode(&out[4..]), Ok(response));
+    }
+
+    #[test]
+    fn decode_request_reports_truncation_and_unknown_ops() {
+        assert!(matches!(decode_request(&[0, 0, 0, 1]), Err(DecodeError::Truncated { .. })));
+        let payload = [1i32.to_be_bytes(), 55i32.to_be_bytes()].concat();
+        assert_eq!(decode_request(&payload), Err(DecodeError::UnknownOp(55)));
+        let mut out = Vec::new();
+        write_request(&mut out, -2, &Request::Ping);
+        assert_eq!(out, [8i32.to_be_bytes(), (-2i32).to_be_bytes(), 11i32.to_be_bytes()].concat());
+        let mut out = Vec::new();
+        write_request(&mut out, 5, &Request::GetData(PathWatch { path: "/a".into(), watch: true }));
+        assert_eq!(decode_request(&out[4..]).expect("decodes").1, Request::GetData(PathWatch { path: "/a".into(), watch: true }));
+    }
+
+    #[test]
+    fn four_letter_words_are_recognised() {
+        for word in FOUR_LETTER_WORDS {
+            assert_eq!(four_letter_word(word.as_bytes()), Some(word));
+        }
+        assert_eq!(four_letter_word(b"ruok\n"), Some("ruok"));
+        assert_eq!(four_letter_word(b"RUOK"), None);
+        assert_eq!(four_letter_word(b"ruo"), None);
+        assert_eq!(four_letter_word(&[0, 0, 0, 45]), None);
+    }
+
+    proptest! {
+        #[test]
+        fn frame_length_never_panics(buf in proptest::collection::vec(any::<u8>(), 0..64), max in 0usize..128) {
+            match frame_length(&buf, max) {
+                Ok(Some(n)) => prop_assert!(n <= max && 4 + n <= buf.len()),
+                Ok(None) => {}
+                Err(FrameError::Negative(n)) => prop_assert!(n < 0),
+                Err(FrameError::TooLarge { length, .. }) => prop_assert!(length > max),
+            }
+        }
+
+        #[test]
+        fn decode_request_never_panics(payload in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode_request(&payload);
+        }
+    }
+}
