@@ -348,3 +348,145 @@ pub fn four_letter(addr: impl ToSocketAddrs, word: &str) -> io::Result<String> {
     stream.read_to_end(&mut reply)?;
     Ok(String::from_utf8_lossy(&reply).into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::frame::{decode_request, write_connect_response, write_notification, write_reply};
+    use crate::protocol::records::RequestHeader;
+    use crate::protocol::types::{EventType, KeeperState};
+    use std::net::TcpListener;
+    use std::thread;
+
+    fn read_payload(stream: &mut TcpStream) -> Option<Vec<u8>> {
+        let mut prefix = [0u8; 4];
+        stream.read_exact(&mut prefix).ok()?;
+        let mut payload = vec![0u8; i32::from_be_bytes(prefix) as usize];
+        stream.read_exact(&mut payload).ok()?;
+        Some(payload)
+    }
+
+    /// A scripted fake server for one connection: answers the handshake with
+    /// `granted_timeout_ms`, then each request by `answer`.
+    fn fake_server(
+        granted_timeout_ms: i32,
+        answer: impl Fn(RequestHeader, Request, &mut Vec<u8>) + Send + 'static,
+    ) -> (std::net::SocketAddr, thread::JoinHandle<Vec<Request>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let handle = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let connect = ConnectRequest::decode(&read_payload(&mut stream).expect("connect")).expect("decode connect");
+            let mut out = Vec::new();
+            write_connect_response(
+                &mut out,
+                &ConnectResponse {
+                    protocol_version: 0,
+                    timeout_ms: granted_timeout_ms,
+                    session_id: if connect.session_id == 0 { 0x77 } else { connect.session_id },
+                    passwd: vec![5; 16],
+                    read_only: false,
+                },
+            );
+            stream.write_all(&out).expect("write connect response");
+            let mut seen = Vec::new();
+            while let Some(payload) = read_payload(&mut stream) {
+                let (header, request) = decode_request(&payload).expect("decode request");
+                let mut out = Vec::new();
+                answer(header, request.clone(), &mut out);
+                stream.write_all(&out).expect("write reply");
+                let closing = request == Request::CloseSession;
+                seen.push(request);
+                if closing {
+                    break;
+                }
+            }
+            seen
+        });
+        (addr, handle)
+    }
+
+    #[test]
+    fn client_calls_collect_events_and_map_errors() {
+        let (addr, server) = fake_server(4000, |header, request, out| {
+            let ok = ReplyHeader { xid: header.xid, zxid: 0x10, err: 0 };
+            match request {
+                Request::GetData(_) => {
+                    let event = WatcherEvent {
+                        event_type: EventType::NodeDataChanged,
+                        state: KeeperState::SyncConnected,
+                        path: "/w".into(),
+                    };
+                    write_notification(out, 0x0f, &event);
+                    let body = Response::GetData { data: Bytes::from_static(b"hi"), stat: Stat::default() };
+                    write_reply(out, ok, Some(&body));
+                }
+                Request::Create { request, .. } => {
+                    write_reply(out, ok, Some(&Response::Create { path: request.path }))
+                }
+                Request::Delete(_) => write_reply(out, ReplyHeader { err: ErrorCode::NoNode.code(), ..ok }, None),
+                Request::Ping => write_reply(out, ReplyHeader { xid: xid::PING, zxid: 0x10, err: 0 }, None),
+                _ => write_reply(out, ok, None),
+            }
+        });
+        let mut client = Client::connect(addr, 30_000).expect("connect");
+        assert_eq!(client.session_id(), 0x77);
+        assert_eq!(client.passwd(), &[5; 16]);
+        assert_eq!(client.session_timeout_ms(), 4000);
+
+        assert_eq!(client.create("/a", b"x", 0).expect("io"), Ok("/a".to_string()));
+        let (data, _) = client.get_data_watch("/w", true).expect("io").expect("ok");
+        assert_eq!(&data[..], b"hi");
+        let events = client.take_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].path, "/w");
+        assert!(client.take_events().is_empty());
+        assert_eq!(client.delete("/missing", -1).expect("io"), Err(ErrorCode::NoNode));
+        assert_eq!(client.ping().expect("io"), Ok(()));
+        assert_eq!(client.last_zxid_seen(), 0x10);
+        client.close().expect("close");
+
+        let seen = server.join().expect("server thread");
+        assert_eq!(seen.len(), 5);
+        assert_eq!(seen[4], Request::CloseSession);
+    }
+
+    #[test]
+    fn client_refuses_a_mismatched_xid() {
+        let (addr, _server) = fake_server(4000, |header, _, out| {
+            write_reply(out, ReplyHeader { xid: header.xid + 100, zxid: 1, err: 0 }, None)
+        });
+        let mut client = Client::connect(addr, 30_000).expect("connect");
+        assert!(matches!(client.delete("/a", -1), Err(ClientError::XidMismatch { .. })));
+    }
+
+    #[test]
+    fn expired_session_is_refused_at_connect() {
+        let (addr, _server) = fake_server(0, |_, _, _| {});
+        let error = Client::reconnect(addr, 0x99, &[1; 16]).err().expect("refused");
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn reads_time_out_instead_of_hanging() {
+        let (addr, _server) = fake_server(4000, |_, _, _| {}); // never answers
+        let mut client = Client::connect(addr, 30_000).expect("connect");
+        client.set_io_timeout(Duration::from_millis(100)).expect("set timeout");
+        assert!(matches!(client.get_data("/a"), Err(ClientError::Io(_))));
+    }
+
+    #[test]
+    fn four_letter_reads_until_close() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut word = [0u8; 4];
+            stream.read_exact(&mut word).expect("word");
+            assert_eq!(&word, b"ruok");
+            stream.write_all(b"imok").expect("reply");
+        });
+        assert_eq!(four_letter(addr, "ruok").expect("4lw"), "imok");
+        server.join().expect("server thread");
+    }
+}
