@@ -15,10 +15,12 @@ use bytes::Bytes;
 use crate::protocol::frame::{self, FrameError};
 use crate::protocol::jute::{DecodeError, Reader};
 use crate::protocol::records::{
-    ConnectRequest, ConnectResponse, CreateRequest, DeleteRequest, PathWatch, ReplyHeader, Request, Response,
-    SetDataRequest,
+    ConnectRequest, ConnectResponse, CreateRequest, DeleteRequest, PathWatch, ReplyHeader, Request,
+    Response, SetDataRequest,
 };
-use crate::protocol::types::{op, xid, Acl, ErrorCode, Stat, WatcherEvent, JUTE_MAXBUFFER_DEFAULT_BYTES};
+use crate::protocol::types::{
+    op, xid, Acl, ErrorCode, Stat, WatcherEvent, JUTE_MAXBUFFER_DEFAULT_BYTES,
+};
 
 /// Socket read/write timeout unless changed with `set_io_timeout`.
 pub const DEFAULT_IO_TIMEOUT_MS: u64 = 10_000;
@@ -65,8 +67,17 @@ impl Client {
     }
 
     /// Connects and resumes an existing session.
-    pub fn reconnect(addr: impl ToSocketAddrs, session_id: i64, passwd: &[u8]) -> io::Result<Client> {
-        Client::handshake(addr, DEFAULT_SESSION_TIMEOUT_MS, session_id, passwd.to_vec())
+    pub fn reconnect(
+        addr: impl ToSocketAddrs,
+        session_id: i64,
+        passwd: &[u8],
+    ) -> io::Result<Client> {
+        Client::handshake(
+            addr,
+            DEFAULT_SESSION_TIMEOUT_MS,
+            session_id,
+            passwd.to_vec(),
+        )
     }
 
     fn handshake(
@@ -104,7 +115,10 @@ impl Client {
         let response = ConnectResponse::decode(&payload).map_err(|e| into_io(e.into()))?;
         // ZooKeeper answers an expired or unknown session with timeout 0.
         if response.timeout_ms <= 0 {
-            return Err(io::Error::new(io::ErrorKind::ConnectionRefused, "session expired (connect answered with timeout 0)"));
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                "session expired (connect answered with timeout 0)",
+            ));
         }
         client.session_id = response.session_id;
         client.passwd = response.passwd;
@@ -158,10 +172,16 @@ impl Client {
             }
             self.stream.set_read_timeout(Some(left))?;
             let result = self.read_frame();
-            self.stream.set_read_timeout(Some(Duration::from_millis(DEFAULT_IO_TIMEOUT_MS)))?;
+            self.stream
+                .set_read_timeout(Some(Duration::from_millis(DEFAULT_IO_TIMEOUT_MS)))?;
             let payload = match result {
                 Ok(p) => p,
-                Err(ClientError::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(ClientError::Io(e))
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     break
                 }
                 Err(e) => return Err(e),
@@ -204,13 +224,17 @@ impl Client {
                 if header.xid == xid::PING {
                     continue; // a late answer to an earlier ping
                 }
-                return Err(ClientError::XidMismatch { expected: request_xid, got: header.xid });
+                return Err(ClientError::XidMismatch {
+                    expected: request_xid,
+                    got: header.xid,
+                });
             }
             if header.zxid > self.last_zxid_seen {
                 self.last_zxid_seen = header.zxid;
             }
             if header.err != 0 {
-                let code = ErrorCode::from_code(header.err).ok_or(ClientError::UnknownErrorCode(header.err))?;
+                let code = ErrorCode::from_code(header.err)
+                    .ok_or(ClientError::UnknownErrorCode(header.err))?;
                 return Ok(Err(code));
             }
             return Ok(Ok(Response::decode(request.op_code(), r.rest())?));
@@ -218,7 +242,12 @@ impl Client {
     }
 
     /// Creates a node with OPEN_ACL_UNSAFE; returns the created path.
-    pub fn create(&mut self, path: &str, data: &[u8], flags: i32) -> Result<Result<String, ErrorCode>, ClientError> {
+    pub fn create(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        flags: i32,
+    ) -> Result<Result<String, ErrorCode>, ClientError> {
         let request = CreateRequest {
             path: path.to_string(),
             data: Bytes::copy_from_slice(data),
@@ -226,20 +255,35 @@ impl Client {
             flags,
             ttl_ms: 0,
         };
-        Ok(match self.call(&Request::Create { op: op::CREATE, request })? {
-            Ok(Response::Create { path }) => Ok(path),
-            Ok(other) => return Err(ClientError::UnexpectedResponse(Box::new(other))),
-            Err(code) => Err(code),
-        })
+        Ok(
+            match self.call(&Request::Create {
+                op: op::CREATE,
+                request,
+            })? {
+                Ok(Response::Create { path }) => Ok(path),
+                Ok(other) => return Err(ClientError::UnexpectedResponse(Box::new(other))),
+                Err(code) => Err(code),
+            },
+        )
     }
 
-    pub fn get_data(&mut self, path: &str) -> Result<Result<(Bytes, Stat), ErrorCode>, ClientError> {
+    pub fn get_data(
+        &mut self,
+        path: &str,
+    ) -> Result<Result<(Bytes, Stat), ErrorCode>, ClientError> {
         self.get_data_watch(path, false)
     }
 
     /// getData, leaving a data watch when `watch`.
-    pub fn get_data_watch(&mut self, path: &str, watch: bool) -> Result<Result<(Bytes, Stat), ErrorCode>, ClientError> {
-        let request = Request::GetData(PathWatch { path: path.to_string(), watch });
+    pub fn get_data_watch(
+        &mut self,
+        path: &str,
+        watch: bool,
+    ) -> Result<Result<(Bytes, Stat), ErrorCode>, ClientError> {
+        let request = Request::GetData(PathWatch {
+            path: path.to_string(),
+            watch,
+        });
         Ok(match self.call(&request)? {
             Ok(Response::GetData { data, stat }) => Ok((data, stat)),
             Ok(other) => return Err(ClientError::UnexpectedResponse(Box::new(other))),
@@ -248,8 +292,15 @@ impl Client {
     }
 
     /// exists, leaving a watch when `watch`. `Ok(Err(NoNode))` if absent.
-    pub fn exists(&mut self, path: &str, watch: bool) -> Result<Result<Stat, ErrorCode>, ClientError> {
-        let request = Request::Exists(PathWatch { path: path.to_string(), watch });
+    pub fn exists(
+        &mut self,
+        path: &str,
+        watch: bool,
+    ) -> Result<Result<Stat, ErrorCode>, ClientError> {
+        let request = Request::Exists(PathWatch {
+            path: path.to_string(),
+            watch,
+        });
         Ok(match self.call(&request)? {
             Ok(Response::Stat(stat)) => Ok(stat),
             Ok(other) => return Err(ClientError::UnexpectedResponse(Box::new(other))),
@@ -258,8 +309,15 @@ impl Client {
     }
 
     /// getChildren, leaving a child watch when `watch`.
-    pub fn get_children(&mut self, path: &str, watch: bool) -> Result<Result<Vec<String>, ErrorCode>, ClientError> {
-        let request = Request::GetChildren(PathWatch { path: path.to_string(), watch });
+    pub fn get_children(
+        &mut self,
+        path: &str,
+        watch: bool,
+    ) -> Result<Result<Vec<String>, ErrorCode>, ClientError> {
+        let request = Request::GetChildren(PathWatch {
+            path: path.to_string(),
+            watch,
+        });
         Ok(match self.call(&request)? {
             Ok(Response::GetChildren { children }) => Ok(children),
             Ok(other) => return Err(ClientError::UnexpectedResponse(Box::new(other))),
@@ -268,9 +326,17 @@ impl Client {
     }
 
     /// setData; `version` -1 matches any version.
-    pub fn set_data(&mut self, path: &str, data: &[u8], version: i32) -> Result<Result<Stat, ErrorCode>, ClientError> {
-        let request =
-            Request::SetData(SetDataRequest { path: path.to_string(), data: Bytes::copy_from_slice(data), version });
+    pub fn set_data(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        version: i32,
+    ) -> Result<Result<Stat, ErrorCode>, ClientError> {
+        let request = Request::SetData(SetDataRequest {
+            path: path.to_string(),
+            data: Bytes::copy_from_slice(data),
+            version,
+        });
         Ok(match self.call(&request)? {
             Ok(Response::Stat(stat)) => Ok(stat),
             Ok(other) => return Err(ClientError::UnexpectedResponse(Box::new(other))),
@@ -279,8 +345,15 @@ impl Client {
     }
 
     /// delete; `version` -1 matches any version.
-    pub fn delete(&mut self, path: &str, version: i32) -> Result<Result<(), ErrorCode>, ClientError> {
-        let request = Request::Delete(DeleteRequest { path: path.to_string(), version });
+    pub fn delete(
+        &mut self,
+        path: &str,
+        version: i32,
+    ) -> Result<Result<(), ErrorCode>, ClientError> {
+        let request = Request::Delete(DeleteRequest {
+            path: path.to_string(),
+            version,
+        });
         Ok(self.call(&request)?.map(|_| ()))
     }
 
@@ -352,7 +425,9 @@ pub fn four_letter(addr: impl ToSocketAddrs, word: &str) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::frame::{decode_request, write_connect_response, write_notification, write_reply};
+    use crate::protocol::frame::{
+        decode_request, write_connect_response, write_notification, write_reply,
+    };
     use crate::protocol::records::RequestHeader;
     use crate::protocol::types::{EventType, KeeperState};
     use std::net::TcpListener;
@@ -376,14 +451,19 @@ mod tests {
         let addr = listener.local_addr().expect("local addr");
         let handle = thread::spawn(move || {
             let (mut stream, _) = listener.accept().expect("accept");
-            let connect = ConnectRequest::decode(&read_payload(&mut stream).expect("connect")).expect("decode connect");
+            let connect = ConnectRequest::decode(&read_payload(&mut stream).expect("connect"))
+                .expect("decode connect");
             let mut out = Vec::new();
             write_connect_response(
                 &mut out,
                 &ConnectResponse {
                     protocol_version: 0,
                     timeout_ms: granted_timeout_ms,
-                    session_id: if connect.session_id == 0 { 0x77 } else { connect.session_id },
+                    session_id: if connect.session_id == 0 {
+                        0x77
+                    } else {
+                        connect.session_id
+                    },
                     passwd: vec![5; 16],
                     read_only: false,
                 },
@@ -409,7 +489,11 @@ mod tests {
     #[test]
     fn client_calls_collect_events_and_map_errors() {
         let (addr, server) = fake_server(4000, |header, request, out| {
-            let ok = ReplyHeader { xid: header.xid, zxid: 0x10, err: 0 };
+            let ok = ReplyHeader {
+                xid: header.xid,
+                zxid: 0x10,
+                err: 0,
+            };
             match request {
                 Request::GetData(_) => {
                     let event = WatcherEvent {
@@ -418,14 +502,32 @@ mod tests {
                         path: "/w".into(),
                     };
                     write_notification(out, 0x0f, &event);
-                    let body = Response::GetData { data: Bytes::from_static(b"hi"), stat: Stat::default() };
+                    let body = Response::GetData {
+                        data: Bytes::from_static(b"hi"),
+                        stat: Stat::default(),
+                    };
                     write_reply(out, ok, Some(&body));
                 }
                 Request::Create { request, .. } => {
                     write_reply(out, ok, Some(&Response::Create { path: request.path }))
                 }
-                Request::Delete(_) => write_reply(out, ReplyHeader { err: ErrorCode::NoNode.code(), ..ok }, None),
-                Request::Ping => write_reply(out, ReplyHeader { xid: xid::PING, zxid: 0x10, err: 0 }, None),
+                Request::Delete(_) => write_reply(
+                    out,
+                    ReplyHeader {
+                        err: ErrorCode::NoNode.code(),
+                        ..ok
+                    },
+                    None,
+                ),
+                Request::Ping => write_reply(
+                    out,
+                    ReplyHeader {
+                        xid: xid::PING,
+                        zxid: 0x10,
+                        err: 0,
+                    },
+                    None,
+                ),
                 _ => write_reply(out, ok, None),
             }
         });
@@ -434,14 +536,20 @@ mod tests {
         assert_eq!(client.passwd(), &[5; 16]);
         assert_eq!(client.session_timeout_ms(), 4000);
 
-        assert_eq!(client.create("/a", b"x", 0).expect("io"), Ok("/a".to_string()));
+        assert_eq!(
+            client.create("/a", b"x", 0).expect("io"),
+            Ok("/a".to_string())
+        );
         let (data, _) = client.get_data_watch("/w", true).expect("io").expect("ok");
         assert_eq!(&data[..], b"hi");
         let events = client.take_events();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].path, "/w");
         assert!(client.take_events().is_empty());
-        assert_eq!(client.delete("/missing", -1).expect("io"), Err(ErrorCode::NoNode));
+        assert_eq!(
+            client.delete("/missing", -1).expect("io"),
+            Err(ErrorCode::NoNode)
+        );
         assert_eq!(client.ping().expect("io"), Ok(()));
         assert_eq!(client.last_zxid_seen(), 0x10);
         client.close().expect("close");
@@ -454,16 +562,29 @@ mod tests {
     #[test]
     fn client_refuses_a_mismatched_xid() {
         let (addr, _server) = fake_server(4000, |header, _, out| {
-            write_reply(out, ReplyHeader { xid: header.xid + 100, zxid: 1, err: 0 }, None)
+            write_reply(
+                out,
+                ReplyHeader {
+                    xid: header.xid + 100,
+                    zxid: 1,
+                    err: 0,
+                },
+                None,
+            )
         });
         let mut client = Client::connect(addr, 30_000).expect("connect");
-        assert!(matches!(client.delete("/a", -1), Err(ClientError::XidMismatch { .. })));
+        assert!(matches!(
+            client.delete("/a", -1),
+            Err(ClientError::XidMismatch { .. })
+        ));
     }
 
     #[test]
     fn expired_session_is_refused_at_connect() {
         let (addr, _server) = fake_server(0, |_, _, _| {});
-        let error = Client::reconnect(addr, 0x99, &[1; 16]).err().expect("refused");
+        let error = Client::reconnect(addr, 0x99, &[1; 16])
+            .err()
+            .expect("refused");
         assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);
     }
 
@@ -471,7 +592,9 @@ mod tests {
     fn reads_time_out_instead_of_hanging() {
         let (addr, _server) = fake_server(4000, |_, _, _| {}); // never answers
         let mut client = Client::connect(addr, 30_000).expect("connect");
-        client.set_io_timeout(Duration::from_millis(100)).expect("set timeout");
+        client
+            .set_io_timeout(Duration::from_millis(100))
+            .expect("set timeout");
         assert!(matches!(client.get_data("/a"), Err(ClientError::Io(_))));
     }
 

@@ -68,7 +68,10 @@ impl KeeperState {
 }
 
 fn error_code(value: i32) -> Result<ErrorCode, DecodeError> {
-    ErrorCode::from_code(value).ok_or(DecodeError::BadValue { field: "error code", value: value as i64 })
+    ErrorCode::from_code(value).ok_or(DecodeError::BadValue {
+        field: "error code",
+        value: value as i64,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -76,7 +79,10 @@ fn error_code(value: i32) -> Result<ErrorCode, DecodeError> {
 
 impl RequestHeader {
     pub fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
-        Ok(RequestHeader { xid: r.read_i32()?, op: r.read_i32()? })
+        Ok(RequestHeader {
+            xid: r.read_i32()?,
+            op: r.read_i32()?,
+        })
     }
     pub fn encode(&self, buf: &mut impl BufMut) {
         buf.write_i32(self.xid);
@@ -86,7 +92,11 @@ impl RequestHeader {
 
 impl ReplyHeader {
     pub fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
-        Ok(ReplyHeader { xid: r.read_i32()?, zxid: r.read_i64()?, err: r.read_i32()? })
+        Ok(ReplyHeader {
+            xid: r.read_i32()?,
+            zxid: r.read_i64()?,
+            err: r.read_i32()?,
+        })
     }
     pub fn encode(&self, buf: &mut impl BufMut) {
         buf.write_i32(self.xid);
@@ -144,11 +154,19 @@ impl WatcherEvent {
     pub fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         let type_code = r.read_i32()?;
         let state_code = r.read_i32()?;
-        let event_type = EventType::from_code(type_code)
-            .ok_or(DecodeError::BadValue { field: "event type", value: type_code as i64 })?;
-        let state = KeeperState::from_code(state_code)
-            .ok_or(DecodeError::BadValue { field: "keeper state", value: state_code as i64 })?;
-        Ok(WatcherEvent { event_type, state, path: r.read_string()? })
+        let event_type = EventType::from_code(type_code).ok_or(DecodeError::BadValue {
+            field: "event type",
+            value: type_code as i64,
+        })?;
+        let state = KeeperState::from_code(state_code).ok_or(DecodeError::BadValue {
+            field: "keeper state",
+            value: state_code as i64,
+        })?;
+        Ok(WatcherEvent {
+            event_type,
+            state,
+            path: r.read_string()?,
+        })
     }
     pub fn encode(&self, buf: &mut impl BufMut) {
         buf.write_i32(self.event_type as i32);
@@ -167,10 +185,18 @@ pub struct MultiHeader {
 
 impl MultiHeader {
     /// The header that ends every multi request and response.
-    pub const END: MultiHeader = MultiHeader { op: -1, done: true, err: -1 };
+    pub const END: MultiHeader = MultiHeader {
+        op: -1,
+        done: true,
+        err: -1,
+    };
 
     pub fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
-        Ok(MultiHeader { op: r.read_i32()?, done: r.read_bool()?, err: r.read_i32()? })
+        Ok(MultiHeader {
+            op: r.read_i32()?,
+            done: r.read_bool()?,
+            err: r.read_i32()?,
+        })
     }
     pub fn encode(&self, buf: &mut impl BufMut) {
         buf.write_i32(self.op);
@@ -204,11 +230,18 @@ fn write_create(buf: &mut impl BufMut, create_op: i32, c: &CreateRequest) {
 }
 
 fn read_delete(r: &mut Reader) -> Result<DeleteRequest, DecodeError> {
-    Ok(DeleteRequest { path: r.read_string()?, version: r.read_i32()? })
+    Ok(DeleteRequest {
+        path: r.read_string()?,
+        version: r.read_i32()?,
+    })
 }
 
 fn read_set_data(r: &mut Reader) -> Result<SetDataRequest, DecodeError> {
-    Ok(SetDataRequest { path: r.read_string()?, data: r.read_bytes()?, version: r.read_i32()? })
+    Ok(SetDataRequest {
+        path: r.read_string()?,
+        data: r.read_bytes()?,
+        version: r.read_i32()?,
+    })
 }
 
 fn write_set_data(buf: &mut impl BufMut, s: &SetDataRequest) {
@@ -218,11 +251,17 @@ fn write_set_data(buf: &mut impl BufMut, s: &SetDataRequest) {
 }
 
 fn read_check(r: &mut Reader) -> Result<CheckVersionRequest, DecodeError> {
-    Ok(CheckVersionRequest { path: r.read_string()?, version: r.read_i32()? })
+    Ok(CheckVersionRequest {
+        path: r.read_string()?,
+        version: r.read_i32()?,
+    })
 }
 
 fn read_path_watch(r: &mut Reader) -> Result<PathWatch, DecodeError> {
-    Ok(PathWatch { path: r.read_string()?, watch: r.read_bool()? })
+    Ok(PathWatch {
+        path: r.read_string()?,
+        watch: r.read_bool()?,
+    })
 }
 
 fn write_path_watch(buf: &mut impl BufMut, p: &PathWatch) {
@@ -231,7 +270,10 @@ fn write_path_watch(buf: &mut impl BufMut, p: &PathWatch) {
 }
 
 fn read_watches(r: &mut Reader) -> Result<WatchesRequest, DecodeError> {
-    Ok(WatchesRequest { path: r.read_string()?, watcher_type: r.read_i32()? })
+    Ok(WatchesRequest {
+        path: r.read_string()?,
+        watcher_type: r.read_i32()?,
+    })
 }
 
 fn read_set_watches(r: &mut Reader, persistent: bool) -> Result<SetWatchesRequest, DecodeError> {
@@ -288,24 +330,42 @@ impl MultiOp {
     /// Decodes the record that follows a `MultiHeader` of type `op_code`.
     pub fn decode(op_code: i32, r: &mut Reader) -> Result<MultiOp, DecodeError> {
         Ok(match op_code {
-            op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => {
-                MultiOp::Create { op: op_code, request: read_create(r, false)? }
-            }
-            op::CREATE_TTL => MultiOp::Create { op: op_code, request: read_create(r, true)? },
+            op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => MultiOp::Create {
+                op: op_code,
+                request: read_create(r, false)?,
+            },
+            op::CREATE_TTL => MultiOp::Create {
+                op: op_code,
+                request: read_create(r, true)?,
+            },
             op::DELETE => MultiOp::Delete(read_delete(r)?),
             op::SET_DATA => MultiOp::SetData(read_set_data(r)?),
             op::CHECK => MultiOp::Check(read_check(r)?),
             // GetChildrenRequest / GetDataRequest: the watch flag is read and
             // ignored, as ZooKeeper does (multiRead never sets watches).
-            op::GET_CHILDREN => MultiOp::GetChildren { path: read_path_watch(r)?.path },
-            op::GET_DATA => MultiOp::GetData { path: read_path_watch(r)?.path },
-            other => return Err(DecodeError::BadValue { field: "multi op type", value: other as i64 }),
+            op::GET_CHILDREN => MultiOp::GetChildren {
+                path: read_path_watch(r)?.path,
+            },
+            op::GET_DATA => MultiOp::GetData {
+                path: read_path_watch(r)?.path,
+            },
+            other => {
+                return Err(DecodeError::BadValue {
+                    field: "multi op type",
+                    value: other as i64,
+                })
+            }
         })
     }
 
     /// Encodes the `MultiHeader` and the op's record.
     pub fn encode(&self, buf: &mut impl BufMut) {
-        MultiHeader { op: self.op_code(), done: false, err: -1 }.encode(buf);
+        MultiHeader {
+            op: self.op_code(),
+            done: false,
+            err: -1,
+        }
+        .encode(buf);
         match self {
             MultiOp::Create { op, request } => write_create(buf, *op, request),
             MultiOp::Delete(d) => {
@@ -338,7 +398,10 @@ fn read_multi(r: &mut Reader) -> Result<Vec<MultiOp>, DecodeError> {
         let next = MultiOp::decode(header.op, r)?;
         if let Some(first) = ops.first() {
             if first.is_read() != next.is_read() {
-                return Err(DecodeError::BadValue { field: "multi mixes reads and writes", value: header.op as i64 });
+                return Err(DecodeError::BadValue {
+                    field: "multi mixes reads and writes",
+                    value: header.op as i64,
+                });
             }
         }
         ops.push(next);
@@ -408,14 +471,24 @@ impl Request {
     pub fn decode(op: i32, body: &[u8]) -> Result<Request, DecodeError> {
         let r = &mut Reader::new(body);
         Ok(match op {
-            op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => Request::Create { op, request: read_create(r, false)? },
-            op::CREATE_TTL => Request::Create { op, request: read_create(r, true)? },
+            op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => Request::Create {
+                op,
+                request: read_create(r, false)?,
+            },
+            op::CREATE_TTL => Request::Create {
+                op,
+                request: read_create(r, true)?,
+            },
             op::DELETE => Request::Delete(read_delete(r)?),
-            op::DELETE_CONTAINER => Request::DeleteContainer { path: r.read_string()? },
+            op::DELETE_CONTAINER => Request::DeleteContainer {
+                path: r.read_string()?,
+            },
             op::EXISTS => Request::Exists(read_path_watch(r)?),
             op::GET_DATA => Request::GetData(read_path_watch(r)?),
             op::SET_DATA => Request::SetData(read_set_data(r)?),
-            op::GET_ACL => Request::GetAcl { path: r.read_string()? },
+            op::GET_ACL => Request::GetAcl {
+                path: r.read_string()?,
+            },
             op::SET_ACL => Request::SetAcl(SetAclRequest {
                 path: r.read_string()?,
                 acl: r.read_acl_vec()?,
@@ -423,7 +496,9 @@ impl Request {
             }),
             op::GET_CHILDREN => Request::GetChildren(read_path_watch(r)?),
             op::GET_CHILDREN2 => Request::GetChildren2(read_path_watch(r)?),
-            op::SYNC => Request::Sync { path: r.read_string()? },
+            op::SYNC => Request::Sync {
+                path: r.read_string()?,
+            },
             op::PING => Request::Ping,
             op::CHECK => Request::Check(read_check(r)?),
             op::MULTI => Request::Multi(read_multi(r)?),
@@ -443,10 +518,19 @@ impl Request {
             }),
             op::SET_WATCHES => Request::SetWatches(read_set_watches(r, false)?),
             op::SET_WATCHES2 => Request::SetWatches2(read_set_watches(r, true)?),
-            op::SASL => Request::Sasl { token: r.read_buffer()?.to_vec() },
-            op::GET_EPHEMERALS => Request::GetEphemerals { prefix_path: r.read_string()? },
-            op::GET_ALL_CHILDREN_NUMBER => Request::GetAllChildrenNumber { path: r.read_string()? },
-            op::ADD_WATCH => Request::AddWatch(AddWatchRequest { path: r.read_string()?, mode: r.read_i32()? }),
+            op::SASL => Request::Sasl {
+                token: r.read_buffer()?.to_vec(),
+            },
+            op::GET_EPHEMERALS => Request::GetEphemerals {
+                prefix_path: r.read_string()?,
+            },
+            op::GET_ALL_CHILDREN_NUMBER => Request::GetAllChildrenNumber {
+                path: r.read_string()?,
+            },
+            op::ADD_WATCH => Request::AddWatch(AddWatchRequest {
+                path: r.read_string()?,
+                mode: r.read_i32()?,
+            }),
             op::WHO_AM_I => Request::WhoAmI,
             op::CLOSE_SESSION => Request::CloseSession,
             other => return Err(DecodeError::UnknownOp(other)),
@@ -466,9 +550,10 @@ impl Request {
             | Request::Sync { path }
             | Request::GetAllChildrenNumber { path }
             | Request::GetEphemerals { prefix_path: path } => buf.write_string(path),
-            Request::Exists(p) | Request::GetData(p) | Request::GetChildren(p) | Request::GetChildren2(p) => {
-                write_path_watch(buf, p)
-            }
+            Request::Exists(p)
+            | Request::GetData(p)
+            | Request::GetChildren(p)
+            | Request::GetChildren2(p) => write_path_watch(buf, p),
             Request::SetData(s) => write_set_data(buf, s),
             Request::SetAcl(s) => {
                 buf.write_string(&s.path);
@@ -531,7 +616,12 @@ impl OpResult {
             OpResult::Error(code) => code.code(),
             _ => 0,
         };
-        MultiHeader { op: self.op_code(), done: false, err }.encode(buf);
+        MultiHeader {
+            op: self.op_code(),
+            done: false,
+            err,
+        }
+        .encode(buf);
         match self {
             OpResult::Create { path } => buf.write_string(path),
             OpResult::Create2 { path, stat } => {
@@ -554,15 +644,32 @@ impl OpResult {
     /// createTTL (21) are accepted with the record shape they return alone.
     pub fn decode(op_code: i32, r: &mut Reader) -> Result<OpResult, DecodeError> {
         Ok(match op_code {
-            op::CREATE | op::CREATE_CONTAINER => OpResult::Create { path: r.read_string()? },
-            op::CREATE2 | op::CREATE_TTL => OpResult::Create2 { path: r.read_string()?, stat: r.read_stat()? },
+            op::CREATE | op::CREATE_CONTAINER => OpResult::Create {
+                path: r.read_string()?,
+            },
+            op::CREATE2 | op::CREATE_TTL => OpResult::Create2 {
+                path: r.read_string()?,
+                stat: r.read_stat()?,
+            },
             op::DELETE | op::DELETE_CONTAINER => OpResult::Delete,
-            op::SET_DATA => OpResult::SetData { stat: r.read_stat()? },
+            op::SET_DATA => OpResult::SetData {
+                stat: r.read_stat()?,
+            },
             op::CHECK => OpResult::Check,
-            op::GET_CHILDREN => OpResult::GetChildren { children: r.read_string_vec()? },
-            op::GET_DATA => OpResult::GetData { data: r.read_bytes()?, stat: r.read_stat()? },
+            op::GET_CHILDREN => OpResult::GetChildren {
+                children: r.read_string_vec()?,
+            },
+            op::GET_DATA => OpResult::GetData {
+                data: r.read_bytes()?,
+                stat: r.read_stat()?,
+            },
             op::ERROR => OpResult::Error(error_code(r.read_i32()?)?),
-            other => return Err(DecodeError::BadValue { field: "multi result type", value: other as i64 }),
+            other => {
+                return Err(DecodeError::BadValue {
+                    field: "multi result type",
+                    value: other as i64,
+                })
+            }
         })
     }
 }
@@ -626,18 +733,26 @@ impl Response {
     pub fn decode(op: i32, body: &[u8]) -> Result<Response, DecodeError> {
         let r = &mut Reader::new(body);
         Ok(match op {
-            op::CREATE => Response::Create { path: r.read_string()? },
+            op::CREATE => Response::Create {
+                path: r.read_string()?,
+            },
             // ZooKeeper answers createContainer with Create2Response; a
             // Java client that asked without a Stat reads just the path.
             op::CREATE_CONTAINER => {
                 let path = r.read_string()?;
                 if r.remaining() >= STAT_BYTES {
-                    Response::Create2 { path, stat: r.read_stat()? }
+                    Response::Create2 {
+                        path,
+                        stat: r.read_stat()?,
+                    }
                 } else {
                     Response::Create { path }
                 }
             }
-            op::CREATE2 | op::CREATE_TTL => Response::Create2 { path: r.read_string()?, stat: r.read_stat()? },
+            op::CREATE2 | op::CREATE_TTL => Response::Create2 {
+                path: r.read_string()?,
+                stat: r.read_stat()?,
+            },
             op::EXISTS | op::SET_DATA | op::SET_ACL => Response::Stat(r.read_stat()?),
             // A top-level check is answered with SetDataResponse by ZooKeeper.
             op::CHECK => {
@@ -647,20 +762,47 @@ impl Response {
                     Response::Empty
                 }
             }
-            op::GET_DATA => Response::GetData { data: r.read_bytes()?, stat: r.read_stat()? },
-            op::RECONFIG => Response::Reconfig { data: r.read_bytes()?, stat: r.read_stat()? },
-            op::GET_ACL => Response::GetAcl { acl: r.read_acl_vec()?, stat: r.read_stat()? },
-            op::GET_CHILDREN => Response::GetChildren { children: r.read_string_vec()? },
-            op::GET_CHILDREN2 => Response::GetChildren2 { children: r.read_string_vec()?, stat: r.read_stat()? },
-            op::SYNC => Response::Sync { path: r.read_string()? },
+            op::GET_DATA => Response::GetData {
+                data: r.read_bytes()?,
+                stat: r.read_stat()?,
+            },
+            op::RECONFIG => Response::Reconfig {
+                data: r.read_bytes()?,
+                stat: r.read_stat()?,
+            },
+            op::GET_ACL => Response::GetAcl {
+                acl: r.read_acl_vec()?,
+                stat: r.read_stat()?,
+            },
+            op::GET_CHILDREN => Response::GetChildren {
+                children: r.read_string_vec()?,
+            },
+            op::GET_CHILDREN2 => Response::GetChildren2 {
+                children: r.read_string_vec()?,
+                stat: r.read_stat()?,
+            },
+            op::SYNC => Response::Sync {
+                path: r.read_string()?,
+            },
             op::MULTI | op::MULTI_READ => Response::Multi(read_multi_results(r)?),
-            op::SASL => Response::Sasl { token: r.read_buffer()?.to_vec() },
-            op::GET_EPHEMERALS => Response::GetEphemerals { paths: r.read_string_vec()? },
-            op::GET_ALL_CHILDREN_NUMBER => Response::GetAllChildrenNumber { total: r.read_i32()? },
+            op::SASL => Response::Sasl {
+                token: r.read_buffer()?.to_vec(),
+            },
+            op::GET_EPHEMERALS => Response::GetEphemerals {
+                paths: r.read_string_vec()?,
+            },
+            op::GET_ALL_CHILDREN_NUMBER => Response::GetAllChildrenNumber {
+                total: r.read_i32()?,
+            },
             op::WHO_AM_I => {
                 let count = r.read_vec_len(8)?;
                 let infos = (0..count)
-                    .map(|_| Ok(ClientInfo { auth_scheme: r.read_string()?, user: r.read_string()? }))
+                    .map(|_| {
+                        Ok(ClientInfo {
+                            auth_scheme: r.read_string()?,
+                            user: r.read_string()?,
+                        })
+                    })
                     .collect::<Result<Vec<_>, DecodeError>>()?;
                 Response::WhoAmI(infos)
             }
@@ -761,7 +903,10 @@ mod tests {
         }
     }
     fn path_watch(path: &str, watch: bool) -> PathWatch {
-        PathWatch { path: path.to_string(), watch }
+        PathWatch {
+            path: path.to_string(),
+            watch,
+        }
     }
     fn owned(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
@@ -779,13 +924,35 @@ mod tests {
 
     fn write_multi_ops() -> (Vec<MultiOp>, Vec<u8>) {
         let ops = vec![
-            MultiOp::Create { op: op::CREATE, request: create("/m", "x", 0, 0) },
-            MultiOp::Create { op: op::CREATE2, request: create("/m2", "", 2, 0) },
-            MultiOp::Create { op: op::CREATE_CONTAINER, request: create("/c", "", 4, 0) },
-            MultiOp::Create { op: op::CREATE_TTL, request: create("/t", "", 5, 1000) },
-            MultiOp::Delete(DeleteRequest { path: "/m".into(), version: -1 }),
-            MultiOp::SetData(SetDataRequest { path: "/m2".into(), data: Bytes::from_static(b"yz"), version: 0 }),
-            MultiOp::Check(CheckVersionRequest { path: "/m2".into(), version: 1 }),
+            MultiOp::Create {
+                op: op::CREATE,
+                request: create("/m", "x", 0, 0),
+            },
+            MultiOp::Create {
+                op: op::CREATE2,
+                request: create("/m2", "", 2, 0),
+            },
+            MultiOp::Create {
+                op: op::CREATE_CONTAINER,
+                request: create("/c", "", 4, 0),
+            },
+            MultiOp::Create {
+                op: op::CREATE_TTL,
+                request: create("/t", "", 5, 1000),
+            },
+            MultiOp::Delete(DeleteRequest {
+                path: "/m".into(),
+                version: -1,
+            }),
+            MultiOp::SetData(SetDataRequest {
+                path: "/m2".into(),
+                data: Bytes::from_static(b"yz"),
+                version: 0,
+            }),
+            MultiOp::Check(CheckVersionRequest {
+                path: "/m2".into(),
+                version: 1,
+            }),
         ];
         let bytes = [
             multi_header(1, false, -1),
@@ -830,45 +997,99 @@ mod tests {
         let (multi_ops, multi_bytes) = write_multi_ops();
         vec![
             (
-                Request::Create { op: op::CREATE, request: create("/a", "x", 0, 0) },
+                Request::Create {
+                    op: op::CREATE,
+                    request: create("/a", "x", 0, 0),
+                },
                 [ustring("/a"), buffer(b"x"), open_acl_bytes(), int(0)].concat(),
             ),
             (
-                Request::Create { op: op::CREATE2, request: create("/b", "", 1, 0) },
+                Request::Create {
+                    op: op::CREATE2,
+                    request: create("/b", "", 1, 0),
+                },
                 [ustring("/b"), buffer(b""), open_acl_bytes(), int(1)].concat(),
             ),
             (
-                Request::Create { op: op::CREATE_CONTAINER, request: create("/c", "d", 4, 0) },
+                Request::Create {
+                    op: op::CREATE_CONTAINER,
+                    request: create("/c", "d", 4, 0),
+                },
                 [ustring("/c"), buffer(b"d"), open_acl_bytes(), int(4)].concat(),
             ),
             (
-                Request::Create { op: op::CREATE_TTL, request: create("/t", "", 5, 60_000) },
-                [ustring("/t"), buffer(b""), open_acl_bytes(), int(5), long(60_000)].concat(),
+                Request::Create {
+                    op: op::CREATE_TTL,
+                    request: create("/t", "", 5, 60_000),
+                },
+                [
+                    ustring("/t"),
+                    buffer(b""),
+                    open_acl_bytes(),
+                    int(5),
+                    long(60_000),
+                ]
+                .concat(),
             ),
-            (Request::Delete(DeleteRequest { path: "/a".into(), version: -1 }), [ustring("/a"), int(-1)].concat()),
-            (Request::DeleteContainer { path: "/c".into() }, ustring("/c")),
-            (Request::Exists(path_watch("/a", true)), [ustring("/a"), boolean(true)].concat()),
-            (Request::GetData(path_watch("/a", false)), [ustring("/a"), boolean(false)].concat()),
             (
-                Request::SetData(SetDataRequest { path: "/a".into(), data: Bytes::from_static(b"yz"), version: 3 }),
+                Request::Delete(DeleteRequest {
+                    path: "/a".into(),
+                    version: -1,
+                }),
+                [ustring("/a"), int(-1)].concat(),
+            ),
+            (
+                Request::DeleteContainer { path: "/c".into() },
+                ustring("/c"),
+            ),
+            (
+                Request::Exists(path_watch("/a", true)),
+                [ustring("/a"), boolean(true)].concat(),
+            ),
+            (
+                Request::GetData(path_watch("/a", false)),
+                [ustring("/a"), boolean(false)].concat(),
+            ),
+            (
+                Request::SetData(SetDataRequest {
+                    path: "/a".into(),
+                    data: Bytes::from_static(b"yz"),
+                    version: 3,
+                }),
                 [ustring("/a"), buffer(b"yz"), int(3)].concat(),
             ),
             (Request::GetAcl { path: "/a".into() }, ustring("/a")),
             (
-                Request::SetAcl(SetAclRequest { path: "/a".into(), acl: Acl::open_unsafe(), version: 2 }),
+                Request::SetAcl(SetAclRequest {
+                    path: "/a".into(),
+                    acl: Acl::open_unsafe(),
+                    version: 2,
+                }),
                 [ustring("/a"), open_acl_bytes(), int(2)].concat(),
             ),
-            (Request::GetChildren(path_watch("/", true)), [ustring("/"), boolean(true)].concat()),
-            (Request::GetChildren2(path_watch("/", false)), [ustring("/"), boolean(false)].concat()),
+            (
+                Request::GetChildren(path_watch("/", true)),
+                [ustring("/"), boolean(true)].concat(),
+            ),
+            (
+                Request::GetChildren2(path_watch("/", false)),
+                [ustring("/"), boolean(false)].concat(),
+            ),
             (Request::Sync { path: "/".into() }, ustring("/")),
             (Request::Ping, vec![]),
             (
-                Request::Check(CheckVersionRequest { path: "/a".into(), version: 7 }),
+                Request::Check(CheckVersionRequest {
+                    path: "/a".into(),
+                    version: 7,
+                }),
                 [ustring("/a"), int(7)].concat(),
             ),
             (Request::Multi(multi_ops), multi_bytes),
             (
-                Request::MultiRead(vec![MultiOp::GetChildren { path: "/".into() }, MultiOp::GetData { path: "/a".into() }]),
+                Request::MultiRead(vec![
+                    MultiOp::GetChildren { path: "/".into() },
+                    MultiOp::GetData { path: "/a".into() },
+                ]),
                 [
                     multi_header(8, false, -1),
                     ustring("/"),
@@ -887,18 +1108,34 @@ mod tests {
                     new_members: Some(String::new()),
                     cur_config_id: -1,
                 }),
-                [ustring("server.4=h:2888:3888;2181"), int(-1), ustring(""), long(-1)].concat(),
+                [
+                    ustring("server.4=h:2888:3888;2181"),
+                    int(-1),
+                    ustring(""),
+                    long(-1),
+                ]
+                .concat(),
             ),
             (
-                Request::CheckWatches(WatchesRequest { path: "/a".into(), watcher_type: 2 }),
+                Request::CheckWatches(WatchesRequest {
+                    path: "/a".into(),
+                    watcher_type: 2,
+                }),
                 [ustring("/a"), int(2)].concat(),
             ),
             (
-                Request::RemoveWatches(WatchesRequest { path: "/a".into(), watcher_type: 3 }),
+                Request::RemoveWatches(WatchesRequest {
+                    path: "/a".into(),
+                    watcher_type: 3,
+                }),
                 [ustring("/a"), int(3)].concat(),
             ),
             (
-                Request::Auth(AuthPacket { auth_type: 0, scheme: "digest".into(), auth: b"u:p".to_vec() }),
+                Request::Auth(AuthPacket {
+                    auth_type: 0,
+                    scheme: "digest".into(),
+                    auth: b"u:p".to_vec(),
+                }),
                 [int(0), ustring("digest"), buffer(b"u:p")].concat(),
             ),
             (
@@ -909,7 +1146,13 @@ mod tests {
                     child_watches: vec![],
                     ..SetWatchesRequest::default()
                 }),
-                [long(5), strings(&["/d"]), strings(&["/e", "/f"]), strings(&[])].concat(),
+                [
+                    long(5),
+                    strings(&["/d"]),
+                    strings(&["/e", "/f"]),
+                    strings(&[]),
+                ]
+                .concat(),
             ),
             (
                 Request::SetWatches2(SetWatchesRequest {
@@ -920,12 +1163,39 @@ mod tests {
                     persistent_watches: owned(&["/p"]),
                     persistent_recursive_watches: owned(&["/r"]),
                 }),
-                [long(6), strings(&["/d"]), strings(&[]), strings(&["/c"]), strings(&["/p"]), strings(&["/r"])].concat(),
+                [
+                    long(6),
+                    strings(&["/d"]),
+                    strings(&[]),
+                    strings(&["/c"]),
+                    strings(&["/p"]),
+                    strings(&["/r"]),
+                ]
+                .concat(),
             ),
-            (Request::Sasl { token: vec![1, 2, 3] }, buffer(&[1, 2, 3])),
-            (Request::GetEphemerals { prefix_path: "/e".into() }, ustring("/e")),
-            (Request::GetAllChildrenNumber { path: "/".into() }, ustring("/")),
-            (Request::AddWatch(AddWatchRequest { path: "/a".into(), mode: 1 }), [ustring("/a"), int(1)].concat()),
+            (
+                Request::Sasl {
+                    token: vec![1, 2, 3],
+                },
+                buffer(&[1, 2, 3]),
+            ),
+            (
+                Request::GetEphemerals {
+                    prefix_path: "/e".into(),
+                },
+                ustring("/e"),
+            ),
+            (
+                Request::GetAllChildrenNumber { path: "/".into() },
+                ustring("/"),
+            ),
+            (
+                Request::AddWatch(AddWatchRequest {
+                    path: "/a".into(),
+                    mode: 1,
+                }),
+                [ustring("/a"), int(1)].concat(),
+            ),
             (Request::WhoAmI, vec![]),
             (Request::CloseSession, vec![]),
         ]
@@ -936,26 +1206,59 @@ mod tests {
         let stat = sample_stat();
         vec![
             (op::DELETE, Response::Empty, vec![]),
-            (op::CREATE, Response::Create { path: "/a".into() }, ustring("/a")),
-            (op::CREATE2, Response::Create2 { path: "/a".into(), stat }, [ustring("/a"), stat_bytes()].concat()),
-            (op::CREATE_TTL, Response::Create2 { path: "/t".into(), stat }, [ustring("/t"), stat_bytes()].concat()),
+            (
+                op::CREATE,
+                Response::Create { path: "/a".into() },
+                ustring("/a"),
+            ),
+            (
+                op::CREATE2,
+                Response::Create2 {
+                    path: "/a".into(),
+                    stat,
+                },
+                [ustring("/a"), stat_bytes()].concat(),
+            ),
+            (
+                op::CREATE_TTL,
+                Response::Create2 {
+                    path: "/t".into(),
+                    stat,
+                },
+                [ustring("/t"), stat_bytes()].concat(),
+            ),
             (op::EXISTS, Response::Stat(stat), stat_bytes()),
             (op::SET_DATA, Response::Stat(stat), stat_bytes()),
             (op::SET_ACL, Response::Stat(stat), stat_bytes()),
             (
                 op::GET_DATA,
-                Response::GetData { data: Bytes::from_static(b"x"), stat },
+                Response::GetData {
+                    data: Bytes::from_static(b"x"),
+                    stat,
+                },
                 [buffer(b"x"), stat_bytes()].concat(),
             ),
             (
                 op::GET_ACL,
-                Response::GetAcl { acl: Acl::open_unsafe(), stat },
+                Response::GetAcl {
+                    acl: Acl::open_unsafe(),
+                    stat,
+                },
                 [open_acl_bytes(), stat_bytes()].concat(),
             ),
-            (op::GET_CHILDREN, Response::GetChildren { children: owned(&["a", "b"]) }, strings(&["a", "b"])),
+            (
+                op::GET_CHILDREN,
+                Response::GetChildren {
+                    children: owned(&["a", "b"]),
+                },
+                strings(&["a", "b"]),
+            ),
             (
                 op::GET_CHILDREN2,
-                Response::GetChildren2 { children: owned(&["a"]), stat },
+                Response::GetChildren2 {
+                    children: owned(&["a"]),
+                    stat,
+                },
                 [strings(&["a"]), stat_bytes()].concat(),
             ),
             (op::SYNC, Response::Sync { path: "/".into() }, ustring("/")),
@@ -963,7 +1266,10 @@ mod tests {
                 op::MULTI,
                 Response::Multi(vec![
                     OpResult::Create { path: "/m".into() },
-                    OpResult::Create2 { path: "/m2".into(), stat },
+                    OpResult::Create2 {
+                        path: "/m2".into(),
+                        stat,
+                    },
                     OpResult::Delete,
                     OpResult::SetData { stat },
                     OpResult::Check,
@@ -984,14 +1290,29 @@ mod tests {
             ),
             (
                 op::MULTI,
-                Response::Multi(vec![OpResult::Error(ErrorCode::Ok), OpResult::Error(ErrorCode::NodeExists)]),
-                [multi_header(-1, false, 0), int(0), multi_header(-1, false, -110), int(-110), end_header()].concat(),
+                Response::Multi(vec![
+                    OpResult::Error(ErrorCode::Ok),
+                    OpResult::Error(ErrorCode::NodeExists),
+                ]),
+                [
+                    multi_header(-1, false, 0),
+                    int(0),
+                    multi_header(-1, false, -110),
+                    int(-110),
+                    end_header(),
+                ]
+                .concat(),
             ),
             (
                 op::MULTI_READ,
                 Response::Multi(vec![
-                    OpResult::GetChildren { children: owned(&["x"]) },
-                    OpResult::GetData { data: Bytes::from_static(b"d"), stat },
+                    OpResult::GetChildren {
+                        children: owned(&["x"]),
+                    },
+                    OpResult::GetData {
+                        data: Bytes::from_static(b"d"),
+                        stat,
+                    },
                     OpResult::Error(ErrorCode::NoNode),
                 ]),
                 [
@@ -1006,20 +1327,50 @@ mod tests {
                 ]
                 .concat(),
             ),
-            (op::SASL, Response::Sasl { token: vec![9, 8] }, buffer(&[9, 8])),
-            (op::GET_EPHEMERALS, Response::GetEphemerals { paths: owned(&["/e1", "/e2"]) }, strings(&["/e1", "/e2"])),
-            (op::GET_ALL_CHILDREN_NUMBER, Response::GetAllChildrenNumber { total: 42 }, int(42)),
+            (
+                op::SASL,
+                Response::Sasl { token: vec![9, 8] },
+                buffer(&[9, 8]),
+            ),
+            (
+                op::GET_EPHEMERALS,
+                Response::GetEphemerals {
+                    paths: owned(&["/e1", "/e2"]),
+                },
+                strings(&["/e1", "/e2"]),
+            ),
+            (
+                op::GET_ALL_CHILDREN_NUMBER,
+                Response::GetAllChildrenNumber { total: 42 },
+                int(42),
+            ),
             (
                 op::WHO_AM_I,
                 Response::WhoAmI(vec![
-                    ClientInfo { auth_scheme: "ip".into(), user: "127.0.0.1".into() },
-                    ClientInfo { auth_scheme: "digest".into(), user: "u".into() },
+                    ClientInfo {
+                        auth_scheme: "ip".into(),
+                        user: "127.0.0.1".into(),
+                    },
+                    ClientInfo {
+                        auth_scheme: "digest".into(),
+                        user: "u".into(),
+                    },
                 ]),
-                [int(2), ustring("ip"), ustring("127.0.0.1"), ustring("digest"), ustring("u")].concat(),
+                [
+                    int(2),
+                    ustring("ip"),
+                    ustring("127.0.0.1"),
+                    ustring("digest"),
+                    ustring("u"),
+                ]
+                .concat(),
             ),
             (
                 op::RECONFIG,
-                Response::Reconfig { data: Bytes::from_static(b"server.1=h:2888:3888"), stat },
+                Response::Reconfig {
+                    data: Bytes::from_static(b"server.1=h:2888:3888"),
+                    stat,
+                },
                 [buffer(b"server.1=h:2888:3888"), stat_bytes()].concat(),
             ),
         ]
@@ -1027,8 +1378,8 @@ mod tests {
 
     /// Every op code a Request can carry, plus some that no Request carries.
     const ALL_OPS: [i32; 36] = [
-        1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 100, 101, 102, 103, 104, 105, 106,
-        107, -11, // known
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 100, 101, 102,
+        103, 104, 105, 106, 107, -11, // known
         0, 10, 23, -10, -1, 999, // unknown
     ];
 
@@ -1036,7 +1387,11 @@ mod tests {
     fn golden_request_bodies_encode_and_decode() {
         for (request, bytes) in golden_requests() {
             assert_eq!(encoded_request(&request), bytes, "encode {request:?}");
-            assert_eq!(Request::decode(request.op_code(), &bytes), Ok(request.clone()), "decode {request:?}");
+            assert_eq!(
+                Request::decode(request.op_code(), &bytes),
+                Ok(request.clone()),
+                "decode {request:?}"
+            );
         }
     }
 
@@ -1062,7 +1417,10 @@ mod tests {
             0, 0, 0, 6, b'a', b'n', b'y', b'o', b'n', b'e', // id
             0, 0, 0, 0, // flags
         ];
-        let request = Request::Create { op: op::CREATE, request: create("/a", "x", 0, 0) };
+        let request = Request::Create {
+            op: op::CREATE,
+            request: create("/a", "x", 0, 0),
+        };
         assert_eq!(encoded_request(&request), expected);
     }
 
@@ -1070,7 +1428,11 @@ mod tests {
     fn golden_response_bodies_encode_and_decode() {
         for (op_code, response, bytes) in golden_responses() {
             assert_eq!(encoded_response(&response), bytes, "encode {response:?}");
-            assert_eq!(Response::decode(op_code, &bytes), Ok(response.clone()), "decode {response:?}");
+            assert_eq!(
+                Response::decode(op_code, &bytes),
+                Ok(response.clone()),
+                "decode {response:?}"
+            );
         }
     }
 
@@ -1078,7 +1440,10 @@ mod tests {
     fn every_request_round_trips_with_trailing_bytes_ignored() {
         for (request, _) in golden_requests() {
             let mut bytes = encoded_request(&request);
-            assert_eq!(Request::decode(request.op_code(), &bytes), Ok(request.clone()));
+            assert_eq!(
+                Request::decode(request.op_code(), &bytes),
+                Ok(request.clone())
+            );
             bytes.extend_from_slice(b"trailing");
             assert_eq!(Request::decode(request.op_code(), &bytes), Ok(request));
         }
@@ -1095,7 +1460,11 @@ mod tests {
     #[test]
     fn empty_responses_decode_for_every_bodyless_op() {
         for op_code in [2, 11, 17, 18, 20, 100, 101, 105, 106, -11] {
-            assert_eq!(Response::decode(op_code, &[]), Ok(Response::Empty), "op {op_code}");
+            assert_eq!(
+                Response::decode(op_code, &[]),
+                Ok(Response::Empty),
+                "op {op_code}"
+            );
         }
     }
 
@@ -1105,10 +1474,19 @@ mod tests {
         let with_stat = [ustring("/c"), stat_bytes()].concat();
         assert_eq!(
             Response::decode(op::CREATE_CONTAINER, &with_stat),
-            Ok(Response::Create2 { path: "/c".into(), stat: sample_stat() })
+            Ok(Response::Create2 {
+                path: "/c".into(),
+                stat: sample_stat()
+            })
         );
-        assert_eq!(Response::decode(op::CREATE_CONTAINER, &ustring("/c")), Ok(Response::Create { path: "/c".into() }));
-        assert_eq!(Response::decode(op::CHECK, &stat_bytes()), Ok(Response::Stat(sample_stat())));
+        assert_eq!(
+            Response::decode(op::CREATE_CONTAINER, &ustring("/c")),
+            Ok(Response::Create { path: "/c".into() })
+        );
+        assert_eq!(
+            Response::decode(op::CHECK, &stat_bytes()),
+            Ok(Response::Stat(sample_stat()))
+        );
         assert_eq!(Response::decode(op::CHECK, &[]), Ok(Response::Empty));
     }
 
@@ -1124,16 +1502,31 @@ mod tests {
             OpResult::Error(ErrorCode::BadVersion),
             OpResult::Error(ErrorCode::RuntimeInconsistency),
         ]);
-        assert_eq!(Response::decode(op::MULTI, &encoded_response(&results)), Ok(results));
+        assert_eq!(
+            Response::decode(op::MULTI, &encoded_response(&results)),
+            Ok(results)
+        );
         // An empty multi is just the end marker.
         assert_eq!(encoded_request(&Request::Multi(vec![])), end_header());
-        assert_eq!(Request::decode(op::MULTI, &end_header()), Ok(Request::Multi(vec![])));
+        assert_eq!(
+            Request::decode(op::MULTI, &end_header()),
+            Ok(Request::Multi(vec![]))
+        );
     }
 
     #[test]
     fn multi_rejects_unknown_ops_mixing_and_missing_end() {
-        let unknown = [multi_header(3, false, -1), ustring("/a"), boolean(false), end_header()].concat();
-        assert!(matches!(Request::decode(op::MULTI, &unknown), Err(DecodeError::BadValue { .. })));
+        let unknown = [
+            multi_header(3, false, -1),
+            ustring("/a"),
+            boolean(false),
+            end_header(),
+        ]
+        .concat();
+        assert!(matches!(
+            Request::decode(op::MULTI, &unknown),
+            Err(DecodeError::BadValue { .. })
+        ));
 
         let mixed = [
             multi_header(2, false, -1),
@@ -1145,10 +1538,16 @@ mod tests {
             end_header(),
         ]
         .concat();
-        assert!(matches!(Request::decode(op::MULTI, &mixed), Err(DecodeError::BadValue { .. })));
+        assert!(matches!(
+            Request::decode(op::MULTI, &mixed),
+            Err(DecodeError::BadValue { .. })
+        ));
 
         let unterminated = [multi_header(2, false, -1), ustring("/a"), int(-1)].concat();
-        assert!(matches!(Request::decode(op::MULTI, &unterminated), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            Request::decode(op::MULTI, &unterminated),
+            Err(DecodeError::Truncated { .. })
+        ));
 
         let bad_result = [multi_header(77, false, 0), end_header()].concat();
         assert!(Response::decode(op::MULTI, &bad_result).is_err());
@@ -1158,17 +1557,28 @@ mod tests {
 
     #[test]
     fn multi_read_ignores_the_watch_flag() {
-        let bytes = [multi_header(4, false, -1), ustring("/a"), boolean(true), end_header()].concat();
+        let bytes = [
+            multi_header(4, false, -1),
+            ustring("/a"),
+            boolean(true),
+            end_header(),
+        ]
+        .concat();
         assert_eq!(
             Request::decode(op::MULTI_READ, &bytes),
-            Ok(Request::MultiRead(vec![MultiOp::GetData { path: "/a".into() }]))
+            Ok(Request::MultiRead(vec![MultiOp::GetData {
+                path: "/a".into()
+            }]))
         );
     }
 
     #[test]
     fn unknown_op_codes_are_refused() {
         for op_code in [0, 10, 23, -10, -1, 999] {
-            assert_eq!(Request::decode(op_code, &[]), Err(DecodeError::UnknownOp(op_code)));
+            assert_eq!(
+                Request::decode(op_code, &[]),
+                Err(DecodeError::UnknownOp(op_code))
+            );
         }
         assert_eq!(Response::decode(999, &[]), Err(DecodeError::UnknownOp(999)));
     }
@@ -1180,26 +1590,46 @@ mod tests {
             Request::decode(op::CREATE, &bytes),
             Ok(Request::Create {
                 op: op::CREATE,
-                request: CreateRequest { path: String::new(), data: Bytes::new(), acl: vec![], flags: 0, ttl_ms: 0 },
+                request: CreateRequest {
+                    path: String::new(),
+                    data: Bytes::new(),
+                    acl: vec![],
+                    flags: 0,
+                    ttl_ms: 0
+                },
             })
         );
     }
 
     #[test]
     fn is_write_matches_the_sequencer_list() {
-        let writes: Vec<i32> =
-            golden_requests().iter().filter(|(r, _)| r.is_write()).map(|(r, _)| r.op_code()).collect();
+        let writes: Vec<i32> = golden_requests()
+            .iter()
+            .filter(|(r, _)| r.is_write())
+            .map(|(r, _)| r.op_code())
+            .collect();
         assert_eq!(writes, vec![1, 15, 19, 21, 2, 20, 5, 7, 9, 13, 14, 16, -11]);
     }
 
     #[test]
     fn headers_are_byte_exact() {
         let mut v = Vec::new();
-        RequestHeader { xid: 7, op: op::GET_DATA }.encode(&mut v);
+        RequestHeader {
+            xid: 7,
+            op: op::GET_DATA,
+        }
+        .encode(&mut v);
         assert_eq!(v, [int(7), int(4)].concat());
-        assert_eq!(RequestHeader::decode(&mut Reader::new(&v)), Ok(RequestHeader { xid: 7, op: 4 }));
+        assert_eq!(
+            RequestHeader::decode(&mut Reader::new(&v)),
+            Ok(RequestHeader { xid: 7, op: 4 })
+        );
 
-        let header = ReplyHeader { xid: 7, zxid: 0x1_0000_0005, err: -101 };
+        let header = ReplyHeader {
+            xid: 7,
+            zxid: 0x1_0000_0005,
+            err: -101,
+        };
         let mut v = Vec::new();
         header.encode(&mut v);
         assert_eq!(v, [int(7), long(0x1_0000_0005), int(-101)].concat());
@@ -1221,41 +1651,75 @@ mod tests {
             passwd: vec![7; 16],
             read_only: true,
         };
-        let full = [int(0), long(0x1_0000_0009), int(30_000), long(0x0100_0000_0000_0001), buffer(&[7; 16]), boolean(true)]
-            .concat();
+        let full = [
+            int(0),
+            long(0x1_0000_0009),
+            int(30_000),
+            long(0x0100_0000_0000_0001),
+            buffer(&[7; 16]),
+            boolean(true),
+        ]
+        .concat();
         let mut v = Vec::new();
         request.encode(&mut v);
         assert_eq!(v, full);
         assert_eq!(ConnectRequest::decode(&full), Ok(request.clone()));
 
         let old_client = &full[..full.len() - 1];
-        assert_eq!(ConnectRequest::decode(old_client), Ok(ConnectRequest { read_only: false, ..request }));
+        assert_eq!(
+            ConnectRequest::decode(old_client),
+            Ok(ConnectRequest {
+                read_only: false,
+                ..request
+            })
+        );
         assert!(ConnectRequest::decode(&full[..10]).is_err());
     }
 
     #[test]
     fn connect_response_with_and_without_read_only() {
-        let response =
-            ConnectResponse { protocol_version: 0, timeout_ms: 4000, session_id: 42, passwd: vec![1; 16], read_only: false };
-        let full = [int(0), int(4000), long(42), buffer(&[1; 16]), boolean(false)].concat();
+        let response = ConnectResponse {
+            protocol_version: 0,
+            timeout_ms: 4000,
+            session_id: 42,
+            passwd: vec![1; 16],
+            read_only: false,
+        };
+        let full = [
+            int(0),
+            int(4000),
+            long(42),
+            buffer(&[1; 16]),
+            boolean(false),
+        ]
+        .concat();
         let mut v = Vec::new();
         response.encode(&mut v);
         assert_eq!(v, full);
         assert_eq!(ConnectResponse::decode(&full), Ok(response.clone()));
-        assert_eq!(ConnectResponse::decode(&full[..full.len() - 1]), Ok(response));
+        assert_eq!(
+            ConnectResponse::decode(&full[..full.len() - 1]),
+            Ok(response)
+        );
     }
 
     #[test]
     fn watcher_event_is_byte_exact_and_checks_enums() {
-        let event =
-            WatcherEvent { event_type: EventType::NodeDataChanged, state: KeeperState::SyncConnected, path: "/a".into() };
+        let event = WatcherEvent {
+            event_type: EventType::NodeDataChanged,
+            state: KeeperState::SyncConnected,
+            path: "/a".into(),
+        };
         let bytes = [int(3), int(3), ustring("/a")].concat();
         let mut v = Vec::new();
         event.encode(&mut v);
         assert_eq!(v, bytes);
         assert_eq!(WatcherEvent::decode(&mut Reader::new(&bytes)), Ok(event));
         let bad = [int(99), int(3), ustring("/a")].concat();
-        assert!(matches!(WatcherEvent::decode(&mut Reader::new(&bad)), Err(DecodeError::BadValue { .. })));
+        assert!(matches!(
+            WatcherEvent::decode(&mut Reader::new(&bad)),
+            Err(DecodeError::BadValue { .. })
+        ));
         for code in [-1, 1, 2, 3, 4, 5, 6, 7] {
             assert_eq!(EventType::from_code(code).map(|e| e as i32), Some(code));
         }
@@ -1269,18 +1733,36 @@ mod tests {
         // A vector count of i32::MAX in a few bytes must be refused before any
         // allocation.
         let huge = [int(i32::MAX), ustring("a")].concat();
-        assert!(matches!(Response::decode(op::GET_CHILDREN, &huge), Err(DecodeError::BadLength { .. })));
-        assert!(matches!(Response::decode(op::WHO_AM_I, &huge), Err(DecodeError::BadLength { .. })));
+        assert!(matches!(
+            Response::decode(op::GET_CHILDREN, &huge),
+            Err(DecodeError::BadLength { .. })
+        ));
+        assert!(matches!(
+            Response::decode(op::WHO_AM_I, &huge),
+            Err(DecodeError::BadLength { .. })
+        ));
         let set_watches = [long(0), int(i32::MAX)].concat();
-        assert!(matches!(Request::decode(op::SET_WATCHES, &set_watches), Err(DecodeError::BadLength { .. })));
+        assert!(matches!(
+            Request::decode(op::SET_WATCHES, &set_watches),
+            Err(DecodeError::BadLength { .. })
+        ));
         let acl = [ustring("/a"), int(i32::MAX), int(0)].concat();
-        assert!(matches!(Request::decode(op::SET_ACL, &acl), Err(DecodeError::BadLength { .. })));
+        assert!(matches!(
+            Request::decode(op::SET_ACL, &acl),
+            Err(DecodeError::BadLength { .. })
+        ));
         let bad_utf8 = [int(2), vec![0xff, 0xfe], boolean(false)].concat();
-        assert!(matches!(Request::decode(op::GET_DATA, &bad_utf8), Err(DecodeError::BadUtf8 { .. })));
+        assert!(matches!(
+            Request::decode(op::GET_DATA, &bad_utf8),
+            Err(DecodeError::BadUtf8 { .. })
+        ));
     }
 
     fn valid_request_bytes() -> Vec<(i32, Vec<u8>)> {
-        golden_requests().into_iter().map(|(r, b)| (r.op_code(), b)).collect()
+        golden_requests()
+            .into_iter()
+            .map(|(r, b)| (r.op_code(), b))
+            .collect()
     }
 
     proptest! {

@@ -10,7 +10,9 @@
 use bytes::BufMut;
 
 use super::jute::{DecodeError, Reader};
-use super::records::{ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response};
+use super::records::{
+    ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response,
+};
 use super::types::{xid, WatcherEvent};
 
 /// Bytes of the length prefix in front of every frame.
@@ -32,7 +34,10 @@ pub fn check_length(length: i32, max_frame_bytes: usize) -> Result<usize, FrameE
     }
     let length = length as usize;
     if length > max_frame_bytes {
-        return Err(FrameError::TooLarge { length, max_bytes: max_frame_bytes });
+        return Err(FrameError::TooLarge {
+            length,
+            max_bytes: max_frame_bytes,
+        });
     }
     Ok(length)
 }
@@ -64,7 +69,11 @@ fn write_frame(out: &mut Vec<u8>, body: impl FnOnce(&mut Vec<u8>)) {
 /// Whole frame: i32 length, `RequestHeader{xid, op}`, body.
 pub fn write_request(out: &mut Vec<u8>, xid: i32, request: &Request) {
     write_frame(out, |buf| {
-        RequestHeader { xid, op: request.op_code() }.encode(buf);
+        RequestHeader {
+            xid,
+            op: request.op_code(),
+        }
+        .encode(buf);
         request.encode(buf);
     })
 }
@@ -91,7 +100,12 @@ pub fn write_reply(out: &mut Vec<u8>, header: ReplyHeader, body: Option<&Respons
 /// A watch notification: `ReplyHeader{xid -1, zxid, err 0}` + `WatcherEvent`.
 pub fn write_notification(out: &mut Vec<u8>, zxid: i64, event: &WatcherEvent) {
     write_frame(out, |buf| {
-        ReplyHeader { xid: xid::NOTIFICATION, zxid, err: 0 }.encode(buf);
+        ReplyHeader {
+            xid: xid::NOTIFICATION,
+            zxid,
+            err: 0,
+        }
+        .encode(buf);
         event.encode(buf);
     })
 }
@@ -106,8 +120,8 @@ pub fn decode_request(payload: &[u8]) -> Result<(RequestHeader, Request), Decode
 
 /// The four-letter words ZooKeeper serves on the client port.
 pub const FOUR_LETTER_WORDS: [&str; 18] = [
-    "ruok", "srvr", "stat", "mntr", "conf", "cons", "crst", "srst", "envi", "dirs", "wchs", "wchc", "wchp", "isro",
-    "dump", "gtmk", "stmk", "hash",
+    "ruok", "srvr", "stat", "mntr", "conf", "cons", "crst", "srst", "envi", "dirs", "wchs", "wchc",
+    "wchp", "isro", "dump", "gtmk", "stmk", "hash",
 ];
 
 /// If a new connection's first 4 bytes are a four-letter word, return it.
@@ -115,7 +129,10 @@ pub const FOUR_LETTER_WORDS: [&str; 18] = [
 /// the two can never be confused.)
 pub fn four_letter_word(first4: &[u8]) -> Option<&'static str> {
     let first4 = first4.get(..4)?;
-    FOUR_LETTER_WORDS.iter().copied().find(|word| word.as_bytes() == first4)
+    FOUR_LETTER_WORDS
+        .iter()
+        .copied()
+        .find(|word| word.as_bytes() == first4)
 }
 
 /// Writes a bare length-prefixed payload (used by tests and tools that build
@@ -146,13 +163,29 @@ mod tests {
 
     #[test]
     fn frame_length_refuses_bad_lengths_before_the_payload_arrives() {
-        assert_eq!(frame_length(&(-1i32).to_be_bytes(), MAX), Err(FrameError::Negative(-1)));
-        assert_eq!(frame_length(&1025i32.to_be_bytes(), MAX), Err(FrameError::TooLarge { length: 1025, max_bytes: MAX }));
+        assert_eq!(
+            frame_length(&(-1i32).to_be_bytes(), MAX),
+            Err(FrameError::Negative(-1))
+        );
+        assert_eq!(
+            frame_length(&1025i32.to_be_bytes(), MAX),
+            Err(FrameError::TooLarge {
+                length: 1025,
+                max_bytes: MAX
+            })
+        );
         assert_eq!(frame_length(&1024i32.to_be_bytes(), MAX), Ok(None));
         // A four-letter word read as a length is far too large.
-        assert!(matches!(frame_length(b"ruok", 0xfffff), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            frame_length(b"ruok", 0xfffff),
+            Err(FrameError::TooLarge { .. })
+        ));
         assert_eq!(
-            FrameError::TooLarge { length: 5, max_bytes: 4 }.to_string(),
+            FrameError::TooLarge {
+                length: 5,
+                max_bytes: 4
+            }
+            .to_string(),
             "frame length 5 exceeds the limit of 4 bytes (jute.maxbuffer)"
         );
     }
@@ -172,7 +205,9 @@ mod tests {
         let mut out = vec![0xAA]; // frames are appended, never overwrite
         write_request(&mut out, 1, &request);
         let mut expected = vec![0xAA, 0, 0, 0, 50, 0, 0, 0, 1, 0, 0, 0, 1];
-        expected.extend_from_slice(&[0, 0, 0, 2, b'/', b'a', 0, 0, 0, 1, b'x', 0, 0, 0, 1, 0, 0, 0, 31]);
+        expected.extend_from_slice(&[
+            0, 0, 0, 2, b'/', b'a', 0, 0, 0, 1, b'x', 0, 0, 0, 1, 0, 0, 0, 31,
+        ]);
         expected.extend_from_slice(&[0, 0, 0, 5, b'w', b'o', b'r', b'l', b'd', 0, 0, 0, 6]);
         expected.extend_from_slice(b"anyone");
         expected.extend_from_slice(&[0, 0, 0, 0]);
@@ -181,28 +216,69 @@ mod tests {
         let n = frame_length(&out[1..], MAX).expect("valid").expect("whole");
         assert_eq!(n, 50);
         let (header, decoded) = decode_request(&out[5..5 + n]).expect("decodes");
-        assert_eq!(header, RequestHeader { xid: 1, op: op::CREATE });
+        assert_eq!(
+            header,
+            RequestHeader {
+                xid: 1,
+                op: op::CREATE
+            }
+        );
         assert_eq!(decoded, request);
     }
 
     #[test]
     fn write_reply_with_and_without_body() {
         let mut out = Vec::new();
-        write_reply(&mut out, ReplyHeader { xid: 3, zxid: 9, err: -101 }, None);
-        assert_eq!(out, [&16i32.to_be_bytes()[..], &3i32.to_be_bytes(), &9i64.to_be_bytes(), &(-101i32).to_be_bytes()].concat());
-
-        let mut out = Vec::new();
-        write_reply(&mut out, ReplyHeader { xid: 4, zxid: 10, err: 0 }, Some(&Response::Sync { path: "/".into() }));
+        write_reply(
+            &mut out,
+            ReplyHeader {
+                xid: 3,
+                zxid: 9,
+                err: -101,
+            },
+            None,
+        );
         assert_eq!(
             out,
-            [&21i32.to_be_bytes()[..], &4i32.to_be_bytes(), &10i64.to_be_bytes(), &0i32.to_be_bytes(), &[0, 0, 0, 1, b'/']]
-                .concat()
+            [
+                &16i32.to_be_bytes()[..],
+                &3i32.to_be_bytes(),
+                &9i64.to_be_bytes(),
+                &(-101i32).to_be_bytes()
+            ]
+            .concat()
+        );
+
+        let mut out = Vec::new();
+        write_reply(
+            &mut out,
+            ReplyHeader {
+                xid: 4,
+                zxid: 10,
+                err: 0,
+            },
+            Some(&Response::Sync { path: "/".into() }),
+        );
+        assert_eq!(
+            out,
+            [
+                &21i32.to_be_bytes()[..],
+                &4i32.to_be_bytes(),
+                &10i64.to_be_bytes(),
+                &0i32.to_be_bytes(),
+                &[0, 0, 0, 1, b'/']
+            ]
+            .concat()
         );
     }
 
     #[test]
     fn notification_frame_is_byte_exact() {
-        let event = WatcherEvent { event_type: EventType::NodeCreated, state: KeeperState::SyncConnected, path: "/n".into() };
+        let event = WatcherEvent {
+            event_type: EventType::NodeCreated,
+            state: KeeperState::SyncConnected,
+            path: "/n".into(),
+        };
         let mut out = Vec::new();
         write_notification(&mut out, 77, &event);
         let expected = [
@@ -234,7 +310,13 @@ mod tests {
         let n = frame_length(&out, MAX).expect("valid").expect("whole");
         assert_eq!(ConnectRequest::decode(&out[4..4 + n]), Ok(request));
 
-        let response = ConnectResponse { protocol_version: 0, timeout_ms: 4000, session_id: 5, passwd: vec![2; 16], read_only: false };
+        let response = ConnectResponse {
+            protocol_version: 0,
+            timeout_ms: 4000,
+            session_id: 5,
+            passwd: vec![2; 16],
+            read_only: false,
+        };
         let mut out = Vec::new();
         write_connect_response(&mut out, &response);
         assert_eq!(out.len(), 4 + 37);
@@ -243,15 +325,39 @@ mod tests {
 
     #[test]
     fn decode_request_reports_truncation_and_unknown_ops() {
-        assert!(matches!(decode_request(&[0, 0, 0, 1]), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            decode_request(&[0, 0, 0, 1]),
+            Err(DecodeError::Truncated { .. })
+        ));
         let payload = [1i32.to_be_bytes(), 55i32.to_be_bytes()].concat();
         assert_eq!(decode_request(&payload), Err(DecodeError::UnknownOp(55)));
         let mut out = Vec::new();
         write_request(&mut out, -2, &Request::Ping);
-        assert_eq!(out, [8i32.to_be_bytes(), (-2i32).to_be_bytes(), 11i32.to_be_bytes()].concat());
+        assert_eq!(
+            out,
+            [
+                8i32.to_be_bytes(),
+                (-2i32).to_be_bytes(),
+                11i32.to_be_bytes()
+            ]
+            .concat()
+        );
         let mut out = Vec::new();
-        write_request(&mut out, 5, &Request::GetData(PathWatch { path: "/a".into(), watch: true }));
-        assert_eq!(decode_request(&out[4..]).expect("decodes").1, Request::GetData(PathWatch { path: "/a".into(), watch: true }));
+        write_request(
+            &mut out,
+            5,
+            &Request::GetData(PathWatch {
+                path: "/a".into(),
+                watch: true,
+            }),
+        );
+        assert_eq!(
+            decode_request(&out[4..]).expect("decodes").1,
+            Request::GetData(PathWatch {
+                path: "/a".into(),
+                watch: true
+            })
+        );
     }
 
     #[test]
