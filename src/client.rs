@@ -3,6 +3,9 @@
 //! the matching reply, keeping any watch notifications (xid -1) that arrive in
 //! between for `take_events`.
 //!
+//! A read that times out part-way through a frame leaves the connection out
+//! of step; drop the client after any `ClientError::Io`.
+//!
 //! It sends no pings by itself (call `ping` when a test holds a session idle),
 //! and every socket read and write has a timeout so nothing hangs.
 
@@ -58,6 +61,7 @@ pub struct Client {
     last_zxid_seen: i64,
     events: Vec<WatcherEvent>,
     max_frame_bytes: usize,
+    io_timeout: Duration,
 }
 
 impl Client {
@@ -98,6 +102,7 @@ impl Client {
             last_zxid_seen: 0,
             events: Vec::new(),
             max_frame_bytes: JUTE_MAXBUFFER_DEFAULT_BYTES,
+            io_timeout: Duration::from_millis(DEFAULT_IO_TIMEOUT_MS),
         };
         client.set_io_timeout(Duration::from_millis(DEFAULT_IO_TIMEOUT_MS))?;
         let request = ConnectRequest {
@@ -147,6 +152,7 @@ impl Client {
 
     /// Sets the read and write timeout of the socket.
     pub fn set_io_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        self.io_timeout = timeout;
         self.stream.set_read_timeout(Some(timeout))?;
         self.stream.set_write_timeout(Some(timeout))
     }
