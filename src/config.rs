@@ -26,10 +26,12 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_TICK_TIME_MS: u32 = 3000;
 /// `jute.maxbuffer` default: 0xfffff bytes.
 pub const DEFAULT_JUTE_MAX_BUFFER: usize = 0xfffff;
-/// The four-letter words ZooKeeper 3.8 knows (`FourLetterCommands.cmd2String`).
-pub const KNOWN_FOUR_LETTER_WORDS: [&str; 19] = [
+/// The four-letter words ZooKeeper 3.8.0 knows (`FourLetterCommands.cmd2String`;
+/// checked against Debian's 3.8.0 server, which does not know `icfg`, `sysp`
+/// or `hash`).
+pub const KNOWN_FOUR_LETTER_WORDS: [&str; 17] = [
     "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "ruok", "stmk", "srst", "srvr", "stat",
-    "wchc", "wchp", "wchs", "mntr", "isro", "icfg", "sysp",
+    "wchc", "wchp", "wchs", "mntr", "isro",
 ];
 
 /// A bad value (or a missing required one). Display:
@@ -198,7 +200,15 @@ pub struct Tuning {
     /// as a ZooKeeper follower piggybacks touches on its pings). Shorter is
     /// more cross-core traffic; longer risks expiring a busy session near the
     /// end of its timeout.
-    pub session_touch_interval_ms: u32,
+    pub session_touch_interval_ms: u64,
+    /// `znode.container.checkIntervalMs` (ZooKeeper's ContainerManager
+    /// interval, default 60000): how often empty containers and expired TTL
+    /// nodes are looked for. Shorter deletes them sooner at the cost of a
+    /// scan of the tree each time.
+    pub container_check_interval_ms: u64,
+    /// `znode.container.maxPerMinute` (default 10000): most container/TTL
+    /// deletions issued per minute, so a mass expiry does not flood the log.
+    pub container_max_per_minute: u32,
     /// `paddock.channelCapacity` — capacity of each bounded cross-core channel
     /// (default 1024 messages). Larger absorbs bursts; smaller pushes back sooner.
     pub channel_capacity: usize,
@@ -387,7 +397,9 @@ impl Config {
                 batch_bytes_max: 4 << 20,
                 group_commit_wait_micros: 0,
                 socket_no_delay: true,
-                session_touch_interval_ms: tick / 2,
+                session_touch_interval_ms: u64::from(tick / 2),
+                container_check_interval_ms: 60_000,
+                container_max_per_minute: 10_000,
                 channel_capacity: 1024,
                 log_backend: LogBackend::Mmap,
                 outstanding_per_connection_max: 1000,
@@ -406,7 +418,7 @@ struct Pending {
     client_port_set: bool,
     whitelist: Option<String>,
     cores: Option<(Vec<usize>, Origin)>,
-    session_touch_interval_ms: Option<u32>,
+    session_touch_interval_ms: Option<u64>,
     jaas_from_config: bool,
 }
 
@@ -861,6 +873,12 @@ fn apply(
                 }
             }
         }
+        "znode.container.checkIntervalMs" => {
+            config.tuning.container_check_interval_ms = u64::from(ctx.positive_u32()?)
+        }
+        "znode.container.maxPerMinute" => {
+            config.tuning.container_max_per_minute = ctx.positive_u32()?
+        }
         "electionAlg" => {
             if ctx.value() != "3" {
                 return Err(ctx.error(format!(
@@ -949,7 +967,9 @@ fn apply_paddock(
         "batchBytesMax" => tuning.batch_bytes_max = ctx.positive_u32()? as usize,
         "groupCommitWaitMicros" => tuning.group_commit_wait_micros = ctx.u64()?,
         "socketNoDelay" => tuning.socket_no_delay = ctx.bool()?,
-        "sessionTouchIntervalMs" => pending.session_touch_interval_ms = Some(ctx.positive_u32()?),
+        "sessionTouchIntervalMs" => {
+            pending.session_touch_interval_ms = Some(u64::from(ctx.positive_u32()?))
+        }
         "channelCapacity" => tuning.channel_capacity = ctx.positive_u32()? as usize,
         "maxOutstandingPerConnection" => {
             tuning.outstanding_per_connection_max = ctx.positive_u32()? as usize
@@ -1225,7 +1245,7 @@ fn finish(
 
     config.tuning.session_touch_interval_ms = pending
         .session_touch_interval_ms
-        .unwrap_or((tick / 2).max(1));
+        .unwrap_or(u64::from((tick / 2).max(1)));
 
     let available = affinity_cores();
     match pending.cores {

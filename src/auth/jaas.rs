@@ -14,7 +14,7 @@
 //! `//`, `/* */` and `#` comments. For DIGEST-MD5, `DigestLoginModule`'s
 //! `user_NAME="password"` options are the user database; ZooKeeper reads the
 //! section named by `zookeeper.sasl.serverconfig` (default `Server`).
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// A JAAS file or text could not be read or parsed.
@@ -59,23 +59,28 @@ impl Jaas {
     }
 
     /// user -> password from the `user_NAME="pw"` options of `section`
-    /// (every module of it, as ZooKeeper's `SaslServerCallbackHandler`).
-    pub fn users(&self, section: &str) -> BTreeMap<String, String> {
-        let mut users = BTreeMap::new();
-        if let Some(section) = self.section(section) {
-            for module in &section.modules {
-                for (key, value) in &module.options {
-                    if let Some(user) = key.strip_prefix("user_") {
-                        users.insert(user.to_string(), value.clone());
-                    }
+    /// (every module of it, as ZooKeeper's `SaslServerCallbackHandler`);
+    /// None when the file has no such section.
+    pub fn section_users(&self, section: &str) -> Option<HashMap<String, String>> {
+        let section = self.section(section)?;
+        let mut users = HashMap::new();
+        for module in &section.modules {
+            for (key, value) in &module.options {
+                if let Some(user) = key.strip_prefix("user_") {
+                    users.insert(user.to_string(), value.clone());
                 }
             }
         }
-        users
+        Some(users)
+    }
+
+    /// As [`section_users`](Self::section_users), empty when the section is absent.
+    pub fn users(&self, section: &str) -> HashMap<String, String> {
+        self.section_users(section).unwrap_or_default()
     }
 
     /// The `Server` section's users (ZooKeeper's default section name).
-    pub fn server_users(&self) -> BTreeMap<String, String> {
+    pub fn server_users(&self) -> HashMap<String, String> {
         self.users("Server")
     }
 }
@@ -365,6 +370,8 @@ Client {
             ("username".to_string(), "bob".to_string())
         );
         assert!(jaas.users("Client").is_empty());
+        assert!(jaas.section_users("Client").is_some());
+        assert!(jaas.section_users("Missing").is_none());
     }
 
     #[test]

@@ -14,10 +14,11 @@
 //!    the server answers with the challenge ([`DigestMd5Server::start`], or
 //!    [`DigestMd5Server::step`] with an empty response);
 //! 2. the client sends its digest-response; the server checks it and answers
-//!    `rspauth=...` ([`SaslStep::Complete`]); the session gains `sasl:<user>`.
+//!    `rspauth=...` ([`SaslStep::authenticated`] set); the session gains `sasl:<user>`.
 //!
 //! Only `qop=auth` is offered: no integrity or confidentiality layer.
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use md5::{Digest, Md5};
 use rand::RngCore;
@@ -29,11 +30,21 @@ pub const ZK_SASL_SERVICE: &str = "zookeeper";
 
 /// What the server sends next.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SaslStep {
-    /// Send this challenge; the exchange goes on.
-    Challenge(Vec<u8>),
-    /// Authenticated: send `rspauth` (the final token) and record the user.
-    Complete { rspauth: Vec<u8>, user: String },
+pub struct SaslStep {
+    /// The token for the SetSASL reply: the challenge, or `rspauth=...`.
+    pub response: Vec<u8>,
+    /// Set when this step completed the exchange: the authenticated user
+    /// (the session gains `sasl:<user>`).
+    pub authenticated: Option<String>,
+}
+
+impl SaslStep {
+    fn challenge(response: Vec<u8>) -> SaslStep {
+        SaslStep {
+            response,
+            authenticated: None,
+        }
+    }
 }
 
 /// Why an exchange failed; the server replies AuthFailed and closes.
@@ -70,7 +81,7 @@ enum State {
 
 /// One DIGEST-MD5 exchange for one connection.
 pub struct DigestMd5Server {
-    users: BTreeMap<String, String>,
+    users: Arc<HashMap<String, String>>,
     realm: String,
     service: String,
     host: String,
@@ -80,9 +91,20 @@ pub struct DigestMd5Server {
 }
 
 impl DigestMd5Server {
-    /// A new exchange with a random nonce. ZooKeeper's values are
-    /// `new(users, ZK_SASL_REALM, ZK_SASL_SERVICE, ZK_SASL_REALM)`.
-    pub fn new(users: BTreeMap<String, String>, realm: &str, service: &str, host: &str) -> Self {
+    /// A new exchange with ZooKeeper's names (realm and host `zk-sasl-md5`,
+    /// service `zookeeper`) and a random nonce. `users` (from the JAAS
+    /// `Server` section) is shared by every connection.
+    pub fn zookeeper(users: Arc<HashMap<String, String>>) -> Self {
+        Self::new(users, ZK_SASL_REALM, ZK_SASL_SERVICE, ZK_SASL_REALM)
+    }
+
+    /// A new exchange with a random nonce.
+    pub fn new(
+        users: Arc<HashMap<String, String>>,
+        realm: &str,
+        service: &str,
+        host: &str,
+    ) -> Self {
         let mut bytes = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut bytes);
         use base64::Engine;
@@ -92,7 +114,7 @@ impl DigestMd5Server {
 
     /// As [`new`](Self::new) with a fixed nonce (tests).
     pub fn with_nonce(
-        users: BTreeMap<String, String>,
+        users: Arc<HashMap<String, String>>,
         realm: &str,
         service: &str,
         host: &str,
@@ -134,14 +156,17 @@ impl DigestMd5Server {
     /// yet) yields the challenge.
     pub fn step(&mut self, response: &[u8]) -> Result<SaslStep, SaslError> {
         match self.state {
-            State::Initial => Ok(SaslStep::Challenge(self.start())),
+            State::Initial => Ok(SaslStep::challenge(self.start())),
             State::Complete => Err(SaslError::AlreadyComplete),
-            State::ChallengeSent if response.is_empty() => Ok(SaslStep::Challenge(self.start())),
+            State::ChallengeSent if response.is_empty() => Ok(SaslStep::challenge(self.start())),
             State::ChallengeSent => {
                 let (rspauth, user) = self.verify(response)?;
                 self.state = State::Complete;
                 self.user = Some(user.clone());
-                Ok(SaslStep::Complete { rspauth, user })
+                Ok(SaslStep {
+                    response: rspauth,
+                    authenticated: Some(user),
+                })
             }
         }
     }
@@ -278,8 +303,8 @@ fn quote(text: &str) -> String {
 }
 
 /// Parse `key=value, key="quoted \" value"` into a map (first occurrence wins).
-fn parse_directives(text: &str) -> Result<BTreeMap<String, String>, SaslError> {
-    let mut out = BTreeMap::new();
+fn parse_directives(text: &str) -> Result<HashMap<String, String>, SaslError> {
+    let mut out = HashMap::new();
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
     loop {
@@ -345,10 +370,12 @@ fn parse_directives(text: &str) -> Result<BTreeMap<String, String>, SaslError> {
 mod tests {
     use super::*;
 
-    fn users() -> BTreeMap<String, String> {
-        [("bob".to_string(), "bobsecret".to_string())]
-            .into_iter()
-            .collect()
+    fn users() -> Arc<HashMap<String, String>> {
+        Arc::new(
+            [("bob".to_string(), "bobsecret".to_string())]
+                .into_iter()
+                .collect(),
+        )
     }
 
     fn server() -> DigestMd5Server {
@@ -398,28 +425,24 @@ mod tests {
             challenge,
             "realm=\"zk-sasl-md5\",nonce=\"OA6MG9tEQGm2hh\",qop=\"auth\",charset=utf-8,algorithm=md5-sess"
         );
-        let random = DigestMd5Server::new(users(), ZK_SASL_REALM, ZK_SASL_SERVICE, ZK_SASL_REALM);
+        let random = DigestMd5Server::zookeeper(users());
         assert_ne!(random.nonce, server.nonce);
     }
 
     #[test]
     fn empty_first_token_gets_the_challenge_then_success() {
         let mut server = server();
-        let SaslStep::Challenge(challenge) = server.step(b"").unwrap() else {
-            panic!("expected a challenge")
-        };
+        let first = server.step(b"").unwrap();
+        assert_eq!(first.authenticated, None);
+        let challenge = first.response;
         let (response, expected_rspauth) =
             client_response(&challenge, "bob", "bobsecret", "zookeeper/zk-sasl-md5");
-        match server.step(response.as_bytes()).unwrap() {
-            SaslStep::Complete { rspauth, user } => {
-                assert_eq!(user, "bob");
-                assert_eq!(
-                    String::from_utf8(rspauth).unwrap(),
-                    format!("rspauth={expected_rspauth}")
-                );
-            }
-            other => panic!("expected completion, got {other:?}"),
-        }
+        let step = server.step(response.as_bytes()).unwrap();
+        assert_eq!(step.authenticated.as_deref(), Some("bob"));
+        assert_eq!(
+            String::from_utf8(step.response).unwrap(),
+            format!("rspauth={expected_rspauth}")
+        );
         assert!(server.is_complete());
         assert_eq!(server.authorization_id(), Some("bob"));
         assert_eq!(server.step(b"x"), Err(SaslError::AlreadyComplete));
@@ -501,16 +524,14 @@ mod tests {
         // pinned to "123456789"; the rspauth is the one puresasl's
         // `authenticate_server` expects for that exchange.
         let mut s = server();
-        let SaslStep::Challenge(_) = s.step(b"").unwrap() else {
-            panic!("expected a challenge")
-        };
+        assert_eq!(s.step(b"").unwrap().authenticated, None);
         let response = "qop=auth,realm=\"zk-sasl-md5\",username=\"bob\",nonce=\"OA6MG9tEQGm2hh\",cnonce=\"123456789\",nc=00000001,digest-uri=\"zookeeper/zk-sasl-md5\",response=5a3411540e31b3e18301da703fb1cf80";
         let step = s.step(response.as_bytes()).unwrap();
         assert_eq!(
             step,
-            SaslStep::Complete {
-                rspauth: b"rspauth=a46d77cd7664a61728840afce5bf6954".to_vec(),
-                user: "bob".into()
+            SaslStep {
+                response: b"rspauth=a46d77cd7664a61728840afce5bf6954".to_vec(),
+                authenticated: Some("bob".into())
             }
         );
     }
