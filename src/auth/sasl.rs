@@ -105,7 +105,8 @@ impl DigestMd5Server {
         service: &str,
         host: &str,
     ) -> Self {
-        let mut bytes = [0u8; 24];
+        // 30 bytes -> 40 base64 characters, the JDK server's nonce length.
+        let mut bytes = [0u8; 30];
         rand::thread_rng().fill_bytes(&mut bytes);
         use base64::Engine;
         let nonce = base64::engine::general_purpose::STANDARD.encode(bytes);
@@ -131,11 +132,15 @@ impl DigestMd5Server {
         }
     }
 
-    /// The challenge: `realm="..",nonce="..",qop="auth",charset=utf-8,algorithm=md5-sess`.
+    /// The challenge, byte for byte the shape ZooKeeper 3.8's (JDK) server
+    /// sends: `realm="zk-sasl-md5",nonce="<40 base64 chars>",charset=utf-8,algorithm=md5-sess`.
+    /// No `qop` directive: RFC 2831 says its absence means `auth`, which is
+    /// the only protection offered (kazoo/puresasl and the JDK client both
+    /// answer `qop=auth`).
     pub fn start(&mut self) -> Vec<u8> {
         self.state = State::ChallengeSent;
         format!(
-            "realm=\"{}\",nonce=\"{}\",qop=\"auth\",charset=utf-8,algorithm=md5-sess",
+            "realm=\"{}\",nonce=\"{}\",charset=utf-8,algorithm=md5-sess",
             quote(&self.realm),
             quote(&self.nonce)
         )
@@ -423,7 +428,7 @@ mod tests {
         let challenge = String::from_utf8(server.start()).unwrap();
         assert_eq!(
             challenge,
-            "realm=\"zk-sasl-md5\",nonce=\"OA6MG9tEQGm2hh\",qop=\"auth\",charset=utf-8,algorithm=md5-sess"
+            "realm=\"zk-sasl-md5\",nonce=\"OA6MG9tEQGm2hh\",charset=utf-8,algorithm=md5-sess"
         );
         let random = DigestMd5Server::zookeeper(users());
         assert_ne!(random.nonce, server.nonce);
@@ -534,5 +539,28 @@ mod tests {
                 authenticated: Some("bob".into())
             }
         );
+    }
+
+    #[test]
+    fn same_rspauth_as_zookeeper_3_8() {
+        // A real exchange between kazoo 2.11 (puresasl 0.6.2) and Debian's
+        // ZooKeeper 3.8.0 with JAAS `user_bob="bobsecret"`: the server's
+        // challenge carried this nonce, the client answered with this token,
+        // and the Java server replied with this rspauth.
+        let mut s = DigestMd5Server::with_nonce(
+            users(),
+            ZK_SASL_REALM,
+            ZK_SASL_SERVICE,
+            ZK_SASL_REALM,
+            "5hFBuedHe0tLrrHytMLizeYZ+cNHHS5bRQDolxSk",
+        );
+        assert_eq!(
+            s.start(),
+            b"realm=\"zk-sasl-md5\",nonce=\"5hFBuedHe0tLrrHytMLizeYZ+cNHHS5bRQDolxSk\",charset=utf-8,algorithm=md5-sess"
+        );
+        let client = "qop=auth,realm=\"zk-sasl-md5\",username=\"bob\",nonce=\"5hFBuedHe0tLrrHytMLizeYZ+cNHHS5bRQDolxSk\",cnonce=\"03865784162297681\",nc=00000001,digest-uri=\"zookeeper/zk-sasl-md5\",response=9f7de504313c5649b9ec8bad7cf6fd4b";
+        let step = s.step(client.as_bytes()).unwrap();
+        assert_eq!(step.response, b"rspauth=bb17a14effb16ccdc60179959d24246d");
+        assert_eq!(step.authenticated.as_deref(), Some("bob"));
     }
 }
