@@ -1,0 +1,1171 @@
+//! The text of ZooKeeper's four-letter words (`printf mntr | nc host 2181`).
+//!
+//! Pure formatting: the server fills a [`ServerStats`] snapshot and calls
+//! [`render`]; this file does no I/O (except [`gather_environment`], which the
+//! server calls once at start). The formats are ZooKeeper 3.8.0's, taken from
+//! its command classes (`server/command/*.java`, `ServerStats.toString`,
+//! `ServerCnxn.dumpConnectionInfo`, `WatchManager.dumpWatches`) and checked
+//! line by line against Debian's 3.8.0 server (fixtures under
+//! `tests/fixtures/four_letter/zk-3.8.0/`).
+//!
+//! How the server uses it:
+//! 1. the first 4 bytes of a new connection are a word when
+//!    [`word_from_bytes`] says so (ZooKeeper reads them as a frame length
+//!    otherwise); `stmk` is followed by an 8-byte mask;
+//! 2. `render(word, &stats, &whitelist)` gives the whole reply; the server
+//!    writes it and closes the connection;
+//! 3. side effects are the server's: `crst` resets per-connection stats, `srst`
+//!    resets server stats (latency, packet counts), `stmk` sets the trace mask.
+//!
+//! Differences kept on purpose: `mntr` lists keys in a fixed order (ZooKeeper
+//! prints a hash map's order) and adds `zk_fsync_threshold_exceed_count`
+//! (3.4's key, which ZooKeeper's own tests and many monitors still expect);
+//! watch listings are sorted by session id / path.
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::config::{Config, PeerRole, ServerEntry, Whitelist, KNOWN_FOUR_LETTER_WORDS};
+
+/// ZooKeeper's reply when the server is not serving (`AbstractFourLetterCommand.ZK_NOT_SERVING`).
+pub const ZK_NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
+
+/// The ZooKeeper release paddock speaks.
+pub const ZOOKEEPER_COMPAT_VERSION: &str = "3.8.0";
+
+/// ZooKeeper's default trace mask (`ZooTrace`), printed by `gtmk`.
+pub const DEFAULT_TRACE_MASK: i64 = 306;
+
+/// `Version.getFullVersion()` for paddock: "3.8.0-paddock-<crate version>, built on <when>".
+/// Kazoo's `server_version()` reads the numbers before the first '-'.
+pub fn full_version(built_on: &str) -> String {
+    format!(
+        "{ZOOKEEPER_COMPAT_VERSION}-paddock-{}, built on {built_on}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The server's role as ZooKeeper names it in `Mode:` and `zk_server_state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerMode {
+    Standalone,
+    Leader,
+    Follower,
+    Observer,
+    ReadOnly,
+}
+
+impl ServerMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerMode::Standalone => "standalone",
+            ServerMode::Leader => "leader",
+            ServerMode::Follower => "follower",
+            ServerMode::Observer => "observer",
+            ServerMode::ReadOnly => "read-only",
+        }
+    }
+}
+
+/// Request latency in ms (`AvgMinMaxCounter`): the average is derived.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Latency {
+    pub min_ms: u64,
+    pub max_ms: u64,
+    pub total_ms: u64,
+    pub count: u64,
+}
+
+impl Latency {
+    pub fn record(&mut self, latency_ms: u64) {
+        if self.count == 0 || latency_ms < self.min_ms {
+            self.min_ms = latency_ms;
+        }
+        self.max_ms = self.max_ms.max(latency_ms);
+        self.total_ms += latency_ms;
+        self.count += 1;
+    }
+
+    /// ZooKeeper's average: total/count rounded HALF_UP to 4 places, 0 when empty.
+    pub fn avg(&self) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let avg = self.total_ms as f64 / self.count as f64;
+        (avg * 10_000.0 + 0.5).floor() / 10_000.0
+    }
+}
+
+/// Per-session part of a `cons` line (absent before the session exists).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionConnectionInfo {
+    pub session_id: i64,
+    /// Last op as ZooKeeper abbreviates it: "GETD", "SETD", "EXIS", "PING", "NA", ...
+    pub last_operation: String,
+    /// When the connection was established, ms since the epoch.
+    pub established_ms: i64,
+    pub session_timeout_ms: u32,
+    /// -1 until the first request.
+    pub last_cxid: i64,
+    pub last_zxid: i64,
+    /// Wall-clock ms of the last response.
+    pub last_response_ms: i64,
+    pub last_latency_ms: u64,
+    pub min_latency_ms: u64,
+    pub avg_latency_ms: u64,
+    pub max_latency_ms: u64,
+}
+
+/// One client connection, as `stat` and `cons` show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The peer address as Java prints it: "/127.0.0.1:59418".
+    pub remote: String,
+    /// NIO interest ops: 1 when reading, 0 for the connection running the command.
+    pub interest_ops: u32,
+    pub queued: u64,
+    pub received: u64,
+    pub sent: u64,
+    pub session: Option<SessionConnectionInfo>,
+}
+
+impl ConnectionInfo {
+    /// Format a socket address as Java's `InetSocketAddress.toString()`.
+    pub fn java_address(address: &std::net::SocketAddr) -> String {
+        format!("/{address}")
+    }
+}
+
+/// What `conf` prints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfInfo {
+    pub client_port: u16,
+    /// -1 when none.
+    pub secure_client_port: i32,
+    /// The snapshot directory, absolute (ZooKeeper prints `dataDir/version-2`).
+    pub data_dir: PathBuf,
+    pub data_log_dir: PathBuf,
+    pub tick_time_ms: u32,
+    pub max_client_cnxns: u32,
+    pub min_session_timeout_ms: u32,
+    pub max_session_timeout_ms: u32,
+    pub client_port_listen_backlog: i32,
+    pub server_id: u64,
+    /// Present in an ensemble.
+    pub quorum: Option<QuorumConf>,
+}
+
+/// The ensemble part of `conf`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuorumConf {
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    pub election_port: u16,
+    pub quorum_port: u16,
+    /// 0 participant, 1 observer (`LearnerType.ordinal`).
+    pub peer_type: u32,
+    /// `QuorumVerifier.toString()`: see [`membership`].
+    pub membership: String,
+}
+
+impl ConfInfo {
+    /// From the loaded config; `dataDir` paths made absolute with `version-2`.
+    pub fn from_config(config: &Config) -> ConfInfo {
+        let absolute = |p: &std::path::Path| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.to_path_buf())
+                .join("version-2")
+        };
+        let server_id = config.my_id.unwrap_or(0);
+        let quorum = if config.is_standalone() {
+            None
+        } else {
+            config
+                .servers
+                .iter()
+                .find(|s| s.id == server_id)
+                .map(|me| QuorumConf {
+                    init_limit: config.init_limit,
+                    sync_limit: config.sync_limit,
+                    election_port: me.election_port,
+                    quorum_port: me.quorum_port,
+                    peer_type: match me.role {
+                        PeerRole::Participant => 0,
+                        PeerRole::Observer => 1,
+                    },
+                    membership: membership(&config.servers, 0),
+                })
+        };
+        ConfInfo {
+            client_port: config.client_port,
+            secure_client_port: config.secure_client_port.map_or(-1, i32::from),
+            data_dir: absolute(&config.data_dir),
+            data_log_dir: absolute(&config.data_log_dir),
+            tick_time_ms: config.tick_time_ms,
+            max_client_cnxns: config.max_client_cnxns,
+            min_session_timeout_ms: config.min_session_timeout_ms,
+            max_session_timeout_ms: config.max_session_timeout_ms,
+            client_port_listen_backlog: config.client_port_listen_backlog,
+            server_id,
+            quorum,
+        }
+    }
+}
+
+/// `QuorumMaj.toString()`: `server.N=host:qport:eport:role[;clientAddr:clientPort]`
+/// lines, then `version=<hex>` with no newline.
+pub fn membership(servers: &[ServerEntry], version: i64) -> String {
+    let mut out = String::new();
+    for server in servers {
+        let role = match server.role {
+            PeerRole::Participant => "participant",
+            PeerRole::Observer => "observer",
+        };
+        let _ = write!(
+            out,
+            "server.{}={}:{}:{}:{}",
+            server.id, server.host, server.quorum_port, server.election_port, role
+        );
+        if let Some(port) = server.client_port {
+            let address = server.client_address.as_deref().unwrap_or("0.0.0.0");
+            let _ = write!(out, ";{address}:{port}");
+        }
+        out.push('\n');
+    }
+    let _ = write!(out, "version={:x}", version as u64);
+    out
+}
+
+/// Leader-only numbers (`mntr` and the `stat` proposal sizes line).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeaderStats {
+    pub learners: u64,
+    pub synced_followers: u64,
+    pub synced_non_voting_followers: u64,
+    pub synced_observers: u64,
+    pub pending_syncs: u64,
+    pub leader_uptime_ms: u64,
+    /// -1 until the first proposal (`BufferStats`).
+    pub last_proposal_size: i64,
+    pub min_proposal_size: i64,
+    pub max_proposal_size: i64,
+}
+
+/// A summary metric (`AvgMinMaxCounter`), printed as avg/min/max/cnt/sum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub name: String,
+    pub latency: Latency,
+}
+
+/// What `dump` prints: session expiry sets, ephemerals, connection expiry sets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DumpInfo {
+    /// (expiry time in ms since the epoch, session ids).
+    pub session_sets: Vec<(i64, Vec<i64>)>,
+    /// (session id, ephemeral paths).
+    pub ephemerals: Vec<(i64, Vec<String>)>,
+    /// (expiry time in ms since the epoch, (Java address, session id)).
+    pub connection_sets: Vec<(i64, Vec<(String, i64)>)>,
+}
+
+/// A snapshot of everything the words print. The server fills it (from its
+/// shards' counters) when a word arrives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerStats {
+    /// Full version, e.g. [`full_version`]'s.
+    pub version: String,
+    /// False while the server is not serving (electing, starting): most words
+    /// then answer [`ZK_NOT_SERVING`].
+    pub serving: bool,
+    pub mode: ServerMode,
+    pub latency: Latency,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub outstanding_requests: u64,
+    pub last_zxid: i64,
+    pub node_count: u64,
+    pub connections: Vec<ConnectionInfo>,
+    /// Data and child watches together (`zk_watch_count`).
+    pub watch_count: u64,
+    /// Data watches as (session id, path): what `wchs`/`wchc`/`wchp` list
+    /// (ZooKeeper 3.8 lists data watches only).
+    pub data_watches: Vec<(i64, String)>,
+    pub ephemerals_count: u64,
+    pub approximate_data_size: u64,
+    pub open_file_descriptor_count: u64,
+    pub max_file_descriptor_count: u64,
+    pub fsync_threshold_exceed_count: u64,
+    pub data_dir_size: u64,
+    pub log_dir_size: u64,
+    pub conf: ConfInfo,
+    /// `envi` entries after `zookeeper.version` (see [`gather_environment`]).
+    pub environment: Vec<(String, String)>,
+    pub uptime_ms: u64,
+    pub global_sessions: u64,
+    pub local_sessions: u64,
+    pub auth_failed_count: u64,
+    /// -1 until the first response (`BufferStats`).
+    pub last_client_response_size: i64,
+    pub min_client_response_size: i64,
+    pub max_client_response_size: i64,
+    pub trace_mask: i64,
+    /// Ensemble only: `zk_quorum_size`, `zk_peer_state` ("following - broadcast").
+    pub quorum_size: Option<u64>,
+    pub peer_state: Option<String>,
+    pub leader: Option<LeaderStats>,
+    /// Observer only: `zk_observer_master_id`.
+    pub observer_master_id: Option<u64>,
+    /// Summaries such as fsynctime, appended to `mntr` as avg/min/max/cnt/sum.
+    pub summaries: Vec<Summary>,
+    /// Further `mntr` counters (name without `zk_`, value already formatted).
+    pub counters: Vec<(String, String)>,
+    pub dump: DumpInfo,
+}
+
+impl ServerStats {
+    /// A zeroed snapshot for `conf`, serving, in `mode`.
+    pub fn new(version: String, mode: ServerMode, conf: ConfInfo) -> ServerStats {
+        ServerStats {
+            version,
+            serving: true,
+            mode,
+            latency: Latency::default(),
+            packets_received: 0,
+            packets_sent: 0,
+            outstanding_requests: 0,
+            last_zxid: 0,
+            node_count: 0,
+            connections: Vec::new(),
+            watch_count: 0,
+            data_watches: Vec::new(),
+            ephemerals_count: 0,
+            approximate_data_size: 0,
+            open_file_descriptor_count: 0,
+            max_file_descriptor_count: 0,
+            fsync_threshold_exceed_count: 0,
+            data_dir_size: 0,
+            log_dir_size: 0,
+            conf,
+            environment: Vec::new(),
+            uptime_ms: 0,
+            global_sessions: 0,
+            local_sessions: 0,
+            auth_failed_count: 0,
+            last_client_response_size: -1,
+            min_client_response_size: -1,
+            max_client_response_size: -1,
+            trace_mask: DEFAULT_TRACE_MASK,
+            quorum_size: None,
+            peer_state: None,
+            leader: None,
+            observer_master_id: None,
+            summaries: Vec::new(),
+            counters: Vec::new(),
+            dump: DumpInfo::default(),
+        }
+    }
+}
+
+/// The word in the first 4 bytes of a connection, if it is one ZooKeeper knows.
+pub fn word_from_bytes(first: &[u8]) -> Option<&'static str> {
+    let head = first.get(..4)?;
+    KNOWN_FOUR_LETTER_WORDS
+        .iter()
+        .copied()
+        .find(|w| w.as_bytes() == head)
+}
+
+/// The whole reply to `word`. An unknown word yields an empty string (the
+/// server should treat those bytes as a frame length, as ZooKeeper does).
+pub fn render(word: &str, s: &ServerStats, whitelist: &Whitelist) -> String {
+    if !KNOWN_FOUR_LETTER_WORDS.contains(&word) {
+        return String::new();
+    }
+    if !whitelist.allows(word) {
+        return format!("{word} is not executed because it is not in the whitelist.\n");
+    }
+    let mut out = String::new();
+    match word {
+        "ruok" => out.push_str("imok"),
+        "isro" => out.push_str(if !s.serving {
+            "null"
+        } else if s.mode == ServerMode::ReadOnly {
+            "ro"
+        } else {
+            "rw"
+        }),
+        "gtmk" => {
+            let _ = write!(out, "{}", s.trace_mask);
+        }
+        // The mask follows the word; the server sets it and prints it with
+        // `render_set_trace_mask`.
+        "stmk" => {}
+        "envi" => envi(&mut out, s),
+        _ if !s.serving => {
+            out.push_str(ZK_NOT_SERVING);
+            out.push('\n');
+        }
+        "srvr" => stat(&mut out, s, false),
+        "stat" => stat(&mut out, s, true),
+        "cons" => {
+            for connection in &s.connections {
+                connection_line(&mut out, connection, false);
+                out.push('\n');
+            }
+            out.push('\n');
+        }
+        "conf" => conf(&mut out, &s.conf, s.data_dir_size, s.log_dir_size),
+        "dirs" => {
+            let _ = writeln!(out, "datadir_size: {}", s.data_dir_size);
+            let _ = writeln!(out, "logdir_size: {}", s.log_dir_size);
+        }
+        "mntr" => mntr(&mut out, s),
+        "wchs" => {
+            let sessions: std::collections::BTreeSet<i64> =
+                s.data_watches.iter().map(|(id, _)| *id).collect();
+            let paths: std::collections::BTreeSet<&str> =
+                s.data_watches.iter().map(|(_, p)| p.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "{} connections watching {} paths",
+                sessions.len(),
+                paths.len()
+            );
+            let _ = writeln!(out, "Total watches:{}", s.data_watches.len());
+        }
+        "wchc" => {
+            let mut by_session: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+            for (id, path) in &s.data_watches {
+                by_session.entry(*id).or_default().push(path);
+            }
+            for (id, mut paths) in by_session {
+                paths.sort_unstable();
+                let _ = writeln!(out, "0x{:x}", id as u64);
+                for path in paths {
+                    let _ = writeln!(out, "\t{path}");
+                }
+            }
+            out.push('\n');
+        }
+        "wchp" => {
+            let mut by_path: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+            for (id, path) in &s.data_watches {
+                by_path.entry(path).or_default().push(*id);
+            }
+            for (path, mut ids) in by_path {
+                ids.sort_unstable();
+                let _ = writeln!(out, "{path}");
+                for id in ids {
+                    let _ = writeln!(out, "\t0x{:x}", id as u64);
+                }
+            }
+            out.push('\n');
+        }
+        "crst" => out.push_str("Connection stats reset.\n"),
+        "srst" => out.push_str("Server stats reset.\n"),
+        "dump" => dump(&mut out, &s.dump),
+        _ => {}
+    }
+    out
+}
+
+/// The reply to `stmk` after the server has set `mask`.
+pub fn render_set_trace_mask(mask: i64) -> String {
+    mask.to_string()
+}
+
+fn stat(out: &mut String, s: &ServerStats, with_clients: bool) {
+    let _ = writeln!(out, "Zookeeper version: {}", s.version);
+    if s.mode == ServerMode::ReadOnly {
+        out.push_str("READ-ONLY mode; serving only read-only clients\n");
+    }
+    if with_clients {
+        out.push_str("Clients:\n");
+        for connection in &s.connections {
+            connection_line(out, connection, true);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "Latency min/avg/max: {}/{}/{}",
+        s.latency.min_ms,
+        java_double(s.latency.avg()),
+        s.latency.max_ms
+    );
+    let _ = writeln!(out, "Received: {}", s.packets_received);
+    let _ = writeln!(out, "Sent: {}", s.packets_sent);
+    let _ = writeln!(out, "Connections: {}", s.connections.len());
+    let _ = writeln!(out, "Outstanding: {}", s.outstanding_requests);
+    let _ = writeln!(out, "Zxid: 0x{:x}", s.last_zxid as u64);
+    let _ = writeln!(out, "Mode: {}", s.mode.as_str());
+    let _ = writeln!(out, "Node count: {}", s.node_count);
+    if let (ServerMode::Leader, Some(leader)) = (s.mode, &s.leader) {
+        let _ = writeln!(
+            out,
+            "Proposal sizes last/min/max: {}/{}/{}",
+            leader.last_proposal_size, leader.min_proposal_size, leader.max_proposal_size
+        );
+    }
+}
+
+/// `ServerCnxn.dumpConnectionInfo(pw, brief)`, without the trailing newline.
+fn connection_line(out: &mut String, c: &ConnectionInfo, brief: bool) {
+    let _ = write!(
+        out,
+        " {}[{:x}](queued={},recved={},sent={}",
+        c.remote, c.interest_ops, c.queued, c.received, c.sent
+    );
+    if !brief {
+        if let Some(session) = c.session.as_ref().filter(|s| s.session_id != 0) {
+            let _ = write!(
+                out,
+                ",sid=0x{:x},lop={},est={},to={}",
+                session.session_id as u64,
+                session.last_operation,
+                session.established_ms,
+                session.session_timeout_ms
+            );
+            if session.last_cxid >= 0 {
+                let _ = write!(out, ",lcxid=0x{:x}", session.last_cxid);
+            }
+            let _ = write!(
+                out,
+                ",lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={}",
+                session.last_zxid as u64,
+                session.last_response_ms,
+                session.last_latency_ms,
+                session.min_latency_ms,
+                session.avg_latency_ms,
+                session.max_latency_ms
+            );
+        }
+    }
+    out.push(')');
+}
+
+fn conf(out: &mut String, c: &ConfInfo, data_dir_size: u64, log_dir_size: u64) {
+    let _ = writeln!(out, "clientPort={}", c.client_port);
+    let _ = writeln!(out, "secureClientPort={}", c.secure_client_port);
+    let _ = writeln!(out, "dataDir={}", c.data_dir.display());
+    let _ = writeln!(out, "dataDirSize={data_dir_size}");
+    let _ = writeln!(out, "dataLogDir={}", c.data_log_dir.display());
+    let _ = writeln!(out, "dataLogSize={log_dir_size}");
+    let _ = writeln!(out, "tickTime={}", c.tick_time_ms);
+    let _ = writeln!(out, "maxClientCnxns={}", c.max_client_cnxns);
+    let _ = writeln!(out, "minSessionTimeout={}", c.min_session_timeout_ms);
+    let _ = writeln!(out, "maxSessionTimeout={}", c.max_session_timeout_ms);
+    let _ = writeln!(
+        out,
+        "clientPortListenBacklog={}",
+        c.client_port_listen_backlog
+    );
+    let _ = writeln!(out, "serverId={}", c.server_id);
+    if let Some(q) = &c.quorum {
+        let _ = writeln!(out, "initLimit={}", q.init_limit);
+        let _ = writeln!(out, "syncLimit={}", q.sync_limit);
+        out.push_str("electionAlg=3\n");
+        let _ = writeln!(out, "electionPort={}", q.election_port);
+        let _ = writeln!(out, "quorumPort={}", q.quorum_port);
+        let _ = writeln!(out, "peerType={}", q.peer_type);
+        out.push_str("membership: \n");
+        out.push_str(&q.membership);
+    }
+}
+
+fn envi(out: &mut String, s: &ServerStats) {
+    out.push_str("Environment:\n");
+    let _ = writeln!(out, "zookeeper.version={}", s.version);
+    for (key, value) in &s.environment {
+        let _ = writeln!(out, "{key}={value}");
+    }
+}
+
+fn mntr(out: &mut String, s: &ServerStats) {
+    let mut line = |key: &str, value: &dyn std::fmt::Display| {
+        let _ = writeln!(out, "zk_{key}\t{value}");
+    };
+    line("version", &s.version);
+    line("server_state", &s.mode.as_str());
+    line("avg_latency", &java_double(s.latency.avg()));
+    line("max_latency", &s.latency.max_ms);
+    line("min_latency", &s.latency.min_ms);
+    line("packets_received", &s.packets_received);
+    line("packets_sent", &s.packets_sent);
+    line("num_alive_connections", &s.connections.len());
+    line("outstanding_requests", &s.outstanding_requests);
+    line("znode_count", &s.node_count);
+    line("watch_count", &s.watch_count);
+    line("ephemerals_count", &s.ephemerals_count);
+    line("approximate_data_size", &s.approximate_data_size);
+    line("open_file_descriptor_count", &s.open_file_descriptor_count);
+    line("max_file_descriptor_count", &s.max_file_descriptor_count);
+    line(
+        "fsync_threshold_exceed_count",
+        &s.fsync_threshold_exceed_count,
+    );
+    line("uptime", &s.uptime_ms);
+    line("global_sessions", &s.global_sessions);
+    line("local_sessions", &s.local_sessions);
+    line("last_client_response_size", &s.last_client_response_size);
+    line("max_client_response_size", &s.max_client_response_size);
+    line("min_client_response_size", &s.min_client_response_size);
+    line("auth_failed_count", &s.auth_failed_count);
+    line("connection_drop_probability", &"0.0");
+    line("outstanding_tls_handshake", &0);
+    line("non_mtls_remote_conn_count", &0);
+    line("non_mtls_local_conn_count", &0);
+    if let Some(size) = s.quorum_size {
+        line("quorum_size", &size);
+    }
+    if let Some(state) = &s.peer_state {
+        line("peer_state", state);
+    }
+    if let (ServerMode::Leader, Some(leader)) = (s.mode, &s.leader) {
+        line("learners", &leader.learners);
+        line("synced_followers", &leader.synced_followers);
+        line(
+            "synced_non_voting_followers",
+            &leader.synced_non_voting_followers,
+        );
+        line("synced_observers", &leader.synced_observers);
+        line("pending_syncs", &leader.pending_syncs);
+        line("leader_uptime", &leader.leader_uptime_ms);
+        line("last_proposal_size", &leader.last_proposal_size);
+        line("max_proposal_size", &leader.max_proposal_size);
+        line("min_proposal_size", &leader.min_proposal_size);
+    }
+    if let Some(id) = s.observer_master_id {
+        line("observer_master_id", &id);
+    }
+    for summary in &s.summaries {
+        let l = &summary.latency;
+        line(&format!("avg_{}", summary.name), &java_double(l.avg()));
+        line(&format!("min_{}", summary.name), &l.min_ms);
+        line(&format!("max_{}", summary.name), &l.max_ms);
+        line(&format!("cnt_{}", summary.name), &l.count);
+        line(&format!("sum_{}", summary.name), &l.total_ms);
+    }
+    for (key, value) in &s.counters {
+        line(key, value);
+    }
+}
+
+fn dump(out: &mut String, d: &DumpInfo) {
+    out.push_str("SessionTracker dump:\n");
+    let sessions: usize = d.session_sets.iter().map(|(_, ids)| ids.len()).sum();
+    let _ = writeln!(
+        out,
+        "Session Sets ({})/({}):",
+        d.session_sets.len(),
+        sessions
+    );
+    let mut sets: Vec<&(i64, Vec<i64>)> = d.session_sets.iter().collect();
+    sets.sort_by_key(|(time, _)| *time);
+    for (time, ids) in sets {
+        let _ = writeln!(out, "{} expire at {}:", ids.len(), java_date(*time));
+        for id in ids {
+            let _ = writeln!(out, "\t0x{:x}", *id as u64);
+        }
+    }
+    out.push_str("ephemeral nodes dump:\n");
+    let _ = writeln!(out, "Sessions with Ephemerals ({}):", d.ephemerals.len());
+    for (id, paths) in &d.ephemerals {
+        let _ = writeln!(out, "0x{:x}:", *id as u64);
+        for path in paths {
+            let _ = writeln!(out, "\t{path}");
+        }
+    }
+    out.push_str("Connections dump:\n");
+    let connections: usize = d.connection_sets.iter().map(|(_, c)| c.len()).sum();
+    let _ = writeln!(
+        out,
+        "Connections Sets ({})/({}):",
+        d.connection_sets.len(),
+        connections
+    );
+    let mut sets: Vec<&(i64, Vec<(String, i64)>)> = d.connection_sets.iter().collect();
+    sets.sort_by_key(|(time, _)| *time);
+    for (time, members) in sets {
+        let _ = writeln!(out, "{} expire at {}:", members.len(), java_date(*time));
+        for (address, id) in members {
+            let _ = writeln!(out, "\tip: {address} sessionId: 0x{:x}", *id as u64);
+        }
+    }
+}
+
+/// Java's `Double.toString` for the values these words print (averages
+/// rounded to 4 places): "0.0", "3.4167", "12.0"; scientific outside
+/// [1e-3, 1e7) as Java does.
+pub fn java_double(value: f64) -> String {
+    if value == 0.0 {
+        return "0.0".to_string();
+    }
+    let magnitude = value.abs();
+    if !(1e-3..1e7).contains(&magnitude) {
+        let text = format!("{value:e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let mantissa = if mantissa.contains('.') {
+            mantissa.to_string()
+        } else {
+            format!("{mantissa}.0")
+        };
+        return format!("{mantissa}E{exponent}");
+    }
+    let text = format!("{value}");
+    if text.contains('.') {
+        text
+    } else {
+        format!("{text}.0")
+    }
+}
+
+/// Java's `Date.toString()` in UTC: "Wed Nov 25 23:45:09 UTC 2026".
+pub fn java_date(epoch_ms: i64) -> String {
+    let seconds = epoch_ms.div_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let of_day = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        day,
+        of_day / 3600,
+        (of_day / 60) % 60,
+        of_day % 60,
+        year
+    )
+}
+
+/// Days since 1970-01-01 to (year, month 1-12, day 1-31) (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    (year, month, day)
+}
+
+/// The `envi` entries after `zookeeper.version`, with ZooKeeper's keys
+/// (`Environment.list`) filled from this process: host and OS from
+/// `uname`, user from the environment, the working directory. The `java.*`
+/// keys name the Rust build instead. The server calls this once at start.
+pub fn gather_environment() -> Vec<(String, String)> {
+    let mut entries = Vec::new();
+    // SAFETY: utsname is plain data; uname fills it, and each field is a
+    // NUL-terminated C string within its array.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    let have_uname = unsafe { libc::uname(&mut uts) } == 0;
+    let field = |chars: &[libc::c_char]| -> String {
+        let bytes: Vec<u8> = chars
+            .iter()
+            .take_while(|c| **c != 0)
+            .map(|c| *c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    let host = if have_uname {
+        field(&uts.nodename)
+    } else {
+        "<NA>".to_string()
+    };
+    entries.push(("host.name".to_string(), host));
+    entries.push((
+        "java.version".to_string(),
+        "<NA> (paddock, Rust)".to_string(),
+    ));
+    entries.push(("java.vendor".to_string(), "<NA>".to_string()));
+    entries.push(("java.home".to_string(), "<NA>".to_string()));
+    entries.push(("java.class.path".to_string(), "<NA>".to_string()));
+    entries.push(("java.library.path".to_string(), "<NA>".to_string()));
+    entries.push((
+        "java.io.tmpdir".to_string(),
+        std::env::temp_dir().display().to_string(),
+    ));
+    entries.push(("java.compiler".to_string(), "<NA>".to_string()));
+    let (os, arch, version) = if have_uname {
+        (
+            field(&uts.sysname),
+            field(&uts.machine),
+            field(&uts.release),
+        )
+    } else {
+        (
+            std::env::consts::OS.to_string(),
+            std::env::consts::ARCH.to_string(),
+            String::new(),
+        )
+    };
+    entries.push(("os.name".to_string(), os));
+    entries.push(("os.arch".to_string(), arch));
+    entries.push(("os.version".to_string(), version));
+    entries.push((
+        "user.name".to_string(),
+        std::env::var("USER").unwrap_or_default(),
+    ));
+    entries.push((
+        "user.home".to_string(),
+        std::env::var("HOME").unwrap_or_default(),
+    ));
+    let dir = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    entries.push(("user.dir".to_string(), dir));
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURES: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/four_letter/zk-3.8.0"
+    );
+    const ZK_VERSION: &str = "3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC";
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{FIXTURES}/{name}.txt")).unwrap()
+    }
+
+    /// Numbers and hex become '#', so that shapes compare.
+    fn shape(text: &str) -> Vec<String> {
+        text.replace(ZK_VERSION, "<version>")
+            .split('\n')
+            .map(|line| {
+                let mut out = String::new();
+                let mut chars = line.chars().peekable();
+                while let Some(c) = chars.next() {
+                    if c == '0' && chars.peek() == Some(&'x') {
+                        chars.next();
+                        while chars.peek().is_some_and(|d| d.is_ascii_hexdigit()) {
+                            chars.next();
+                        }
+                        out.push_str("0x#");
+                    } else if c.is_ascii_digit() {
+                        while chars
+                            .peek()
+                            .is_some_and(|d| d.is_ascii_digit() || *d == '.')
+                        {
+                            chars.next();
+                        }
+                        out.push('#');
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+
+    /// The state the reference server was in when the fixtures were taken:
+    /// two sessions (one with an ephemeral and two data watches, the other
+    /// with one), plus the connection asking.
+    fn reference_like() -> ServerStats {
+        let conf = ConfInfo {
+            client_port: 22181,
+            secure_client_port: -1,
+            data_dir: PathBuf::from("/tmp/zkref/data/version-2"),
+            data_log_dir: PathBuf::from("/tmp/zkref/data/version-2"),
+            tick_time_ms: 2000,
+            max_client_cnxns: 60,
+            min_session_timeout_ms: 4000,
+            max_session_timeout_ms: 40000,
+            client_port_listen_backlog: -1,
+            server_id: 0,
+            quorum: None,
+        };
+        let mut s = ServerStats::new(ZK_VERSION.to_string(), ServerMode::Standalone, conf);
+        for latency in [0, 20, 1] {
+            s.latency.record(latency);
+        }
+        s.packets_received = 14;
+        s.packets_sent = 13;
+        s.last_zxid = 5;
+        s.node_count = 8;
+        let session = |id: i64, lop: &str| SessionConnectionInfo {
+            session_id: id,
+            last_operation: lop.to_string(),
+            established_ms: 1795650298669,
+            session_timeout_ms: 10000,
+            last_cxid: 9,
+            last_zxid: 4,
+            last_response_ms: 460875,
+            last_latency_ms: 0,
+            min_latency_ms: 0,
+            avg_latency_ms: 4,
+            max_latency_ms: 20,
+        };
+        s.connections = vec![
+            ConnectionInfo {
+                remote: "/127.0.0.1:59418".into(),
+                interest_ops: 1,
+                queued: 0,
+                received: 10,
+                sent: 10,
+                session: Some(session(0x1000006d2510000, "EXIS")),
+            },
+            ConnectionInfo {
+                remote: "/127.0.0.1:59428".into(),
+                interest_ops: 1,
+                queued: 0,
+                received: 2,
+                sent: 2,
+                session: Some(session(0x1000006d2510001, "GETD")),
+            },
+            ConnectionInfo {
+                remote: "/127.0.0.1:59476".into(),
+                interest_ops: 0,
+                queued: 0,
+                received: 1,
+                sent: 0,
+                session: None,
+            },
+        ];
+        s.watch_count = 4;
+        s.data_watches = vec![
+            (0x1000006d2510000, "/a".into()),
+            (0x1000006d2510000, "/a/b".into()),
+            (0x1000006d2510001, "/a".into()),
+        ];
+        s.ephemerals_count = 1;
+        s.approximate_data_size = 55;
+        s.data_dir_size = 67109337;
+        s.log_dir_size = 67109337;
+        s.dump = DumpInfo {
+            session_sets: vec![(1795650309000, vec![0x1000006d2510000, 0x1000006d2510001])],
+            ephemerals: vec![(0x1000006d2510000, vec!["/eph".into()])],
+            connection_sets: vec![(
+                1795650317000,
+                vec![
+                    ("/127.0.0.1:59418".into(), 0x1000006d2510000),
+                    ("/127.0.0.1:59556".into(), 0),
+                    ("/127.0.0.1:59428".into(), 0x1000006d2510001),
+                ],
+            )],
+        };
+        s
+    }
+
+    fn assert_same_shape(word: &str) {
+        let ours = render(word, &reference_like(), &Whitelist::all());
+        let theirs = fixture(word);
+        assert_eq!(
+            shape(&ours),
+            shape(&theirs),
+            "word {word}:\n--- ours\n{ours}\n--- zookeeper\n{theirs}"
+        );
+    }
+
+    #[test]
+    fn shapes_match_zookeeper_3_8() {
+        for word in [
+            "ruok", "srvr", "stat", "cons", "conf", "dirs", "wchs", "wchc", "wchp", "isro", "crst",
+            "srst", "dump", "gtmk",
+        ] {
+            assert_same_shape(word);
+        }
+    }
+
+    #[test]
+    fn exact_text_where_numbers_agree() {
+        let s = reference_like();
+        let all = Whitelist::all();
+        for word in [
+            "ruok", "isro", "crst", "srst", "wchs", "wchc", "wchp", "conf", "dirs", "gtmk", "dump",
+        ] {
+            assert_eq!(render(word, &s, &all), fixture(word), "word {word}");
+        }
+        // Latency 0/20/1 averages to 7.0; the reference's 3.4167 came from 12 samples.
+        let mut s = s;
+        s.latency = Latency {
+            min_ms: 0,
+            max_ms: 20,
+            total_ms: 41,
+            count: 12,
+        };
+        assert_eq!(render("srvr", &s, &all), fixture("srvr"));
+    }
+
+    #[test]
+    fn mntr_keys_and_kinds_match() {
+        let ours = render("mntr", &reference_like(), &Whitelist::all());
+        let theirs = fixture("mntr");
+        let parse = |text: &str| -> BTreeMap<String, String> {
+            text.lines()
+                .map(|l| {
+                    let (k, v) = l.split_once('\t').unwrap();
+                    (k.to_string(), v.to_string())
+                })
+                .collect()
+        };
+        let (ours, theirs) = (parse(&ours), parse(&theirs));
+        let kind = |v: &str| {
+            if v.parse::<i64>().is_ok() {
+                "int"
+            } else if v.parse::<f64>().is_ok() {
+                "float"
+            } else {
+                "text"
+            }
+        };
+        for (key, value) in &ours {
+            if key == "zk_fsync_threshold_exceed_count" {
+                continue; // 3.4's key, kept on purpose.
+            }
+            let theirs = theirs
+                .get(key)
+                .unwrap_or_else(|| panic!("{key} is not in ZooKeeper's mntr"));
+            assert_eq!(
+                kind(value),
+                kind(theirs),
+                "{key}: ours {value}, theirs {theirs}"
+            );
+        }
+        for key in [
+            "zk_version",
+            "zk_avg_latency",
+            "zk_max_latency",
+            "zk_min_latency",
+            "zk_packets_received",
+            "zk_packets_sent",
+            "zk_num_alive_connections",
+            "zk_outstanding_requests",
+            "zk_server_state",
+            "zk_znode_count",
+            "zk_watch_count",
+            "zk_ephemerals_count",
+            "zk_approximate_data_size",
+            "zk_open_file_descriptor_count",
+            "zk_max_file_descriptor_count",
+            "zk_fsync_threshold_exceed_count",
+        ] {
+            assert!(ours.contains_key(key), "{key}");
+        }
+        assert_eq!(ours["zk_server_state"], "standalone");
+        assert_eq!(ours["zk_avg_latency"], "7.0");
+    }
+
+    #[test]
+    fn envi_has_zookeeper_version_first() {
+        let mut s = reference_like();
+        s.version = full_version("2026-01-01 00:00 UTC");
+        s.environment = gather_environment();
+        let text = render("envi", &s, &Whitelist::all());
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("Environment:"));
+        let version = lines.next().unwrap();
+        assert!(
+            version.starts_with("zookeeper.version=3.8.0-paddock-"),
+            "{version}"
+        );
+        // kazoo's server_version(): the numbers before the first '-'.
+        let numbers = version
+            .split('=')
+            .nth(1)
+            .unwrap()
+            .split('-')
+            .next()
+            .unwrap();
+        assert_eq!(numbers, "3.8.0");
+        let ours: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split('=').next().unwrap())
+            .collect();
+        let theirs_text = fixture("envi");
+        let theirs: Vec<&str> = theirs_text
+            .lines()
+            .skip(1)
+            .map(|l| l.split('=').next().unwrap())
+            .collect();
+        // Same keys in the same order, except the JVM memory lines.
+        assert_eq!(ours[..], theirs[..theirs.len() - 3]);
+    }
+
+    #[test]
+    fn whitelist_refusal_is_exact() {
+        let s = reference_like();
+        let default = Whitelist::default_for(false);
+        assert_eq!(
+            render("ruok", &s, &default),
+            fixture("ruok_not_whitelisted")
+        );
+        assert!(render("srvr", &s, &default).starts_with("Zookeeper version: "));
+        assert_eq!(render("zzzz", &s, &default), "");
+        assert_eq!(render("isro", &s, &Whitelist::default_for(true)), "rw");
+    }
+
+    #[test]
+    fn not_serving() {
+        let mut s = reference_like();
+        s.serving = false;
+        let all = Whitelist::all();
+        assert_eq!(render("srvr", &s, &all), format!("{ZK_NOT_SERVING}\n"));
+        assert_eq!(render("mntr", &s, &all), format!("{ZK_NOT_SERVING}\n"));
+        assert_eq!(render("isro", &s, &all), "null");
+        assert_eq!(render("ruok", &s, &all), "imok");
+    }
+
+    #[test]
+    fn leader_and_quorum_lines() {
+        let mut s = reference_like();
+        s.mode = ServerMode::Leader;
+        s.leader = Some(LeaderStats {
+            last_proposal_size: -1,
+            min_proposal_size: -1,
+            max_proposal_size: -1,
+            ..Default::default()
+        });
+        s.quorum_size = Some(3);
+        s.peer_state = Some("leading - broadcast".into());
+        let all = Whitelist::all();
+        assert!(render("srvr", &s, &all)
+            .ends_with("Mode: leader\nNode count: 8\nProposal sizes last/min/max: -1/-1/-1\n"));
+        let mntr = render("mntr", &s, &all);
+        assert!(
+            mntr.contains("zk_synced_followers\t0\n")
+                && mntr.contains("zk_peer_state\tleading - broadcast\n")
+        );
+        let servers = vec![
+            crate::config::parse_server_entry(1, "127.0.0.1:2888:3888;2181").unwrap(),
+            crate::config::parse_server_entry(2, "127.0.0.2:2888:3888:observer").unwrap(),
+        ];
+        assert_eq!(
+            membership(&servers, 0x100000000),
+            "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\nserver.2=127.0.0.2:2888:3888:observer\nversion=100000000"
+        );
+    }
+
+    #[test]
+    fn words_and_helpers() {
+        assert_eq!(word_from_bytes(b"mntr"), Some("mntr"));
+        assert_eq!(word_from_bytes(b"\0\0\0\x2c"), None);
+        assert_eq!(word_from_bytes(b"ru"), None);
+        assert_eq!(java_double(3.4167), "3.4167");
+        assert_eq!(java_double(0.0), "0.0");
+        assert_eq!(java_double(12.0), "12.0");
+        assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(java_date(1795650309000), "Wed Nov 25 23:45:09 UTC 2026");
+        let l = Latency {
+            min_ms: 0,
+            max_ms: 20,
+            total_ms: 41,
+            count: 12,
+        };
+        assert_eq!(l.avg(), 3.4167);
+    }
+}
