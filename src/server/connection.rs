@@ -345,7 +345,7 @@ impl Conn {
         };
         let result = {
             let mut st = self.state.borrow_mut();
-            let server = st.sasl.get_or_insert_with(|| crate::auth::sasl::DigestMd5Server::new(users.clone()));
+            let server = st.sasl.get_or_insert_with(|| crate::auth::sasl::DigestMd5Server::zookeeper(users.clone()));
             if token.is_empty() {
                 Ok((server.start(), None))
             } else {

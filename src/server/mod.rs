@@ -14,6 +14,7 @@
 //! Cross-core channels are wired once at start and bounded; a full channel
 //! back-pressures the sender (a shard stops reading that client's socket).
 
+pub mod admin;
 pub mod connection;
 pub mod four_letter;
 pub mod log_core;
@@ -26,7 +27,7 @@ pub mod stats;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,7 +37,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::Config;
 use crate::data_tree::DataTree;
-use crate::protocol::{Request, WatcherEvent};
+use crate::protocol::Request;
 use crate::sessions::{next_session_id_base, SessionTracker};
 use crate::storage::{self, LogConfig, TxnLog};
 use crate::txn::{self, Txn};
@@ -658,12 +659,12 @@ async fn expiry_loop(sequencer: Rc<std::cell::RefCell<Sequencer>>, to_sequencer:
     }
 }
 
-fn shard_report(shard: &Shard) -> ShardReport {
+pub(crate) fn shard_report(shard: &Shard) -> ShardReport {
     let conns: Vec<_> = shard.conns.borrow().values().cloned().collect();
     let tree = shard.tree.borrow();
     ShardReport {
         shard: shard.id,
-        connections: conns.iter().map(|c| four_letter_connection(c)).collect(),
+        connections: conns.iter().map(|c| admin::connection_info(c)).collect(),
         watches_by_session: tree.watches_by_session(),
         watches_by_path: tree.watches_by_path(),
         watch_count: tree.watch_count(),
@@ -759,11 +760,7 @@ impl Snapshotter {
 /// Builds the text of a four-letter word, asking every shard for its part
 /// when the word needs it.
 pub async fn four_letter_reply(shard: &Rc<Shard>, word: &str) -> String {
-    four_letter::reply(shard, word).await
-}
-
-fn four_letter_connection(conn: &connection::Conn) -> four_letter::ConnectionInfo {
-    four_letter::connection_info(conn)
+    admin::reply(shard, word).await
 }
 
 /// Used by tests and tools: the path of the data directory's log.
@@ -775,6 +772,3 @@ pub fn log_segments(config: &Config) -> Vec<PathBuf> {
     paths.sort();
     paths
 }
-
-#[allow(dead_code)]
-fn unused(_: &Path, _: WatcherEvent) {}
