@@ -59,7 +59,7 @@
 //!
 //! Both are implemented ([`SyncMethod`]); the default is chosen by measuring
 //! one 1 KiB append + flush, 1000 times, on this machine's ext4 (virtio disk):
-//! see `storage::txn_log::tests::flush_latency` and the numbers below.
+//! see `storage::tests::flush_latency` and the numbers below.
 //!
 //! ```text
 //! (filled in from the measurement)
@@ -89,3 +89,6 @@ pub use txn_log::{
     record_bytes, LogConfig, LogReader, Recovery, TruncatedTail, TxnLog, TxnLogOn,
     PREALLOCATE_BYTES_DEFAULT, RECORD_PAYLOAD_BYTES_MAX, SEGMENT_BYTES_MAX_DEFAULT,
 };
+
+#[cfg(test)]
+mod tests;
