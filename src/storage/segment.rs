@@ -42,7 +42,7 @@ pub trait LogSegment: Sized {
     fn open(path: &Path, sync: SyncMethod) -> Result<Self, StorageError>;
     fn path(&self) -> &Path;
     /// The allocated length in bytes (the file size).
-    fn len(&self) -> u64;
+    fn allocated_bytes(&self) -> u64;
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError>;
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), StorageError>;
     /// Makes bytes `start..end` durable.
@@ -165,7 +165,7 @@ impl LogSegment for MmapSegment {
         &self.path
     }
 
-    fn len(&self) -> u64 {
+    fn allocated_bytes(&self) -> u64 {
         self.map.len() as u64
     }
 
@@ -195,7 +195,7 @@ impl LogSegment for MmapSegment {
 
     fn sync_range(&mut self, start: u64, end: u64) -> Result<(), StorageError> {
         assert!(
-            start <= end && end <= self.len(),
+            start <= end && end <= self.allocated_bytes(),
             "sync range {start}..{end}"
         );
         if start == end {
@@ -215,7 +215,7 @@ impl LogSegment for MmapSegment {
     }
 
     fn grow(&mut self, new_len: u64) -> Result<(), StorageError> {
-        let old_len = self.len();
+        let old_len = self.allocated_bytes();
         assert!(new_len > old_len, "grow to {new_len} from {old_len}");
         fallocate(&self.file, old_len, new_len - old_len)
             .map_err(|e| StorageError::io("preallocate segment", &self.path, e))?;

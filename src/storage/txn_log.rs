@@ -28,7 +28,7 @@ pub const SEGMENT_BYTES_MAX_DEFAULT: u64 = 1024 * 1024 * 1024;
 pub const SYNC_METHOD_DEFAULT: SyncMethod = SyncMethod::Fdatasync;
 
 const SEGMENT_PREFIX: &str = "log.";
-const ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
 /// Where the log lives and how its segments are sized.
 #[derive(Clone, Debug)]
@@ -174,7 +174,7 @@ enum RecordAt {
 }
 
 fn read_record<S: LogSegment>(segment: &S, offset: u64) -> Result<RecordAt, StorageError> {
-    let file_len = segment.len();
+    let file_len = segment.allocated_bytes();
     if offset + RECORD_HEADER_BYTES > file_len {
         // Too little room for a header: only zero padding may be here.
         return Ok(RecordAt::End);
@@ -234,7 +234,7 @@ fn scan_segment<S: LogSegment>(
         records: 0,
         bad: None,
     };
-    if segment.len() < SEGMENT_HEADER_BYTES {
+    if segment.allocated_bytes() < SEGMENT_HEADER_BYTES {
         scan.bad = Some("file shorter than the segment header".to_string());
         return Ok(scan);
     }
@@ -279,8 +279,8 @@ fn nonzero_extent<S: LogSegment>(segment: &S, from: u64) -> Result<Option<u64>, 
     let mut buf = vec![0u8; ZEROS.len()];
     let mut last = None;
     let mut offset = from;
-    while offset < segment.len() {
-        let count = (segment.len() - offset).min(buf.len() as u64) as usize;
+    while offset < segment.allocated_bytes() {
+        let count = (segment.allocated_bytes() - offset).min(buf.len() as u64) as usize;
         segment.read_at(offset, &mut buf[..count])?;
         if let Some(position) = buf[..count].iter().rposition(|b| *b != 0) {
             last = Some(offset + position as u64 + 1);
@@ -661,10 +661,11 @@ impl<S: LogSegment> TxnLogOn<S> {
         if !self.roll_pending {
             if let (Some(segment), Some(info)) = (self.active.as_mut(), self.segments.last()) {
                 let needed = info.end + bytes;
-                if needed <= segment.len() {
+                if needed <= segment.allocated_bytes() {
                     return Ok(());
                 }
-                let grown = align_up(needed, preallocate).max(segment.len() + preallocate);
+                let grown =
+                    align_up(needed, preallocate).max(segment.allocated_bytes() + preallocate);
                 if grown <= self.config.segment_bytes_max {
                     return segment.grow(grown);
                 }
