@@ -236,9 +236,9 @@ class RawZK:
             if rxid == NOTIFICATION_XID:
                 self.events.append(Event(r.int(), r.int(), r.string(), zxid))
                 continue
-            if rxid == PING_XID:
-                continue
             body = r.b[r.o:]
+            if rxid == PING_XID and xid != PING_XID:
+                continue
             if rxid != xid:
                 raise AssertionError("reply xid %d, expected %d" % (rxid, xid))
             return Reply(rxid, zxid, err, body)
