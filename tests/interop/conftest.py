@@ -246,9 +246,11 @@ def server_factory():
 def shared_server():
     """One server per test module (per xdist worker). Tests use unique paths."""
     s = Server()
-    s.start()
-    yield s
-    s.cleanup()
+    try:
+        s.start()
+        yield s
+    finally:
+        s.cleanup()
 
 
 @pytest.fixture

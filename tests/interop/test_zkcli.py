@@ -44,6 +44,8 @@ def normalise_out(text, port):
     events = []
     kept = []
     for line in text.splitlines():
+        if line == "WatchedEvent state:Closed type:None path:null":
+            continue  # printed on quit only if the JVM has not exited yet
         if line.startswith("WatchedEvent "):
             events.append(line)
         elif line in ("WATCHER::", ""):
