@@ -376,7 +376,7 @@ impl Conn {
         let request = ConnectRequest::decode(payload).map_err(|e| format!("bad ConnectRequest: {e}"))?;
         let config = &shard.shared.config;
         let timeout_ms =
-            negotiate_timeout(request.timeout_ms, config.min_session_timeout_ms, config.max_session_timeout_ms);
+            negotiate_timeout(request.timeout_ms, config.min_session_timeout_ms as i32, config.max_session_timeout_ms as i32);
         {
             let mut st = self.state.borrow_mut();
             st.phase = Phase::Connecting;

@@ -58,6 +58,16 @@ pub struct LogStats {
     pub failed: AtomicBool,
 }
 
+/// A cheap estimate of a txn's logged size, for the batch byte limit.
+fn txn_bytes(txn: &crate::txn::Txn) -> usize {
+    use crate::txn::TxnBody;
+    match &txn.body {
+        TxnBody::Create { data, path, .. } => 64 + data.len() + path.len(),
+        TxnBody::SetData { data, path, .. } => 64 + data.len() + path.len(),
+        _ => 64,
+    }
+}
+
 /// Decides whether the batch being built should be flushed now: the pure
 /// group-commit policy, kept apart so it can be tested and tuned.
 pub fn should_flush(
@@ -102,7 +112,7 @@ impl LogCore {
                         for item in items {
                             if let CommitItem::Txn { txn, .. } = &item {
                                 txns += 1;
-                                bytes += txn.approximate_bytes();
+                                bytes += txn_bytes(txn);
                             }
                             batch.push(item);
                         }
