@@ -687,3 +687,36 @@ fn flush_latency() {
         );
     }
 }
+
+/// A full disk fails the append that needs a new segment, cleanly. Needs a
+/// small filesystem, e.g. as root:
+/// `mount -t tmpfs -o size=1m tmpfs /tmp/paddock-enospc` then
+/// `PADDOCK_ENOSPC_DIR=/tmp/paddock-enospc cargo test --lib storage::tests::full_disk -- --ignored`.
+#[test]
+#[ignore = "needs a small filesystem in PADDOCK_ENOSPC_DIR"]
+fn full_disk_fails_the_append_and_keeps_the_log_valid() {
+    let base = std::env::var("PADDOCK_ENOSPC_DIR").expect("PADDOCK_ENOSPC_DIR");
+    let dir = tempfile::tempdir_in(base).unwrap();
+    let config = config(dir.path(), 256 * 1024, 256 * 1024);
+    let (mut log, _) = TxnLog::open(config.clone()).unwrap();
+    let mut zxid = 0;
+    let error = loop {
+        zxid += 1;
+        match log.append(zxid, &payload(zxid, 4000)) {
+            Ok(()) => {}
+            Err(error) => break error,
+        }
+        assert!(zxid < 100_000, "the filesystem never filled up");
+    };
+    assert!(error.is_no_space(), "{error}");
+    let last = zxid - 1;
+    assert_eq!(log.last_zxid(), last);
+    assert_eq!(log.flush().unwrap(), last);
+    // A retry fails the same way, and nothing is half-made.
+    assert!(log.append(zxid, b"again").unwrap_err().is_no_space());
+    drop(log);
+    let (log, recovery) = TxnLog::open(config).unwrap();
+    assert_eq!(recovery.truncated, None);
+    assert_eq!(recovery.last_zxid, last);
+    assert_eq!(read_all(&log, 0), expected(1..=last, 4000));
+}
