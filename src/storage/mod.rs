@@ -57,13 +57,27 @@
 //!
 //! # Flush: msync vs fdatasync
 //!
-//! Both are implemented ([`SyncMethod`]); the default is chosen by measuring
-//! one 1 KiB append + flush, 1000 times, on this machine's ext4 (virtio disk):
-//! see `storage::tests::flush_latency` and the numbers below.
+//! Both are implemented ([`SyncMethod`]; `TxnLog::open_with` picks one).
+//! Measured with `cargo test --release --lib storage::tests::flush_latency --
+//! --ignored --nocapture` (one 1 KiB append + flush, 1000 times, ext4 on a
+//! shared virtio disk while other builds ran), three runs:
 //!
 //! ```text
-//! (filled in from the measurement)
+//!                              p50 (us)           p99 (us)
+//! msync,     fallocate'd     1636 / 2269 / 3720   12334 / 12228 / 21386
+//! fdatasync, fallocate'd     3865 /  321 / 2598   13928 /  7912 / 12416
+//! msync,     zero-filled     2842 /  203 / 1896   12267 /  5034 /  9009
+//! fdatasync, zero-filled     3942 /  636 / 1873    9138 / 17897 /  7616
 //! ```
+//!
+//! The disk's noise is larger than any difference between the methods, so
+//! the default is `fdatasync` ([`SYNC_METHOD_DEFAULT`]):
+//! one call that covers every dirty page of the file whichever mapping
+//! dirtied it (the segment is remapped when it grows), and what ZooKeeper's
+//! `force(false)` does. Zero-filling the preallocated extent (ZooKeeper's way,
+//! which avoids converting unwritten extents at each sync) showed no gain here
+//! either, so segments are preallocated with `posix_fallocate` only. Re-measure
+//! on a quiet, real disk (`cargo bench --bench log`) before tuning this.
 //!
 //! # Snapshot file
 //!
@@ -88,6 +102,7 @@ pub use snapshot::{
 pub use txn_log::{
     record_bytes, LogConfig, LogReader, Recovery, TruncatedTail, TxnLog, TxnLogOn,
     PREALLOCATE_BYTES_DEFAULT, RECORD_PAYLOAD_BYTES_MAX, SEGMENT_BYTES_MAX_DEFAULT,
+    SYNC_METHOD_DEFAULT,
 };
 
 #[cfg(test)]
