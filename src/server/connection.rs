@@ -25,7 +25,8 @@ use glommio::net::TcpStream;
 
 use crate::protocol::frame::{self, write_connect_response, write_reply};
 use crate::protocol::{
-    xid, AuthPacket, ConnectRequest, ConnectResponse, ErrorCode, Id, ReplyHeader, Request, Response,
+    xid, AuthPacket, ConnectRequest, ConnectResponse, DecodeError, ErrorCode, Id, Reader, ReplyHeader, Request,
+    RequestHeader, Response,
 };
 use crate::sessions::negotiate_timeout;
 
@@ -258,6 +259,14 @@ impl Conn {
         reply_frame(xid, zxid, reply)
     }
 
+    /// Queues an answer that needs no work behind whatever the session has
+    /// in flight.
+    fn reply_in_order(&self, shard: &Shard, xid: i32, reply: Result<Response, ErrorCode>) {
+        let frame = reply_frame(xid, shard.last_zxid(), reply);
+        self.state.borrow_mut().queue.push_back(Slot::Done { frame, received: Instant::now() });
+        self.drain(shard);
+    }
+
     /// Acts on one decoded request of a connected session.
     async fn handle_request(self: &Rc<Self>, shard: &Rc<Shard>, xid: i32, request: Request) {
         let received = Instant::now();
@@ -275,9 +284,7 @@ impl Conn {
             Request::Sasl { token } => self.handle_sasl(shard, xid, &token),
             request if request.is_write() || matches!(request, Request::CloseSession) => {
                 if shard.shared.refusing_writes() && !matches!(request, Request::CloseSession) {
-                    let frame = reply_frame(xid, shard.last_zxid(), Err(ErrorCode::SystemError));
-                    self.state.borrow_mut().queue.push_back(Slot::Done { frame, received });
-                    self.drain(shard);
+                    self.reply_in_order(shard, xid, Err(ErrorCode::SystemError));
                     return;
                 }
                 let origin = shard.origin_for(self);
@@ -623,9 +630,26 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
                 conn.handle_connect(shard, &payload).await?;
                 continue;
             }
-            let (header, request) =
-                frame::decode_request(&payload).map_err(|e| format!("undecodable request: {e}"))?;
-            conn.handle_request(shard, header.xid, request).await;
+            let mut reader = Reader::new(&payload);
+            let header = RequestHeader::decode(&mut reader).map_err(|e| format!("undecodable request header: {e}"))?;
+            match Request::decode(header.op, reader.rest()) {
+                Ok(request) => conn.handle_request(shard, header.xid, request).await,
+                Err(DecodeError::UnknownOp(op)) => {
+                    // As ZooKeeper: answer Unimplemented, then drop the connection.
+                    let mut frame = Vec::new();
+                    let reply = ReplyHeader { xid: header.xid, zxid: -1, err: ErrorCode::Unimplemented.code() };
+                    write_reply(&mut frame, reply, None);
+                    conn.send_frame(&frame);
+                    conn.close_after_flush();
+                    return Err(format!("unknown op code {op}"));
+                }
+                Err(e) => {
+                    // A well-framed request whose body does not decode: ZooKeeper
+                    // answers MarshallingError in order and keeps the connection.
+                    log::info!("undecodable op {} from {}: {e}", header.op, conn.peer);
+                    conn.reply_in_order(shard, header.xid, Err(ErrorCode::MarshallingError));
+                }
+            }
         }
         if start > 0 {
             buffer.drain(..start);

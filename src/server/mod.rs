@@ -140,7 +140,7 @@ pub fn session_password(session_id: i64) -> Vec<u8> {
 /// memory). Returns a clear message when the limit is too low and cannot be
 /// raised.
 pub fn ensure_memlock(cores: usize) -> Result<(), String> {
-    let needed = (cores as u64 + 1) * IO_MEMORY_BYTES as u64 + 8 * 1024 * 1024;
+    let needed = cores as u64 * (IO_MEMORY_BYTES as u64 + RING_LOCKED_BYTES);
     // SAFETY: getrlimit/setrlimit write/read a plain struct we own.
     unsafe {
         let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
@@ -170,6 +170,10 @@ pub fn ensure_memlock(cores: usize) -> Result<(), String> {
 /// glommio's registered I/O buffer per executor. paddock does no DMA file
 /// I/O on the executors, so a small area suffices.
 const IO_MEMORY_BYTES: usize = 1 << 20;
+
+/// What one executor's three io_uring rings may lock besides (older
+/// kernels account ring memory to RLIMIT_MEMLOCK).
+const RING_LOCKED_BYTES: u64 = 1 << 20;
 
 /// The state recovered from disk: tree, and where the log stands.
 pub struct Recovered {
