@@ -291,3 +291,9 @@ fn node_cost() {
     assert_eq!(node, slot, "Option<Node> must use the Arc niche");
     assert!(node <= 152, "Node grew to {node} bytes");
 }
+
+#[test]
+#[ignore = "prints sizes; run with --ignored --nocapture"]
+fn print_node_cost() {
+    println!("Node = {} bytes", std::mem::size_of::<Node>());
+}

@@ -120,10 +120,8 @@ impl WatchTable {
                 let mut one_shot = Vec::new();
                 for (&session_id, &mode) in watchers.iter() {
                     match mode {
-                        Mode::Recursive => {
-                            if event != EventType::NodeChildrenChanged {
-                                fired.push(session_id);
-                            }
+                        Mode::Recursive if event != EventType::NodeChildrenChanged => {
+                            fired.push(session_id)
                         }
                         Mode::Persistent if !at_parent => fired.push(session_id),
                         Mode::Standard if !at_parent => {
