@@ -126,14 +126,10 @@ pub struct ShardReport {
     pub outstanding: usize,
 }
 
-/// A session's password: derived from its id with a fixed secret, as
-/// ZooKeeper does, so any core (and a restarted server) can check it.
+/// A session's password, derived from its id as ZooKeeper derives it, so
+/// any core (and a restarted server) can check it without shared state.
 pub fn session_password(session_id: i64) -> Vec<u8> {
-    use sha1::{Digest, Sha1};
-    let mut hasher = Sha1::new();
-    hasher.update(b"paddock session password v1");
-    hasher.update(session_id.to_be_bytes());
-    hasher.finalize()[..16].to_vec()
+    crate::sessions::session_password(session_id).to_vec()
 }
 
 /// Raises RLIMIT_MEMLOCK (glommio's io_uring rings and buffers are locked
