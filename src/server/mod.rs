@@ -401,13 +401,38 @@ fn check_port_free(address: &str) -> Result<(), ServerError> {
         .map_err(listen_error)?
         .next()
         .ok_or_else(|| listen_error(io::Error::new(io::ErrorKind::InvalidInput, "no address")))?;
-    // A plain bind (no SO_REUSEPORT) fails if anyone listens there.
-    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)
-        .map_err(listen_error)?;
-    socket.set_reuse_address(true).map_err(listen_error)?;
-    socket.bind(&addr.into()).map_err(listen_error)?;
+    // The shards bind with SO_REUSEPORT, which would silently share the port
+    // with another listener (a second paddock, or the listener of a process
+    // just killed with -9, which io_uring releases asynchronously) — and the
+    // kernel would hand some new clients to a socket nobody accepts from. So
+    // wait, briefly, until nobody listens on the port.
+    let deadline = Instant::now() + PORT_WAIT;
+    while is_listening(addr.port()) {
+        if Instant::now() >= deadline {
+            return Err(listen_error(io::Error::new(io::ErrorKind::AddrInUse, "another process listens on this port")));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     Ok(())
 }
+
+/// True when some socket listens on `port` (from /proc/net/tcp and tcp6).
+fn is_listening(port: u16) -> bool {
+    const TCP_LISTEN: &str = "0A";
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        let Ok(text) = std::fs::read_to_string(table) else { return false };
+        text.lines().skip(1).any(|line| {
+            let mut fields = line.split_whitespace();
+            let local = fields.nth(1).unwrap_or("");
+            let state = fields.nth(1).unwrap_or("");
+            let local_port = local.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            state == TCP_LISTEN && local_port == Some(port)
+        })
+    })
+}
+
+/// How long to wait for a client port still held by a dead process.
+const PORT_WAIT: Duration = Duration::from_secs(10);
 
 fn load_sasl_users(config: &Config) -> Option<Arc<HashMap<String, String>>> {
     let path = config.jaas_config.as_ref()?;
