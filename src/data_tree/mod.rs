@@ -336,6 +336,9 @@ impl DataTree {
     // ---- reads -------------------------------------------------------------
 
     pub fn node(&self, path: &str) -> Option<&Node> {
+        // ZooKeeper's node map keys the root as "" as well as "/", and reads
+        // are not path-validated, so getData("") answers with the root.
+        let path = if path.is_empty() { "/" } else { path };
         self.index.get(path).map(|&id| self.slot(id))
     }
 
