@@ -3,6 +3,7 @@
 //! Pure modules (`protocol`, `data_tree`, `sessions`, `txn`, `storage`'s
 //! formats, `config`) do no network I/O and know nothing of glommio;
 //! `server` is the only place that touches sockets and cores.
+pub mod client;
 pub mod config;
 pub mod data_tree;
 pub mod protocol;
