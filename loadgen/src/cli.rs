@@ -58,7 +58,10 @@ impl Workload {
     }
     /// Workloads whose setup creates `--keys` nodes `<root>/k/<i>`.
     pub fn uses_keys(self) -> bool {
-        matches!(self, Workload::Set | Workload::Get | Workload::Exists | Workload::Mixed | Workload::Multi)
+        matches!(
+            self,
+            Workload::Set | Workload::Get | Workload::Exists | Workload::Mixed | Workload::Multi
+        )
     }
 }
 
@@ -136,7 +139,11 @@ impl Default for RunConfig {
 #[derive(Debug, PartialEq)]
 pub enum Command {
     Run(Box<RunConfig>),
-    Compare { files: Vec<String>, svg: Option<String>, title: Option<String> },
+    Compare {
+        files: Vec<String>,
+        svg: Option<String>,
+        title: Option<String>,
+    },
     Help,
 }
 
@@ -203,11 +210,14 @@ EXIT: 0 ok; 1 usage or setup error; 2 deadline exceeded (results written, marked
 
 fn value<'a>(args: &'a [String], i: &mut usize, flag: &str) -> Result<&'a str, String> {
     *i += 1;
-    args.get(*i).map(|s| s.as_str()).ok_or_else(|| format!("{flag} needs a value"))
+    args.get(*i)
+        .map(|s| s.as_str())
+        .ok_or_else(|| format!("{flag} needs a value"))
 }
 
 fn num<T: std::str::FromStr>(s: &str, flag: &str) -> Result<T, String> {
-    s.parse::<T>().map_err(|_| format!("{flag}: bad value {s:?}"))
+    s.parse::<T>()
+        .map_err(|_| format!("{flag}: bad value {s:?}"))
 }
 
 /// Parses the arguments after the program name.
@@ -235,7 +245,11 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "-h" | "--help" => return Ok(Command::Help),
             "--hosts" => {
                 owned = v(&mut i)?;
-                c.hosts = owned.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+                c.hosts = owned
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
             }
             "--workload" => c.workload = Workload::parse(&v(&mut i)?)?,
             "--sessions" => c.sessions = num(&v(&mut i)?, &flag)?,
@@ -334,7 +348,8 @@ pub fn validate(c: &RunConfig) -> Result<(), String> {
     if c.keys == 0 {
         return Err("--keys must be at least 1".into());
     }
-    if c.key_distribution == KeyDistribution::Zipfian && !(c.zipf_theta > 0.0 && c.zipf_theta < 1.0) {
+    if c.key_distribution == KeyDistribution::Zipfian && !(c.zipf_theta > 0.0 && c.zipf_theta < 1.0)
+    {
         return Err("--zipf-theta must be in (0, 1)".into());
     }
     if c.read_percent > 100 {
@@ -385,7 +400,9 @@ mod tests {
 
     #[test]
     fn open_loop_defaults_to_a_high_inflight_cap() {
-        let Command::Run(c) = parse(&args("--rate 5000")).unwrap() else { panic!() };
+        let Command::Run(c) = parse(&args("--rate 5000")).unwrap() else {
+            panic!()
+        };
         assert_eq!(c.inflight, 1000);
         assert!(parse(&args("--rate 5 --workload watch")).is_err());
         assert!(parse(&args("--bogus")).is_err());
@@ -394,8 +411,12 @@ mod tests {
     #[test]
     fn help_mentions_every_flag() {
         let src = include_str!("cli.rs");
-        let parser = &src[src.find("match flag.as_str()").unwrap()..src.find("fn parse_compare").unwrap()];
-        for part in parser.split('"').filter(|p| p.starts_with("--") && !p.contains(' ')) {
+        let parser =
+            &src[src.find("match flag.as_str()").unwrap()..src.find("fn parse_compare").unwrap()];
+        for part in parser
+            .split('"')
+            .filter(|p| p.starts_with("--") && !p.contains(' '))
+        {
             assert!(HELP.contains(part), "--help lacks {part}");
         }
     }

@@ -18,7 +18,17 @@ pub fn table(runs: &[(String, RunResult)]) -> String {
     let _ = writeln!(
         s,
         "{:<28} {:>9} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>7}",
-        "run", "workload", "ops/s", "p50", "p90", "p99", "p99.9", "p99.99", "max", "cpu µs/op", "errors"
+        "run",
+        "workload",
+        "ops/s",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "p99.99",
+        "max",
+        "cpu µs/op",
+        "errors"
     );
     for (name, r) in runs {
         let l = &r.latency;
@@ -47,7 +57,12 @@ pub fn run(files: &[String], svg_out: Option<&str>, title: Option<&str>) -> Resu
     for f in files {
         let r = load(f)?;
         // Label, made unique by the file name when two runs share one.
-        let name = if files.iter().filter(|g| load(g).map(|o| o.label == r.label).unwrap_or(false)).count() > 1 {
+        let name = if files
+            .iter()
+            .filter(|g| load(g).map(|o| o.label == r.label).unwrap_or(false))
+            .count()
+            > 1
+        {
             format!("{} ({f})", r.label)
         } else {
             r.label.clone()
@@ -56,7 +71,10 @@ pub fn run(files: &[String], svg_out: Option<&str>, title: Option<&str>) -> Resu
     }
     print!("{}", table(&runs));
     if let Some(out) = svg_out {
-        let curves: Vec<_> = runs.iter().map(|(n, r)| (n.clone(), r.percentiles.clone())).collect();
+        let curves: Vec<_> = runs
+            .iter()
+            .map(|(n, r)| (n.clone(), r.percentiles.clone()))
+            .collect();
         let title = title.map(str::to_string).unwrap_or_else(|| {
             let w: Vec<&str> = runs.iter().map(|(_, r)| r.config.workload.name()).collect();
             format!("latency by percentile: {}", w.join(" / "))

@@ -35,7 +35,9 @@ use crate::cli::{RunConfig, Workload};
 use crate::histo::{new_hist, Hist};
 use crate::schedule::{latency_ns, OpenLoop, Pacer};
 use crate::sys::{self, now_ns, Epoll, Timer};
-use crate::workload::{create_request, delete_request, set_request, Layout, OpGen, OpKind, OP_KINDS};
+use crate::workload::{
+    create_request, delete_request, set_request, Layout, OpGen, OpKind, OP_KINDS,
+};
 use crate::zk;
 
 const MS: u64 = 1_000_000;
@@ -173,8 +175,15 @@ impl Session {
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum WatchPhase {
     Idle,
-    Arming { armed: usize },
-    Firing { t0: u64, notified: usize, write_done: bool, last: u64 },
+    Arming {
+        armed: usize,
+    },
+    Firing {
+        t0: u64,
+        notified: usize,
+        write_done: bool,
+        last: u64,
+    },
 }
 
 struct Driver {
@@ -212,8 +221,15 @@ pub fn sessions_of(cfg: &RunConfig, thread: usize) -> Vec<(usize, usize)> {
     } else {
         cfg.sessions
     };
-    let threads = if cfg.workload == Workload::Watch { 1 } else { cfg.threads };
-    (0..total).filter(|i| i % threads == thread).map(|i| (i, i % cfg.hosts.len())).collect()
+    let threads = if cfg.workload == Workload::Watch {
+        1
+    } else {
+        cfg.threads
+    };
+    (0..total)
+        .filter(|i| i % threads == thread)
+        .map(|i| (i, i % cfg.hosts.len()))
+        .collect()
 }
 
 /// Runs one thread: connect, two barriers with the main thread, the load, the close.
@@ -246,7 +262,11 @@ pub fn run_thread(id: usize, sh: Arc<Shared>, start: Arc<Barrier>) -> ThreadResu
             let threads = sh.cfg.threads as f64;
             // Interleave the threads' schedules.
             let offset = (1e9 / rate * id as f64) as u64;
-            d.open = Some(OpenLoop::new(Pacer::new(d.t0 + offset, rate / threads, d.m_end)));
+            d.open = Some(OpenLoop::new(Pacer::new(
+                d.t0 + offset,
+                rate / threads,
+                d.m_end,
+            )));
         }
         if let Err(e) = d.run() {
             d.r.fatal = Some(e);
@@ -254,7 +274,11 @@ pub fn run_thread(id: usize, sh: Arc<Shared>, start: Arc<Barrier>) -> ThreadResu
         d.close_all();
     }
     d.flush_progress();
-    d.r.created = d.s.iter().filter(|s| s.created > 0).map(|s| (s.idx, s.created)).collect();
+    d.r.created =
+        d.s.iter()
+            .filter(|s| s.created > 0)
+            .map(|s| (s.idx, s.created))
+            .collect();
     for s in &d.s {
         if s.fd >= 0 {
             sys::close(s.fd);
@@ -284,15 +308,27 @@ fn empty_result() -> ThreadResult {
 
 impl Driver {
     fn new(id: usize, sh: Arc<Shared>) -> io::Result<Driver> {
-        let sessions: Vec<Session> = sessions_of(&sh.cfg, id).into_iter().map(|(i, h)| Session::new(i, h)).collect();
+        let sessions: Vec<Session> = sessions_of(&sh.cfg, id)
+            .into_iter()
+            .map(|(i, h)| Session::new(i, h))
+            .collect();
         let epoll = Epoll::new(sessions.len() + 1)?;
         let timer = Timer::new()?;
         epoll.add(timer.fd, EV_IN, TIMER_TOKEN)?;
         let gen = sh.cfg.workload.uses_keys().then(|| {
-            OpGen::new(&sh.cfg, sh.key_paths.clone(), sh.data.clone(), sh.cfg.seed.wrapping_add(id as u64 * 7919))
+            OpGen::new(
+                &sh.cfg,
+                sh.key_paths.clone(),
+                sh.data.clone(),
+                sh.cfg.seed.wrapping_add(id as u64 * 7919),
+            )
         });
         Ok(Driver {
-            watchers: if sh.cfg.workload == Workload::Watch { sh.cfg.watchers } else { 0 },
+            watchers: if sh.cfg.workload == Workload::Watch {
+                sh.cfg.watchers
+            } else {
+                0
+            },
             sh,
             epoll,
             timer,
@@ -337,7 +373,9 @@ impl Driver {
             let now = now_ns();
             if now >= self.deadline || self.sh.abort.load(Relaxed) {
                 let n = self.s.iter().filter(|s| s.state != State::Ready).count();
-                return Err(format!("{n} session(s) could not connect before the deadline"));
+                return Err(format!(
+                    "{n} session(s) could not connect before the deadline"
+                ));
             }
             self.poll(10)?;
             self.reconnect_due(now_ns());
@@ -451,7 +489,9 @@ impl Driver {
 
     fn has_capacity(&self) -> bool {
         let k = self.sh.cfg.inflight;
-        self.s.iter().any(|s| s.state == State::Ready && s.inflight.len() < k)
+        self.s
+            .iter()
+            .any(|s| s.state == State::Ready && s.inflight.len() < k)
     }
 
     fn poll(&mut self, timeout_ms: i32) -> Result<(), String> {
@@ -467,11 +507,7 @@ impl Driver {
             }
             let i = token as usize;
             match self.s[i].state {
-                State::Connecting => {
-                    if ev & (EV_OUT | EV_ERR) != 0 {
-                        self.finish_connect(i, now);
-                    }
-                }
+                State::Connecting if ev & (EV_OUT | EV_ERR) != 0 => self.finish_connect(i, now),
                 State::Handshake | State::Ready | State::Closing => {
                     if ev & (EV_IN | EV_ERR) != 0 {
                         self.read_session(i, now);
@@ -491,7 +527,10 @@ impl Driver {
         // Pings keep idle sessions alive (open loop at low rates, watchers).
         for i in 0..self.s.len() {
             let s = &self.s[i];
-            if s.state == State::Ready && s.timeout_ms > 0 && now - s.last_send > s.timeout_ms as u64 * MS / 3 {
+            if s.state == State::Ready
+                && s.timeout_ms > 0
+                && now - s.last_send > s.timeout_ms as u64 * MS / 3
+            {
                 let s = &mut self.s[i];
                 zk::write_request(&mut s.wbuf, xid::PING, &Request::Ping);
                 s.last_send = now;
@@ -509,10 +548,14 @@ impl Driver {
             }
             self.delta.reset();
         }
-        sh.done_total.fetch_add(std::mem::take(&mut self.delta_done), Relaxed);
-        sh.done_measured.fetch_add(std::mem::take(&mut self.delta_measured), Relaxed);
-        sh.errors.fetch_add(std::mem::take(&mut self.delta_errors), Relaxed);
-        sh.losses.fetch_add(std::mem::take(&mut self.delta_losses), Relaxed);
+        sh.done_total
+            .fetch_add(std::mem::take(&mut self.delta_done), Relaxed);
+        sh.done_measured
+            .fetch_add(std::mem::take(&mut self.delta_measured), Relaxed);
+        sh.errors
+            .fetch_add(std::mem::take(&mut self.delta_errors), Relaxed);
+        sh.losses
+            .fetch_add(std::mem::take(&mut self.delta_losses), Relaxed);
     }
 
     // ------------------------------------------------------- connections
@@ -543,7 +586,10 @@ impl Driver {
         s.state = State::Handshake;
         s.rstart = 0;
         s.rend = 0;
-        zk::write_connect_request(&mut s.wbuf, &zk::new_session(self.sh.cfg.session_timeout_ms));
+        zk::write_connect_request(
+            &mut s.wbuf,
+            &zk::new_session(self.sh.cfg.session_timeout_ms),
+        );
         self.set_interest(i, EV_IN);
         self.mark_dirty(i);
     }
@@ -561,8 +607,12 @@ impl Driver {
     /// The connection is gone: count it, fail what was in flight, reconnect later.
     fn fail(&mut self, i: usize, now: u64, was_loss: bool) {
         let hosts = self.sh.addrs.len();
-        let lost = self.s[i].inflight.iter().filter(|p| p.tag != Tag::Close).count() as u64;
-        let was_ready = matches!(self.s[i].state, State::Ready | State::Closing | State::Handshake);
+        let lost = self.s[i]
+            .inflight
+            .iter()
+            .filter(|p| p.tag != Tag::Close)
+            .count() as u64;
+        let was_ready = matches!(self.s[i].state, State::Ready | State::Closing);
         self.drop_session(i);
         if was_loss || was_ready {
             self.r.connection_losses += 1;
@@ -571,13 +621,21 @@ impl Driver {
             self.r.connect_failures += 1;
         }
         if lost > 0 {
-            *self.r.errors.entry(zk::ErrorCode::ConnectionLoss.code()).or_default() += lost;
+            *self
+                .r
+                .errors
+                .entry(zk::ErrorCode::ConnectionLoss.code())
+                .or_default() += lost;
             self.delta_errors += lost;
         }
         let s = &mut self.s[i];
         s.host = (s.host + 1) % hosts;
         let ending = now >= self.m_end;
-        s.state = if ending { State::Done } else { State::Reconnect(now + RECONNECT_DELAY) };
+        s.state = if ending {
+            State::Done
+        } else {
+            State::Reconnect(now + RECONNECT_DELAY)
+        };
         if self.workload() == Workload::Watch && self.watch != WatchPhase::Idle {
             self.watch = WatchPhase::Idle;
         }
@@ -637,7 +695,9 @@ impl Driver {
                         self.set_interest(i, EV_IN | EV_OUT);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.set_interest(i, EV_IN | EV_OUT),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.set_interest(i, EV_IN | EV_OUT)
+                }
                 Err(_) => self.fail(i, now, true),
             }
         }
@@ -714,8 +774,8 @@ impl Driver {
                     if self.in_window(cs) {
                         let _ = self.r.connect.record(latency_ns(cs, now).max(1));
                     }
-                    if self.workload() == Workload::Ephemeral && self.t0 != u64::MAX {
-                        self.session_ready_ephemeral(i, now);
+                    if self.t0 != u64::MAX {
+                        self.session_ready(i, now);
                     }
                     true
                 }
@@ -723,7 +783,9 @@ impl Driver {
             };
         }
         let mut r = zk::Reader::new(frame);
-        let Ok(h) = zk::reply_header(&mut r) else { return false };
+        let Ok(h) = zk::reply_header(&mut r) else {
+            return false;
+        };
         match h.xid {
             xid::NOTIFICATION => {
                 let ev = zk::watcher_event_type(&mut r).unwrap_or(0);
@@ -732,7 +794,9 @@ impl Driver {
             }
             xid::PING | xid::AUTH | xid::SET_WATCHES => true,
             x => {
-                let Some(p) = self.s[i].inflight.pop_front() else { return false };
+                let Some(p) = self.s[i].inflight.pop_front() else {
+                    return false;
+                };
                 if p.xid != x {
                     return false; // out of order: not a server we understand
                 }
@@ -765,7 +829,10 @@ impl Driver {
                 let s = &mut self.s[i];
                 let path = self.sh.layout.created(s.idx, s.created);
                 s.created += 1;
-                (OpKind::Create, create_request(path, self.sh.data.clone(), 0))
+                (
+                    OpKind::Create,
+                    create_request(path, self.sh.data.clone(), 0),
+                )
             }
             Workload::Delete => {
                 let n = self.sh.pool_next.fetch_add(1, Relaxed);
@@ -868,26 +935,56 @@ impl Driver {
                         let w = self.watchers;
                         let req = set_request(self.sh.layout.watch_node(), self.sh.data.clone());
                         self.send(w, req, Tag::WatchWrite, now);
-                        self.watch = WatchPhase::Firing { t0: now, notified: 0, write_done: false, last: now };
+                        self.watch = WatchPhase::Firing {
+                            t0: now,
+                            notified: 0,
+                            write_done: false,
+                            last: now,
+                        };
                     }
                 }
             }
             Tag::WatchWrite => {
-                if let WatchPhase::Firing { t0, notified, last, .. } = self.watch {
+                if let WatchPhase::Firing {
+                    t0, notified, last, ..
+                } = self.watch
+                {
                     if err != 0 {
                         self.watch = WatchPhase::Idle;
                         return;
                     }
-                    self.watch = WatchPhase::Firing { t0, notified, write_done: true, last };
+                    self.watch = WatchPhase::Firing {
+                        t0,
+                        notified,
+                        write_done: true,
+                        last,
+                    };
                     self.watch_maybe_done(now);
                 }
             }
             Tag::Close => {
                 self.r.sessions_closed += 1;
                 self.drop_session(i);
-                if self.workload() == Workload::Ephemeral && now < self.m_end && self.t0 != u64::MAX {
+                if self.workload() == Workload::Ephemeral && now < self.m_end && self.t0 != u64::MAX
+                {
                     // Churn: a new session in place of the closed one.
                     self.start_connect(i, now);
+                }
+            }
+        }
+    }
+
+    /// A session (re)connected during the load: give it work.
+    fn session_ready(&mut self, i: usize, now: u64) {
+        match self.workload() {
+            Workload::Ephemeral => self.session_ready_ephemeral(i, now),
+            Workload::Watch => {} // the loop starts a round once every session is back
+            _ if self.open.is_some() => {} // dispatch_open hands it due ops
+            _ => {
+                for _ in 0..self.sh.cfg.inflight {
+                    if now >= self.m_end || !self.issue(i, now, now) {
+                        break;
+                    }
                 }
             }
         }
@@ -929,7 +1026,15 @@ impl Driver {
         }
         let node = self.sh.layout.watch_node();
         for w in 0..self.watchers {
-            self.send(w, Request::Exists(PathWatch { path: node.clone(), watch: true }), Tag::Arm, now);
+            self.send(
+                w,
+                Request::Exists(PathWatch {
+                    path: node.clone(),
+                    watch: true,
+                }),
+                Tag::Arm,
+                now,
+            );
         }
         self.watch = WatchPhase::Arming { armed: 0 };
     }
@@ -940,14 +1045,31 @@ impl Driver {
         if i >= self.watchers || event_type != 3 {
             return;
         }
-        if let WatchPhase::Firing { t0, notified, write_done, .. } = self.watch {
-            self.watch = WatchPhase::Firing { t0, notified: notified + 1, write_done, last: now };
+        if let WatchPhase::Firing {
+            t0,
+            notified,
+            write_done,
+            ..
+        } = self.watch
+        {
+            self.watch = WatchPhase::Firing {
+                t0,
+                notified: notified + 1,
+                write_done,
+                last: now,
+            };
             self.watch_maybe_done(now);
         }
     }
 
     fn watch_maybe_done(&mut self, now: u64) {
-        if let WatchPhase::Firing { t0, notified, write_done: true, last } = self.watch {
+        if let WatchPhase::Firing {
+            t0,
+            notified,
+            write_done: true,
+            last,
+        } = self.watch
+        {
             if notified >= self.watchers {
                 self.record(OpKind::Watch, t0, last);
                 self.watch = WatchPhase::Idle;

@@ -77,7 +77,11 @@ pub fn curve(h: &Hist) -> Vec<CurvePoint> {
 /// The classic `outputPercentileDistribution` table, values in microseconds.
 pub fn hgrm(h: &Hist) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{:>12} {:>14} {:>10} {:>14}\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)");
+    let _ = writeln!(
+        s,
+        "{:>12} {:>14} {:>10} {:>14}\n",
+        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
+    );
     let mut total = 0u64;
     if !h.is_empty() {
         for v in h.iter_quantiles(5) {
@@ -85,17 +89,35 @@ pub fn hgrm(h: &Hist) -> String {
             let q = v.quantile_iterated_to();
             let value = us(h.highest_equivalent(v.value_iterated_to()));
             if q < 1.0 {
-                let _ = writeln!(s, "{value:12.3} {q:2.12} {total:10} {:14.2}", 1.0 / (1.0 - q));
+                let _ = writeln!(
+                    s,
+                    "{value:12.3} {q:2.12} {total:10} {:14.2}",
+                    1.0 / (1.0 - q)
+                );
             } else {
                 let _ = writeln!(s, "{value:12.3} {q:2.12} {total:10}");
             }
         }
     }
     let mean = if h.is_empty() { 0.0 } else { h.mean() / 1000.0 };
-    let sd = if h.is_empty() { 0.0 } else { h.stdev() / 1000.0 };
+    let sd = if h.is_empty() {
+        0.0
+    } else {
+        h.stdev() / 1000.0
+    };
     let _ = writeln!(s, "#[Mean    = {mean:12.3}, StdDeviation   = {sd:12.3}]");
-    let _ = writeln!(s, "#[Max     = {:12.3}, Total count    = {:12}]", us(h.max()), h.len());
-    let _ = writeln!(s, "#[Buckets = {:12}, SubBuckets     = {:12}]", h.buckets(), 2048);
+    let _ = writeln!(
+        s,
+        "#[Max     = {:12.3}, Total count    = {:12}]",
+        us(h.max()),
+        h.len()
+    );
+    let _ = writeln!(
+        s,
+        "#[Buckets = {:12}, SubBuckets     = {:12}]",
+        h.buckets(),
+        2048
+    );
     s
 }
 
@@ -127,10 +149,18 @@ mod tests {
         let text = hgrm(&h);
         assert!(text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
         assert!(text.contains("#[Max     ="));
-        let last = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).last().unwrap();
-        assert!(last.contains("1.000000000000") && last.trim_end().ends_with("10000"), "{last}");
+        let last = text
+            .lines()
+            .rfind(|l| !l.starts_with('#') && !l.is_empty())
+            .unwrap();
+        assert!(
+            last.contains("1.000000000000") && last.trim_end().ends_with("10000"),
+            "{last}"
+        );
         let c = curve(&h);
-        assert!(c.windows(2).all(|w| w[0].percentile <= w[1].percentile && w[0].latency_us <= w[1].latency_us));
+        assert!(c
+            .windows(2)
+            .all(|w| w[0].percentile <= w[1].percentile && w[0].latency_us <= w[1].latency_us));
         assert_eq!(c.last().unwrap().percentile, 100.0);
     }
 }

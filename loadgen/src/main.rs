@@ -33,13 +33,15 @@ fn main() {
             print!("{}", cli::HELP);
             0
         }
-        Ok(Command::Compare { files, svg, title }) => match compare::run(&files, svg.as_deref(), title.as_deref()) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("paddock-loadgen compare: {e}");
-                1
+        Ok(Command::Compare { files, svg, title }) => {
+            match compare::run(&files, svg.as_deref(), title.as_deref()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("paddock-loadgen compare: {e}");
+                    1
+                }
             }
-        },
+        }
         Ok(Command::Run(cfg)) => run(*cfg),
         Err(e) => {
             eprintln!("paddock-loadgen: {e}");
@@ -63,13 +65,18 @@ fn resolve(hosts: &[String]) -> Result<Vec<SocketAddr>, String> {
 
 fn run_tag() -> String {
     let x = now_ns() ^ ((std::process::id() as u64) << 40);
-    format!("{:08x}", (x ^ (x >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32)
+    format!(
+        "{:08x}",
+        (x ^ (x >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
+    )
 }
 
 fn run(cfg: RunConfig) -> i32 {
     let started = Instant::now();
-    let started_unix_ms =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let started_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     let total_secs = cfg.warmup_secs + cfg.duration_secs + cfg.grace_secs;
     let deadline_instant = started + Duration::from_secs_f64(total_secs);
     let deadline_ns = now_ns() + (total_secs * 1e9) as u64;
@@ -81,20 +88,27 @@ fn run(cfg: RunConfig) -> i32 {
             return 1;
         }
     };
-    let layout = Layout { root: cfg.root.clone(), run_tag: run_tag() };
+    let layout = Layout {
+        root: cfg.root.clone(),
+        run_tag: run_tag(),
+    };
     let data = workload::payload(cfg.data_bytes);
-    let key_paths: Vec<String> =
-        if cfg.workload.uses_keys() { (0..cfg.keys).map(|i| layout.key(i)).collect() } else { Vec::new() };
+    let key_paths: Vec<String> = if cfg.workload.uses_keys() {
+        (0..cfg.keys).map(|i| layout.key(i)).collect()
+    } else {
+        Vec::new()
+    };
 
     // Setup on one pipelined session.
     let setup_t = Instant::now();
-    let mut admin = match setup::SyncClient::connect(&addrs[0], cfg.session_timeout_ms, deadline_instant) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("paddock-loadgen: setup: {e}");
-            return 1;
-        }
-    };
+    let mut admin =
+        match setup::SyncClient::connect(&addrs[0], cfg.session_timeout_ms, deadline_instant) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("paddock-loadgen: setup: {e}");
+                return 1;
+            }
+        };
     if let Err(e) = setup::setup(&mut admin, &cfg, &layout, &data) {
         eprintln!("paddock-loadgen: setup: {e}");
         return 1;
@@ -104,7 +118,11 @@ fn run(cfg: RunConfig) -> i32 {
         eprintln!("setup done in {:.2} s", setup_t.elapsed().as_secs_f64());
     }
 
-    let threads = if cfg.workload == Workload::Watch { 1 } else { cfg.threads };
+    let threads = if cfg.workload == Workload::Watch {
+        1
+    } else {
+        cfg.threads
+    };
     let shared = Arc::new(Shared {
         cfg: cfg.clone(),
         layout: layout.clone(),
@@ -166,13 +184,19 @@ fn run(cfg: RunConfig) -> i32 {
             } else {
                 "drain"
             };
-            let p99 = shared.measured_hist.lock().ok().filter(|h| !h.is_empty()).map(|h| h.value_at_quantile(0.99));
+            let p99 = shared
+                .measured_hist
+                .lock()
+                .ok()
+                .filter(|h| !h.is_empty())
+                .map(|h| h.value_at_quantile(0.99));
             if !cfg.quiet {
                 eprintln!(
                     "[{:>4.0}s {phase:>7}] {:>9} ops/s  p99 {:>9}  errors {}  losses {}",
                     (now - t0) as f64 / 1e9,
                     done - last_done,
-                    p99.map(|v| fmt_us(v as f64 / 1000.0)).unwrap_or_else(|| "-".into()),
+                    p99.map(|v| fmt_us(v as f64 / 1000.0))
+                        .unwrap_or_else(|| "-".into()),
                     shared.errors.load(Relaxed),
                     shared.losses.load(Relaxed),
                 );
@@ -190,7 +214,10 @@ fn run(cfg: RunConfig) -> i32 {
         std::thread::sleep(Duration::from_nanos(sleep));
     }
     let cpu_end_sample = cpu_end.unwrap_or_else(sys::process_cpu_us);
-    let results: Vec<ThreadResult> = handles.into_iter().map(|h| h.join().expect("driver thread panicked")).collect();
+    let results: Vec<ThreadResult> = handles
+        .into_iter()
+        .map(|h| h.join().expect("driver thread panicked"))
+        .collect();
 
     // Merge.
     let mut all = new_hist();
@@ -220,7 +247,9 @@ fn run(cfg: RunConfig) -> i32 {
         created.extend_from_slice(&r.created);
         pool_exhausted |= r.pool_exhausted;
         if r.deadline_exceeded {
-            reasons.push(format!("deadline of {total_secs:.0} s (warmup + duration + grace) exceeded"));
+            reasons.push(format!(
+                "deadline of {total_secs:.0} s (warmup + duration + grace) exceeded"
+            ));
         }
         if let Some(f) = &r.fatal {
             reasons.push(f.clone());
@@ -230,11 +259,18 @@ fn run(cfg: RunConfig) -> i32 {
 
     let mut cleanup_note = None;
     if cfg.cleanup && reasons.is_empty() {
-        let r = setup::SyncClient::connect(&addrs[0], cfg.session_timeout_ms, deadline_instant).and_then(|mut c| {
-            let n = setup::cleanup(&mut c, &cfg, &layout, &created, shared.pool_next.load(Relaxed))?;
-            c.close();
-            Ok(n)
-        });
+        let r = setup::SyncClient::connect(&addrs[0], cfg.session_timeout_ms, deadline_instant)
+            .and_then(|mut c| {
+                let n = setup::cleanup(
+                    &mut c,
+                    &cfg,
+                    &layout,
+                    &created,
+                    shared.pool_next.load(Relaxed),
+                )?;
+                c.close();
+                Ok(n)
+            });
         match r {
             Ok(n) if !cfg.quiet => eprintln!("cleanup: deleted {n} nodes"),
             Ok(_) => {}
@@ -253,7 +289,10 @@ fn run(cfg: RunConfig) -> i32 {
     let result = RunResult {
         tool: "paddock-loadgen".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        label: cfg.label.clone().unwrap_or_else(|| cfg.workload.name().to_string()),
+        label: cfg
+            .label
+            .clone()
+            .unwrap_or_else(|| cfg.workload.name().to_string()),
         config: cfg.clone(),
         mode: if cfg.rate.is_some() { "open" } else { "closed" }.into(),
         started_unix_ms,
@@ -280,7 +319,11 @@ fn run(cfg: RunConfig) -> i32 {
         cpu: Cpu {
             user_secs: cpu_user as f64 / 1e6,
             sys_secs: cpu_sys as f64 / 1e6,
-            us_per_op: if ops > 0 { (cpu_user + cpu_sys) as f64 / ops as f64 } else { 0.0 },
+            us_per_op: if ops > 0 {
+                (cpu_user + cpu_sys) as f64 / ops as f64
+            } else {
+                0.0
+            },
         },
         hgrm_file: cfg.hgrm.clone(),
         pool_exhausted,

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::RunConfig;
+use crate::cli::{RunConfig, Workload};
 use crate::histo::{fmt_us, CurvePoint, Summary};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -65,9 +65,25 @@ impl RunResult {
     pub fn summary_text(&self) -> String {
         let c = &self.config;
         let mut s = String::new();
-        let shape = match c.rate {
-            Some(r) => format!("open loop {r} ops/s over {} sessions (cap {} in flight each)", c.sessions, c.inflight),
-            None => format!("closed loop {} sessions x {} in flight", c.sessions, c.inflight),
+        let shape = match (c.workload, c.rate) {
+            (Workload::Watch, _) => {
+                format!(
+                    "{} watchers + 1 writer, one fan-out round at a time (op = one round)",
+                    c.watchers
+                )
+            }
+            (Workload::Ephemeral, _) => format!(
+                "{} sessions x {} in flight, {} ephemerals per session then close",
+                c.sessions, c.inflight, c.ephemerals
+            ),
+            (_, Some(r)) => format!(
+                "open loop {r} ops/s over {} sessions (cap {} in flight each)",
+                c.sessions, c.inflight
+            ),
+            (_, None) => format!(
+                "closed loop {} sessions x {} in flight",
+                c.sessions, c.inflight
+            ),
         };
         let _ = writeln!(
             s,
@@ -84,10 +100,16 @@ impl RunResult {
             self.measured_secs,
             self.ops,
             self.ops_per_sec,
-            self.intended_ops_per_sec.map(|r| format!(" (intended {r})")).unwrap_or_default()
+            self.intended_ops_per_sec
+                .map(|r| format!(" (intended {r})"))
+                .unwrap_or_default()
         );
         let l = &self.latency;
-        let from = if c.rate.is_some() { "from intended send time" } else { "from send" };
+        let from = match (c.workload, c.rate) {
+            (Workload::Watch, _) => "write sent -> last watcher notified",
+            (_, Some(_)) => "from intended send time",
+            (_, None) => "from send",
+        };
         let _ = writeln!(
             s,
             "latency ({from}, {} ops): p50 {}  p90 {}  p99 {}  p99.9 {}  p99.99 {}  max {}",
@@ -123,12 +145,20 @@ impl RunResult {
             );
         }
         if self.watch_notifications > 0 {
-            let _ = writeln!(s, "watch notifications received: {}", self.watch_notifications);
+            let _ = writeln!(
+                s,
+                "watch notifications received: {}",
+                self.watch_notifications
+            );
         }
         if self.errors.is_empty() {
             let _ = writeln!(s, "errors: none");
         } else {
-            let list: Vec<String> = self.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let list: Vec<String> = self
+                .errors
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
             let _ = writeln!(s, "errors: {} ({})", self.errors_total, list.join(", "));
         }
         let _ = writeln!(

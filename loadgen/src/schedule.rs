@@ -23,7 +23,12 @@ pub struct Pacer {
 
 impl Pacer {
     pub fn new(start_ns: u64, rate_per_sec: f64, end_ns: u64) -> Pacer {
-        Pacer { start_ns, interval_ns: 1e9 / rate_per_sec, issued: 0, end_ns }
+        Pacer {
+            start_ns,
+            interval_ns: 1e9 / rate_per_sec,
+            issued: 0,
+            end_ns,
+        }
     }
     /// The intended instant of the next op, or None when the schedule is over.
     pub fn next_due(&self) -> Option<u64> {
@@ -51,7 +56,10 @@ pub struct OpenLoop {
 
 impl OpenLoop {
     pub fn new(pacer: Pacer) -> OpenLoop {
-        OpenLoop { pacer, backlog: VecDeque::new() }
+        OpenLoop {
+            pacer,
+            backlog: VecDeque::new(),
+        }
     }
     /// Moves every op due by `now` into the backlog.
     pub fn poll(&mut self, now_ns: u64) {
@@ -121,7 +129,11 @@ mod tests {
             if let Some(intended) = ol.take() {
                 let sent = now;
                 // The server starts at `sent`, or when it unfreezes.
-                let begin = if (stall_from..stall_to).contains(&sent) { stall_to } else { sent };
+                let begin = if (stall_from..stall_to).contains(&sent) {
+                    stall_to
+                } else {
+                    sent
+                };
                 let done = begin + service;
                 corrected.push(latency_ns(intended, done));
                 naive.push(latency_ns(sent, done));

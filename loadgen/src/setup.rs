@@ -27,12 +27,24 @@ pub struct SyncClient {
 }
 
 impl SyncClient {
-    pub fn connect(addr: &SocketAddr, timeout_ms: i32, deadline: Instant) -> Result<SyncClient, String> {
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+    pub fn connect(
+        addr: &SocketAddr,
+        timeout_ms: i32,
+        deadline: Instant,
+    ) -> Result<SyncClient, String> {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
         let stream = TcpStream::connect_timeout(addr, left.min(Duration::from_secs(5)))
             .map_err(|e| format!("connect {addr}: {e}"))?;
         stream.set_nodelay(true).ok();
-        let mut c = SyncClient { stream, rbuf: Vec::new(), out: Vec::new(), next_xid: 1, deadline };
+        let mut c = SyncClient {
+            stream,
+            rbuf: Vec::new(),
+            out: Vec::new(),
+            next_xid: 1,
+            deadline,
+        };
         zk::write_connect_request(&mut c.out, &zk::new_session(timeout_ms));
         c.write_out()?;
         let frame = c.read_frame()?;
@@ -44,14 +56,18 @@ impl SyncClient {
     }
 
     fn write_out(&mut self) -> Result<(), String> {
-        self.stream.write_all(&self.out).map_err(|e| format!("send: {e}"))?;
+        self.stream
+            .write_all(&self.out)
+            .map_err(|e| format!("send: {e}"))?;
         self.out.clear();
         Ok(())
     }
 
     fn read_frame(&mut self) -> Result<Vec<u8>, String> {
         loop {
-            if let Some(n) = zk::frame_length(&self.rbuf, zk::MAX_FRAME_BYTES).map_err(|e| format!("{e:?}"))? {
+            if let Some(n) =
+                zk::frame_length(&self.rbuf, zk::MAX_FRAME_BYTES).map_err(|e| format!("{e:?}"))?
+            {
                 let frame = self.rbuf[4..4 + n].to_vec();
                 self.rbuf.drain(..4 + n);
                 return Ok(frame);
@@ -85,7 +101,8 @@ impl SyncClient {
                 self.write_out()?;
             }
             let frame = self.read_frame()?;
-            let h = zk::reply_header(&mut zk::Reader::new(&frame)).map_err(|e| format!("reply: {e}"))?;
+            let h = zk::reply_header(&mut zk::Reader::new(&frame))
+                .map_err(|e| format!("reply: {e}"))?;
             if h.xid == xid::NOTIFICATION || h.xid == xid::PING {
                 continue;
             }
@@ -115,12 +132,21 @@ fn check(errs: &[i32], ok: &[i32], what: &str) -> Result<(), String> {
 /// Creates the parents, the keys (set/get/exists/mixed/multi), the delete pool
 /// or the watched node. Existing keys are reused (their data is reset to
 /// `--data-bytes`).
-pub fn setup(c: &mut SyncClient, cfg: &RunConfig, layout: &Layout, data: &bytes::Bytes) -> Result<(), String> {
+pub fn setup(
+    c: &mut SyncClient,
+    cfg: &RunConfig,
+    layout: &Layout,
+    data: &bytes::Bytes,
+) -> Result<(), String> {
     let dirs: Vec<Request> = layout
         .dirs(cfg.workload)
         .into_iter()
         .map(|d| {
-            let payload = if d == layout.watch_node() { data.clone() } else { bytes::Bytes::new() };
+            let payload = if d == layout.watch_node() {
+                data.clone()
+            } else {
+                bytes::Bytes::new()
+            };
             create_request(d, payload, 0)
         })
         .collect();
@@ -128,7 +154,9 @@ pub fn setup(c: &mut SyncClient, cfg: &RunConfig, layout: &Layout, data: &bytes:
     if cfg.workload.uses_keys() {
         for lo in (0..cfg.keys).step_by(CHUNK) {
             let hi = (lo + CHUNK).min(cfg.keys);
-            let reqs: Vec<Request> = (lo..hi).map(|i| create_request(layout.key(i), data.clone(), 0)).collect();
+            let reqs: Vec<Request> = (lo..hi)
+                .map(|i| create_request(layout.key(i), data.clone(), 0))
+                .collect();
             let errs = c.pipeline(&reqs)?;
             check(&errs, &[NODE_EXISTS], "creating keys")?;
             let reset: Vec<Request> = (lo..hi)
@@ -142,12 +170,18 @@ pub fn setup(c: &mut SyncClient, cfg: &RunConfig, layout: &Layout, data: &bytes:
     if cfg.workload == Workload::Delete {
         for lo in (0..cfg.keys).step_by(CHUNK) {
             let hi = (lo + CHUNK).min(cfg.keys);
-            let reqs: Vec<Request> = (lo..hi).map(|i| create_request(layout.pooled(i), data.clone(), 0)).collect();
+            let reqs: Vec<Request> = (lo..hi)
+                .map(|i| create_request(layout.pooled(i), data.clone(), 0))
+                .collect();
             check(&c.pipeline(&reqs)?, &[], "creating the delete pool")?;
         }
     }
     if cfg.workload == Workload::Watch {
-        check(&c.pipeline(&[set_request(layout.watch_node(), data.clone())])?, &[], "resetting the watched node")?;
+        check(
+            &c.pipeline(&[set_request(layout.watch_node(), data.clone())])?,
+            &[],
+            "resetting the watched node",
+        )?;
     }
     Ok(())
 }
@@ -168,7 +202,9 @@ pub fn cleanup(
                 paths.extend((0..n).map(|k| layout.created(s, k)));
             }
         }
-        Workload::Delete => paths.extend((pool_next.min(cfg.keys)..cfg.keys).map(|i| layout.pooled(i))),
+        Workload::Delete => {
+            paths.extend((pool_next.min(cfg.keys)..cfg.keys).map(|i| layout.pooled(i)))
+        }
         w if w.uses_keys() => paths.extend((0..cfg.keys).map(|i| layout.key(i))),
         _ => {}
     }

@@ -12,7 +12,9 @@ const LEFT: f64 = 80.0;
 const RIGHT: f64 = 200.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 60.0;
-const COLORS: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+const COLORS: [&str; 8] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+];
 
 fn nines(p: f64, cap: f64) -> f64 {
     if p >= 100.0 {
@@ -22,7 +24,10 @@ fn nines(p: f64, cap: f64) -> f64 {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn latency_label(us: f64) -> String {
@@ -46,7 +51,10 @@ fn percentile_label(n: u32) -> String {
 
 /// Draws the runs (label, curve) into an SVG document.
 pub fn render(title: &str, runs: &[(String, Vec<CurvePoint>)]) -> String {
-    let pts = runs.iter().flat_map(|(_, c)| c.iter()).filter(|p| p.latency_us > 0.0);
+    let pts = runs
+        .iter()
+        .flat_map(|(_, c)| c.iter())
+        .filter(|p| p.latency_us > 0.0);
     let (mut lo, mut hi, mut max_nines) = (f64::MAX, 0f64, 0f64);
     for p in pts {
         lo = lo.min(p.latency_us);
@@ -60,7 +68,10 @@ pub fn render(title: &str, runs: &[(String, Vec<CurvePoint>)]) -> String {
         hi = 1000.0;
     }
     let cap = max_nines.ceil().clamp(4.0, 7.0);
-    let (ylo, yhi) = (lo.log10().floor(), hi.log10().ceil().max(lo.log10().floor() + 1.0));
+    let (ylo, yhi) = (
+        lo.log10().floor(),
+        hi.log10().ceil().max(lo.log10().floor() + 1.0),
+    );
     let pw = W - LEFT - RIGHT;
     let ph = H - TOP - BOTTOM;
     let x = |n: f64| LEFT + n / cap * pw;
@@ -72,11 +83,20 @@ pub fn render(title: &str, runs: &[(String, Vec<CurvePoint>)]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
-    let _ = writeln!(s, r#"<text x="{}" y="28" font-size="16" text-anchor="middle">{}</text>"#, LEFT + pw / 2.0, esc(title));
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="28" font-size="16" text-anchor="middle">{}</text>"#,
+        LEFT + pw / 2.0,
+        esc(title)
+    );
     // Grid and axes (lines, never paths: one path per run).
     for n in 0..=cap as u32 {
         let gx = x(n as f64);
-        let _ = writeln!(s, r##"<line x1="{gx:.1}" y1="{TOP}" x2="{gx:.1}" y2="{:.1}" stroke="#ddd"/>"##, TOP + ph);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{gx:.1}" y1="{TOP}" x2="{gx:.1}" y2="{:.1}" stroke="#ddd"/>"##,
+            TOP + ph
+        );
         let _ = writeln!(
             s,
             r#"<text x="{gx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
@@ -93,7 +113,11 @@ pub fn render(title: &str, runs: &[(String, Vec<CurvePoint>)]) -> String {
             }
             let gy = y(v);
             let stroke = if m == 1.0 { "#ccc" } else { "#eee" };
-            let _ = writeln!(s, r#"<line x1="{LEFT}" y1="{gy:.1}" x2="{:.1}" y2="{gy:.1}" stroke="{stroke}"/>"#, LEFT + pw);
+            let _ = writeln!(
+                s,
+                r#"<line x1="{LEFT}" y1="{gy:.1}" x2="{:.1}" y2="{gy:.1}" stroke="{stroke}"/>"#,
+                LEFT + pw
+            );
             let _ = writeln!(
                 s,
                 r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
@@ -145,7 +169,13 @@ pub fn render(title: &str, runs: &[(String, Vec<CurvePoint>)]) -> String {
             r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="3"/>"#,
             lx + 20.0
         );
-        let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}">{}</text>"#, lx + 26.0, ly + 4.0, esc(label));
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
+            lx + 26.0,
+            ly + 4.0,
+            esc(label)
+        );
     }
     s.push_str("</svg>\n");
     s
@@ -159,7 +189,10 @@ mod tests {
         [0.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0]
             .iter()
             .enumerate()
-            .map(|(i, &p)| CurvePoint { percentile: p, latency_us: scale * (i + 1) as f64 })
+            .map(|(i, &p)| CurvePoint {
+                percentile: p,
+                latency_us: scale * (i + 1) as f64,
+            })
             .collect()
     }
 

@@ -2,7 +2,9 @@
 //! request of each operation. Pure: no sockets, no clocks.
 
 use bytes::Bytes;
-use paddock::protocol::{Acl, CreateRequest, DeleteRequest, MultiOp, PathWatch, Request, SetDataRequest};
+use paddock::protocol::{
+    Acl, CreateRequest, DeleteRequest, MultiOp, PathWatch, Request, SetDataRequest,
+};
 
 use crate::cli::{KeyDistribution, RunConfig, Workload};
 
@@ -22,7 +24,9 @@ impl Rng {
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             z ^ (z >> 31)
         };
-        Rng { s: [next(), next(), next(), next()] }
+        Rng {
+            s: [next(), next(), next(), next()],
+        }
     }
     pub fn next_u64(&mut self) -> u64 {
         let r = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
@@ -63,8 +67,18 @@ impl Zipfian {
         let zeta = |k: u64| (1..=k).map(|i| 1.0 / (i as f64).powf(theta)).sum::<f64>();
         let zetan = zeta(n);
         let zeta2 = zeta(2.min(n));
-        let eta = if n > 2 { (1.0 - (2.0 / n as f64).powf(1.0 - theta)) / (1.0 - zeta2 / zetan) } else { 1.0 };
-        Zipfian { n, theta, alpha: 1.0 / (1.0 - theta), zetan, eta }
+        let eta = if n > 2 {
+            (1.0 - (2.0 / n as f64).powf(1.0 - theta)) / (1.0 - zeta2 / zetan)
+        } else {
+            1.0
+        };
+        Zipfian {
+            n,
+            theta,
+            alpha: 1.0 / (1.0 - theta),
+            zetan,
+            eta,
+        }
     }
     /// The normalisation constant zeta(n, theta).
     #[cfg(test)]
@@ -96,7 +110,9 @@ impl KeyChooser {
     pub fn new(c: &RunConfig) -> KeyChooser {
         match c.key_distribution {
             KeyDistribution::Uniform => KeyChooser::Uniform(c.keys as u64),
-            KeyDistribution::Zipfian => KeyChooser::Zipfian(Zipfian::new(c.keys as u64, c.zipf_theta)),
+            KeyDistribution::Zipfian => {
+                KeyChooser::Zipfian(Zipfian::new(c.keys as u64, c.zipf_theta))
+            }
         }
     }
     pub fn next(&self, rng: &mut Rng) -> usize {
@@ -119,8 +135,15 @@ pub enum OpKind {
     Watch = 6,
 }
 
-pub const OP_KINDS: [OpKind; 7] =
-    [OpKind::Create, OpKind::Set, OpKind::Get, OpKind::Exists, OpKind::Delete, OpKind::Multi, OpKind::Watch];
+pub const OP_KINDS: [OpKind; 7] = [
+    OpKind::Create,
+    OpKind::Set,
+    OpKind::Get,
+    OpKind::Exists,
+    OpKind::Delete,
+    OpKind::Multi,
+    OpKind::Watch,
+];
 
 impl OpKind {
     pub fn name(self) -> &'static str {
@@ -189,7 +212,13 @@ impl Layout {
 pub fn create_request(path: String, data: Bytes, flags: i32) -> Request {
     Request::Create {
         op: paddock::protocol::op::CREATE,
-        request: CreateRequest { path, data, acl: Acl::open_unsafe(), flags, ttl_ms: 0 },
+        request: CreateRequest {
+            path,
+            data,
+            acl: Acl::open_unsafe(),
+            flags,
+            ttl_ms: 0,
+        },
     }
 }
 
@@ -198,7 +227,11 @@ pub fn delete_request(path: String) -> Request {
 }
 
 pub fn set_request(path: String, data: Bytes) -> Request {
-    Request::SetData(SetDataRequest { path, data, version: -1 })
+    Request::SetData(SetDataRequest {
+        path,
+        data,
+        version: -1,
+    })
 }
 
 /// Makes the request of each operation of a key-based workload. One per thread.
@@ -215,7 +248,12 @@ pub struct OpGen {
 }
 
 impl OpGen {
-    pub fn new(c: &RunConfig, key_paths: std::sync::Arc<Vec<String>>, data: Bytes, seed: u64) -> OpGen {
+    pub fn new(
+        c: &RunConfig,
+        key_paths: std::sync::Arc<Vec<String>>,
+        data: Bytes,
+        seed: u64,
+    ) -> OpGen {
         OpGen {
             workload: c.workload,
             keys: KeyChooser::new(c),
@@ -237,11 +275,29 @@ impl OpGen {
     pub fn next(&mut self) -> (OpKind, Request) {
         match self.workload {
             Workload::Set => (OpKind::Set, set_request(self.key(), self.data.clone())),
-            Workload::Get => (OpKind::Get, Request::GetData(PathWatch { path: self.key(), watch: false })),
-            Workload::Exists => (OpKind::Exists, Request::Exists(PathWatch { path: self.key(), watch: false })),
+            Workload::Get => (
+                OpKind::Get,
+                Request::GetData(PathWatch {
+                    path: self.key(),
+                    watch: false,
+                }),
+            ),
+            Workload::Exists => (
+                OpKind::Exists,
+                Request::Exists(PathWatch {
+                    path: self.key(),
+                    watch: false,
+                }),
+            ),
             Workload::Mixed => {
                 if self.rng.below(100) < self.read_percent as u64 {
-                    (OpKind::Get, Request::GetData(PathWatch { path: self.key(), watch: false }))
+                    (
+                        OpKind::Get,
+                        Request::GetData(PathWatch {
+                            path: self.key(),
+                            watch: false,
+                        }),
+                    )
                 } else {
                     (OpKind::Set, set_request(self.key(), self.data.clone()))
                 }
@@ -327,11 +383,18 @@ mod tests {
 
     #[test]
     fn multi_touches_distinct_keys() {
-        let c = RunConfig { workload: Workload::Multi, keys: 20, multi_ops: 10, ..RunConfig::default() };
+        let c = RunConfig {
+            workload: Workload::Multi,
+            keys: 20,
+            multi_ops: 10,
+            ..RunConfig::default()
+        };
         let paths: Vec<String> = (0..20).map(|i| format!("/k/{i}")).collect();
         let mut g = OpGen::new(&c, std::sync::Arc::new(paths), payload(4), 1);
         for _ in 0..100 {
-            let (_, Request::Multi(ops)) = g.next() else { panic!() };
+            let (_, Request::Multi(ops)) = g.next() else {
+                panic!()
+            };
             let mut p: Vec<_> = ops.iter().map(|o| format!("{o:?}")).collect();
             p.sort();
             p.dedup();

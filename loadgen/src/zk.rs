@@ -4,7 +4,7 @@
 //! ReplyHeader, and the event type of a notification.
 
 pub use paddock::protocol::frame::{frame_length, write_connect_request, write_request};
-pub use paddock::protocol::{ConnectResponse, DecodeError, ErrorCode, ReplyHeader, Reader};
+pub use paddock::protocol::{ConnectResponse, DecodeError, ErrorCode, Reader, ReplyHeader};
 
 /// The ReplyHeader at the start of a reply frame.
 pub fn reply_header(r: &mut Reader) -> Result<ReplyHeader, DecodeError> {
