@@ -314,7 +314,8 @@ impl Driver {
             .collect();
         let epoll = Epoll::new(sessions.len() + 1)?;
         let timer = Timer::new()?;
-        epoll.add(timer.fd, EV_IN, TIMER_TOKEN)?;
+        // Edge-triggered: re-arming resets the expiry count, so the fd is never read.
+        epoll.add(timer.fd, EV_IN | libc::EPOLLET as u32, TIMER_TOKEN)?;
         let gen = sh.cfg.workload.uses_keys().then(|| {
             OpGen::new(
                 &sh.cfg,
@@ -502,7 +503,7 @@ impl Driver {
         let now = now_ns();
         for (token, ev) in events {
             if token == TIMER_TOKEN {
-                self.timer.drain();
+                self.timer.fired();
                 continue;
             }
             let i = token as usize;

@@ -67,7 +67,8 @@ pub fn render(title: &str, runs: &[(String, Vec<CurvePoint>)]) -> String {
         lo = 1.0;
         hi = 1000.0;
     }
-    let cap = max_nines.ceil().clamp(4.0, 7.0);
+    // 0 .. 99.99% (or 99.999% when a run has that many samples), not beyond.
+    let cap = max_nines.ceil().clamp(4.0, 5.0);
     let (ylo, yhi) = (
         lo.log10().floor(),
         hi.log10().ceil().max(lo.log10().floor() + 1.0),

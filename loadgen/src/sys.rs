@@ -233,10 +233,9 @@ impl Timer {
             )
         };
     }
-    /// Clears a fired timer.
-    pub fn drain(&mut self) {
-        let mut b = [0u8; 8];
-        let _ = read(self.fd, &mut b);
+    /// Notes that the timer fired (registered edge-triggered: no read needed,
+    /// the next `arm` resets the expiry count).
+    pub fn fired(&mut self) {
         self.armed_at = 0;
     }
 }
