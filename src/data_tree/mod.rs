@@ -735,6 +735,14 @@ impl DataTree {
         out
     }
 
+    /// For wchs/wchc/wchp: session -> paths with a data watch (exists,
+    /// getData, persistent). ZooKeeper 3.8 lists only these there.
+    pub fn data_watches_by_session(&self) -> BTreeMap<i64, BTreeSet<String>> {
+        let mut out = BTreeMap::new();
+        self.data_watches.collect_by_session(&mut out);
+        out
+    }
+
     /// For wchp: path -> watching sessions (both tables merged).
     pub fn watches_by_path(&self) -> BTreeMap<String, BTreeSet<i64>> {
         let mut out = BTreeMap::new();

@@ -690,7 +690,7 @@ pub(crate) fn shard_report(shard: &Shard) -> ShardReport {
     ShardReport {
         shard: shard.id,
         connections: conns.iter().map(|c| admin::connection_info(c)).collect(),
-        watches_by_session: tree.watches_by_session().into_iter().map(|(s, p)| (s, p.into_iter().collect())).collect(),
+        watches_by_session: tree.data_watches_by_session().into_iter().map(|(s, p)| (s, p.into_iter().collect())).collect(),
         watches_by_path: tree.watches_by_path().into_iter().map(|(p, s)| (p, s.into_iter().collect())).collect(),
         watch_count: tree.watch_count(),
         outstanding: conns.iter().map(|c| c.queued()).sum(),
