@@ -1,0 +1,141 @@
+//! Snapshot records of a tree: the nodes (path, data, ACL, persisted stat) in
+//! parent-before-child order, and the sessions. Watches are per connection
+//! and never saved. The `storage` module frames, checksums and names files;
+//! this is only the payload.
+//!
+//! ```text
+//! Snapshot := magic "PDTS" int32 | version int32 = 1 | lastZxid int64
+//!             | sessionCount int32 | (sessionId int64 | timeoutMs int32)*
+//!             | nodeCount int32 | Node*
+//! Node     := path ustring | data buffer | acl vector<ACL>
+//!             | czxid int64 | mzxid int64 | pzxid int64 | ctime int64 | mtime int64
+//!             | version int32 | storedCversion int32 | aversion int32 | ephemeralOwner int64
+//! ```
+
+use bytes::Bytes;
+
+use crate::protocol::jute::{DecodeError, JuteWrite, Reader};
+use crate::protocol::Stat;
+
+use super::{parent_of, DataTree};
+
+const MAGIC: i32 = i32::from_be_bytes(*b"PDTS");
+const VERSION: i32 = 1;
+/// Smallest encoded node: empty path, data and ACL, plus the fixed fields.
+const NODE_MIN_BYTES: usize = 4 + 4 + 4 + 5 * 8 + 3 * 4 + 8;
+
+impl DataTree {
+    /// Appends the whole tree (nodes and sessions) to `out`.
+    pub fn serialize(&self, out: &mut Vec<u8>) {
+        out.write_i32(MAGIC);
+        out.write_i32(VERSION);
+        out.write_i64(self.last_zxid);
+        out.write_i32(self.sessions.len() as i32);
+        for (&id, &timeout) in &self.sessions {
+            out.write_i64(id);
+            out.write_i32(timeout);
+        }
+        let nodes = self.walk();
+        out.write_i32(nodes.len() as i32);
+        for node in nodes {
+            out.write_string(&node.path);
+            out.write_buffer(&node.data);
+            out.write_acl_vec(&node.acl);
+            out.write_i64(node.czxid);
+            out.write_i64(node.mzxid);
+            out.write_i64(node.pzxid);
+            out.write_i64(node.ctime);
+            out.write_i64(node.mtime);
+            out.write_i32(node.version);
+            out.write_i32(node.cversion);
+            out.write_i32(node.aversion);
+            out.write_i64(node.ephemeral_owner);
+        }
+    }
+
+    /// Rebuilds a tree from `serialize`'s bytes. Every structural problem (a
+    /// node before its parent, a duplicate, trailing bytes) is an error.
+    pub fn deserialize(bytes: &[u8]) -> Result<DataTree, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let magic = r.read_i32()?;
+        if magic != MAGIC {
+            return Err(DecodeError::BadValue {
+                field: "snapshot magic",
+                value: magic as i64,
+            });
+        }
+        let version = r.read_i32()?;
+        if version != VERSION {
+            return Err(DecodeError::BadValue {
+                field: "snapshot version",
+                value: version as i64,
+            });
+        }
+        let mut tree = DataTree::empty();
+        tree.last_zxid = r.read_i64()?;
+        let sessions = r.read_vec_len(12)?;
+        for _ in 0..sessions {
+            let id = r.read_i64()?;
+            let timeout = r.read_i32()?;
+            tree.sessions.insert(id, timeout);
+        }
+        let nodes = r.read_vec_len(NODE_MIN_BYTES)?;
+        for i in 0..nodes {
+            let offset = r.position();
+            let path = r.read_string()?;
+            let data = Bytes::copy_from_slice(r.read_buffer()?);
+            let acl = r.read_acl_vec()?;
+            let czxid = r.read_i64()?;
+            let mzxid = r.read_i64()?;
+            let pzxid = r.read_i64()?;
+            let ctime = r.read_i64()?;
+            let mtime = r.read_i64()?;
+            let version = r.read_i32()?;
+            let cversion = r.read_i32()?;
+            let aversion = r.read_i32()?;
+            let ephemeral_owner = r.read_i64()?;
+            let well_placed = if i == 0 {
+                path == "/"
+            } else {
+                path.starts_with('/')
+                    && path != "/"
+                    && !path.ends_with('/')
+                    && tree.index.contains_key(parent_of(&path))
+                    && !tree.index.contains_key(path.as_str())
+            };
+            if !well_placed {
+                return Err(DecodeError::BadValue {
+                    field: "snapshot node path",
+                    value: offset as i64,
+                });
+            }
+            let stat = Stat {
+                czxid,
+                mzxid,
+                ctime,
+                mtime,
+                version,
+                cversion,
+                aversion,
+                ephemeral_owner,
+                data_length: 0,
+                num_children: 0,
+                pzxid,
+            };
+            tree.insert_raw(&path, data, &acl, stat);
+        }
+        if !r.is_empty() {
+            return Err(DecodeError::BadValue {
+                field: "snapshot trailing bytes",
+                value: r.remaining() as i64,
+            });
+        }
+        if tree.index.is_empty() {
+            return Err(DecodeError::BadValue {
+                field: "snapshot without root",
+                value: 0,
+            });
+        }
+        Ok(tree)
+    }
+}
