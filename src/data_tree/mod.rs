@@ -106,7 +106,9 @@ impl Node {
             version: self.version,
             cversion: self.cversion.wrapping_mul(2).wrapping_sub(num_children),
             aversion: self.aversion,
-            ephemeral_owner: self.ephemeral_owner,
+            // As ZooKeeper's DataNode.copyStat: clients see 0 for containers
+            // and TTL nodes; the owner encoding is internal.
+            ephemeral_owner: if is_session_owner(self.ephemeral_owner) { self.ephemeral_owner } else { 0 },
             data_length: self.data.len() as i32,
             num_children,
             pzxid: self.pzxid,

@@ -690,6 +690,7 @@ impl Response {
     pub fn encode(&self, buf: &mut impl BufMut) {
         match self {
             Response::Empty => {}
+            Response::AddWatch => buf.write_i32(0),
             Response::Create { path } | Response::Sync { path } => buf.write_string(path),
             Response::Create2 { path, stat } => {
                 buf.write_string(path);
@@ -814,8 +815,15 @@ impl Response {
             | op::AUTH
             | op::SET_WATCHES
             | op::SET_WATCHES2
-            | op::ADD_WATCH
             | op::CLOSE_SESSION => Response::Empty,
+            op::ADD_WATCH => {
+                if r.remaining() >= 4 {
+                    r.read_i32()?;
+                    Response::AddWatch
+                } else {
+                    Response::Empty
+                }
+            }
             other => return Err(DecodeError::UnknownOp(other)),
         })
     }

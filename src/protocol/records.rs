@@ -207,6 +207,9 @@ pub enum Response {
     GetEphemerals { paths: Vec<String> },
     GetAllChildrenNumber { total: i32 },
     WhoAmI(Vec<ClientInfo>),
+    /// addWatch: ZooKeeper answers with `ErrorResponse{int err = 0}`, a
+    /// 4-byte body the Java client reads (an empty body breaks it).
+    AddWatch,
     /// Reconfig returns the new config data + Stat (GetDataResponse shape).
     Reconfig { data: Bytes, stat: Stat },
 }

@@ -446,12 +446,6 @@ impl Conn {
             self.close_after_flush();
             return;
         }
-        // A session lives on one connection: drop an older local one.
-        if let Some(old) = shard.conn_for_session(session_id) {
-            if old.id != self.id {
-                old.close();
-            }
-        }
         let timeout_ms = self.timeout_ms();
         self.accept_session(shard, session_id, timeout_ms, passwd);
     }

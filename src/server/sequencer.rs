@@ -108,9 +108,9 @@ impl Sequencer {
             return;
         }
         if matches!(write.request, Request::CloseSession) {
-            // A close of a session that is already gone (expired twice, or a
-            // close racing its expiry) must not log a second closeSession.
-            if !self.tracker.contains(write.session_id) && write.origin.is_none() {
+            // A close of a session that is already gone (a close racing its
+            // expiry) must not log a second closeSession.
+            if self.tree.borrow().session_timeout(write.session_id).is_none() && write.origin.is_none() {
                 return;
             }
             self.tracker.remove(write.session_id);

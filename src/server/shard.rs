@@ -124,6 +124,12 @@ impl Shard {
                     }
                 }
                 CommitItem::Reconnected { origin, session_id } => {
+                    // As ZooKeeper: a reconnect drops the session's current
+                    // connection, wherever it is, before checking the password.
+                    if let Some(old) = self.conn_for_session(*session_id) {
+                        log::info!("session 0x{session_id:x} reconnecting; closing its old connection from {}", old.peer);
+                        old.close();
+                    }
                     if origin.shard == self.id {
                         if let Some(conn) = self.conn_for_token(origin.token) {
                             let timeout = self.tree.borrow().session_timeout(*session_id);

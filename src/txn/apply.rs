@@ -326,7 +326,7 @@ pub fn read(
                 return Err(ErrorCode::BadArguments);
             };
             tree.add_watch(&req.path, session_id, kind);
-            Ok(Response::Empty)
+            Ok(Response::AddWatch)
         }
         _ => Err(ErrorCode::Unimplemented),
     }

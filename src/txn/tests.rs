@@ -460,8 +460,10 @@ fn ttl_and_container_creates() {
     match h.write(&ttl("/t", 6, 100)) {
         Ok(Response::Create2 { path, stat }) => {
             assert_eq!(path, "/t0000000000");
+            // Clients see 0 (ZooKeeper's copyStat); the tree keeps the TTL.
+            assert_eq!(stat.ephemeral_owner, 0);
             assert_eq!(
-                stat.ephemeral_owner,
+                h.tree.node("/t0000000000").unwrap().ephemeral_owner(),
                 crate::data_tree::ttl_to_ephemeral_owner(100).unwrap()
             );
         }
@@ -477,7 +479,8 @@ fn ttl_and_container_creates() {
         0,
     )) {
         Ok(Response::Create2 { stat, .. }) => {
-            assert_eq!(stat.ephemeral_owner, CONTAINER_EPHEMERAL_OWNER)
+            assert_eq!(stat.ephemeral_owner, 0);
+            assert_eq!(h.tree.node("/c").unwrap().ephemeral_owner(), CONTAINER_EPHEMERAL_OWNER)
         }
         other => panic!("{other:?}"),
     }
