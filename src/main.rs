@@ -23,12 +23,22 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Version => {
-            println!("paddock {} (ZooKeeper 3.8 wire protocol)", env!("CARGO_PKG_VERSION"));
+            println!(
+                "paddock {} (ZooKeeper 3.8 wire protocol)",
+                env!("CARGO_PKG_VERSION")
+            );
             ExitCode::SUCCESS
         }
-        Command::Start { config: config_path, tuning } => {
+        Command::Start {
+            config: config_path,
+            tuning,
+        } => {
             let jvm_flags = std::env::var("SERVER_JVMFLAGS").ok();
-            let loaded = config::load_with_jvm_flags(config_path.as_deref(), tuning.as_deref(), jvm_flags.as_deref());
+            let loaded = config::load_with_jvm_flags(
+                config_path.as_deref(),
+                tuning.as_deref(),
+                jvm_flags.as_deref(),
+            );
             let (config, warnings) = match loaded {
                 Ok(loaded) => loaded,
                 Err(e) => {

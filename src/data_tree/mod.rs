@@ -108,7 +108,11 @@ impl Node {
             aversion: self.aversion,
             // As ZooKeeper's DataNode.copyStat: clients see 0 for containers
             // and TTL nodes; the owner encoding is internal.
-            ephemeral_owner: if is_session_owner(self.ephemeral_owner) { self.ephemeral_owner } else { 0 },
+            ephemeral_owner: if is_session_owner(self.ephemeral_owner) {
+                self.ephemeral_owner
+            } else {
+                0
+            },
             data_length: self.data.len() as i32,
             num_children,
             pzxid: self.pzxid,

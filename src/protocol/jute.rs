@@ -13,7 +13,11 @@ use super::types::{Acl, Id, Stat};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("record truncated: needed {needed} bytes at offset {offset}, {left} left")]
-    Truncated { offset: usize, needed: usize, left: usize },
+    Truncated {
+        offset: usize,
+        needed: usize,
+        left: usize,
+    },
     #[error("bad length {length} at offset {offset}")]
     BadLength { offset: usize, length: i32 },
     #[error("string at offset {offset} is not UTF-8")]
@@ -50,7 +54,11 @@ impl<'a> Reader<'a> {
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
-            return Err(DecodeError::Truncated { offset: self.pos, needed: n, left: self.remaining() });
+            return Err(DecodeError::Truncated {
+                offset: self.pos,
+                needed: n,
+                left: self.remaining(),
+            });
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -117,17 +125,27 @@ impl<'a> Reader<'a> {
         if count == -1 {
             return Ok(0);
         }
-        if count < 0 || (count as usize).saturating_mul(min_element_bytes.max(1)) > self.remaining() {
-            return Err(DecodeError::BadLength { offset, length: count });
+        if count < 0 || (count as usize).saturating_mul(min_element_bytes.max(1)) > self.remaining()
+        {
+            return Err(DecodeError::BadLength {
+                offset,
+                length: count,
+            });
         }
         Ok(count as usize)
     }
 
     pub fn read_id(&mut self) -> Result<Id, DecodeError> {
-        Ok(Id { scheme: self.read_string()?, id: self.read_string()? })
+        Ok(Id {
+            scheme: self.read_string()?,
+            id: self.read_string()?,
+        })
     }
     pub fn read_acl(&mut self) -> Result<Acl, DecodeError> {
-        Ok(Acl { perms: self.read_i32()?, id: self.read_id()? })
+        Ok(Acl {
+            perms: self.read_i32()?,
+            id: self.read_id()?,
+        })
     }
     pub fn read_acl_vec(&mut self) -> Result<Vec<Acl>, DecodeError> {
         let n = self.read_vec_len(12)?;
@@ -222,8 +240,19 @@ mod tests {
 
     #[test]
     fn stat_round_trips() {
-        let s = Stat { czxid: 1, mzxid: 2, ctime: 3, mtime: 4, version: 5, cversion: 6, aversion: 7,
-            ephemeral_owner: 8, data_length: 9, num_children: 10, pzxid: 11 };
+        let s = Stat {
+            czxid: 1,
+            mzxid: 2,
+            ctime: 3,
+            mtime: 4,
+            version: 5,
+            cversion: 6,
+            aversion: 7,
+            ephemeral_owner: 8,
+            data_length: 9,
+            num_children: 10,
+            pzxid: 11,
+        };
         let mut v = Vec::new();
         v.write_stat(&s);
         assert_eq!(v.len(), 68);
@@ -235,10 +264,16 @@ mod tests {
         let mut v = Vec::new();
         v.write_i32(1000);
         v.extend_from_slice(b"abc");
-        assert!(matches!(Reader::new(&v).read_buffer(), Err(DecodeError::BadLength { .. })));
+        assert!(matches!(
+            Reader::new(&v).read_buffer(),
+            Err(DecodeError::BadLength { .. })
+        ));
         let mut v = Vec::new();
         v.write_i32(-7);
-        assert!(matches!(Reader::new(&v).read_buffer(), Err(DecodeError::BadLength { .. })));
+        assert!(matches!(
+            Reader::new(&v).read_buffer(),
+            Err(DecodeError::BadLength { .. })
+        ));
         let mut v = Vec::new();
         v.write_i32(i32::MAX);
         assert!(Reader::new(&v).read_acl_vec().is_err());

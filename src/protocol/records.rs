@@ -85,12 +85,19 @@ pub struct CheckVersionRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MultiOp {
     /// op is one of create (1), create2 (15), createContainer (19), createTTL (21).
-    Create { op: i32, request: CreateRequest },
+    Create {
+        op: i32,
+        request: CreateRequest,
+    },
     Delete(DeleteRequest),
     SetData(SetDataRequest),
     Check(CheckVersionRequest),
-    GetChildren { path: String },
-    GetData { path: String },
+    GetChildren {
+        path: String,
+    },
+    GetData {
+        path: String,
+    },
 }
 
 /// `SetWatches` (101) and `SetWatches2` (105; adds the persistent lists).
@@ -137,17 +144,26 @@ pub struct ReconfigRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
     /// create (1), create2 (15), createContainer (19), createTTL (21): `op` says which.
-    Create { op: i32, request: CreateRequest },
+    Create {
+        op: i32,
+        request: CreateRequest,
+    },
     Delete(DeleteRequest),
-    DeleteContainer { path: String },
+    DeleteContainer {
+        path: String,
+    },
     Exists(PathWatch),
     GetData(PathWatch),
     SetData(SetDataRequest),
-    GetAcl { path: String },
+    GetAcl {
+        path: String,
+    },
     SetAcl(SetAclRequest),
     GetChildren(PathWatch),
     GetChildren2(PathWatch),
-    Sync { path: String },
+    Sync {
+        path: String,
+    },
     Ping,
     Check(CheckVersionRequest),
     Multi(Vec<MultiOp>),
@@ -158,9 +174,15 @@ pub enum Request {
     Auth(AuthPacket),
     SetWatches(SetWatchesRequest),
     SetWatches2(SetWatchesRequest),
-    Sasl { token: Vec<u8> },
-    GetEphemerals { prefix_path: String },
-    GetAllChildrenNumber { path: String },
+    Sasl {
+        token: Vec<u8>,
+    },
+    GetEphemerals {
+        prefix_path: String,
+    },
+    GetAllChildrenNumber {
+        path: String,
+    },
     AddWatch(AddWatchRequest),
     WhoAmI,
     CloseSession,
@@ -170,14 +192,26 @@ pub enum Request {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OpResult {
     /// create (1) and createContainer: the created path.
-    Create { path: String },
+    Create {
+        path: String,
+    },
     /// create2 / createTTL inside a multi: path and Stat.
-    Create2 { path: String, stat: Stat },
+    Create2 {
+        path: String,
+        stat: Stat,
+    },
     Delete,
-    SetData { stat: Stat },
+    SetData {
+        stat: Stat,
+    },
     Check,
-    GetChildren { children: Vec<String> },
-    GetData { data: Bytes, stat: Stat },
+    GetChildren {
+        children: Vec<String>,
+    },
+    GetData {
+        data: Bytes,
+        stat: Stat,
+    },
     Error(ErrorCode),
 }
 
@@ -193,25 +227,52 @@ pub enum Response {
     /// delete, sync's empty case, setWatches, removeWatches, checkWatches,
     /// addWatch, auth, closeSession, ping, check: no body.
     Empty,
-    Create { path: String },
-    Create2 { path: String, stat: Stat },
+    Create {
+        path: String,
+    },
+    Create2 {
+        path: String,
+        stat: Stat,
+    },
     /// exists, setData, setACL: a bare Stat.
     Stat(Stat),
-    GetData { data: Bytes, stat: Stat },
-    GetAcl { acl: Vec<Acl>, stat: Stat },
-    GetChildren { children: Vec<String> },
-    GetChildren2 { children: Vec<String>, stat: Stat },
-    Sync { path: String },
+    GetData {
+        data: Bytes,
+        stat: Stat,
+    },
+    GetAcl {
+        acl: Vec<Acl>,
+        stat: Stat,
+    },
+    GetChildren {
+        children: Vec<String>,
+    },
+    GetChildren2 {
+        children: Vec<String>,
+        stat: Stat,
+    },
+    Sync {
+        path: String,
+    },
     Multi(Vec<OpResult>),
-    Sasl { token: Vec<u8> },
-    GetEphemerals { paths: Vec<String> },
-    GetAllChildrenNumber { total: i32 },
+    Sasl {
+        token: Vec<u8>,
+    },
+    GetEphemerals {
+        paths: Vec<String>,
+    },
+    GetAllChildrenNumber {
+        total: i32,
+    },
     WhoAmI(Vec<ClientInfo>),
     /// addWatch: ZooKeeper answers with `ErrorResponse{int err = 0}`, a
     /// 4-byte body the Java client reads (an empty body breaks it).
     AddWatch,
     /// Reconfig returns the new config data + Stat (GetDataResponse shape).
-    Reconfig { data: Bytes, stat: Stat },
+    Reconfig {
+        data: Bytes,
+        stat: Stat,
+    },
 }
 
 /// A notification frame body (sent with ReplyHeader xid -1, zxid, err 0).

@@ -29,7 +29,10 @@ pub struct Id {
 
 impl Id {
     pub fn new(scheme: &str, id: &str) -> Id {
-        Id { scheme: scheme.to_string(), id: id.to_string() }
+        Id {
+            scheme: scheme.to_string(),
+            id: id.to_string(),
+        }
     }
 }
 
@@ -53,11 +56,17 @@ pub mod perms {
 impl Acl {
     /// `ZooDefs.Ids.OPEN_ACL_UNSAFE`: world:anyone with every permission.
     pub fn open_unsafe() -> Vec<Acl> {
-        vec![Acl { perms: perms::ALL, id: Id::new("world", "anyone") }]
+        vec![Acl {
+            perms: perms::ALL,
+            id: Id::new("world", "anyone"),
+        }]
     }
     /// `ZooDefs.Ids.READ_ACL_UNSAFE`.
     pub fn read_unsafe() -> Vec<Acl> {
-        vec![Acl { perms: perms::READ, id: Id::new("world", "anyone") }]
+        vec![Acl {
+            perms: perms::READ,
+            id: Id::new("world", "anyone"),
+        }]
     }
 }
 
@@ -152,13 +161,38 @@ impl ErrorCode {
     pub fn from_code(code: i32) -> Option<ErrorCode> {
         use ErrorCode::*;
         const ALL: [ErrorCode; 32] = [
-            Ok, SystemError, RuntimeInconsistency, DataInconsistency, ConnectionLoss,
-            MarshallingError, Unimplemented, OperationTimeout, BadArguments, UnknownSession,
-            NewConfigNoQuorum, ReconfigInProgress, ApiError, NoNode, NoAuth, BadVersion,
-            NoChildrenForEphemerals, NodeExists, NotEmpty, SessionExpired, InvalidCallback,
-            InvalidAcl, AuthFailed, SessionMoved, NotReadOnly, EphemeralOnLocalSession,
-            NoWatcher, RequestTimeout, ReconfigDisabled, SessionClosedRequireSaslAuth,
-            QuotaExceeded, ThrottledOp,
+            Ok,
+            SystemError,
+            RuntimeInconsistency,
+            DataInconsistency,
+            ConnectionLoss,
+            MarshallingError,
+            Unimplemented,
+            OperationTimeout,
+            BadArguments,
+            UnknownSession,
+            NewConfigNoQuorum,
+            ReconfigInProgress,
+            ApiError,
+            NoNode,
+            NoAuth,
+            BadVersion,
+            NoChildrenForEphemerals,
+            NodeExists,
+            NotEmpty,
+            SessionExpired,
+            InvalidCallback,
+            InvalidAcl,
+            AuthFailed,
+            SessionMoved,
+            NotReadOnly,
+            EphemeralOnLocalSession,
+            NoWatcher,
+            RequestTimeout,
+            ReconfigDisabled,
+            SessionClosedRequireSaslAuth,
+            QuotaExceeded,
+            ThrottledOp,
         ];
         ALL.iter().copied().find(|c| c.code() == code)
     }
@@ -236,7 +270,10 @@ impl CreateMode {
         }
     }
     pub fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
     pub fn is_sequential(self) -> bool {
         matches!(
@@ -250,7 +287,10 @@ impl CreateMode {
         self == CreateMode::Container
     }
     pub fn is_ttl(self) -> bool {
-        matches!(self, CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl)
+        matches!(
+            self,
+            CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl
+        )
     }
 }
 

@@ -8,21 +8,33 @@ use std::time::Duration;
 
 use super::connection::Conn;
 use super::four_letter::{
-    self, ConfInfo, ConnectionInfo, Latency, ServerMode, ServerStats, SessionConnectionInfo, Summary,
+    self, ConfInfo, ConnectionInfo, Latency, ServerMode, ServerStats, SessionConnectionInfo,
+    Summary,
 };
 use super::shard::Shard;
 use super::{ShardQuery, ShardReport};
 
 /// Words whose text needs every shard's connections or watches.
 fn needs_shards(word: &str) -> bool {
-    matches!(word, "cons" | "stat" | "mntr" | "wchs" | "wchc" | "wchp" | "dump" | "srvr")
+    matches!(
+        word,
+        "cons" | "stat" | "mntr" | "wchs" | "wchc" | "wchp" | "dump" | "srvr"
+    )
 }
 
 pub async fn reply(shard: &Rc<Shard>, word: &str) -> String {
     let shared = &shard.shared;
     let config = &shared.config;
     if !config.four_letter_whitelist.allows(word) {
-        return four_letter::render(word, &ServerStats::new(String::new(), ServerMode::Standalone, ConfInfo::from_config(config)), &config.four_letter_whitelist);
+        return four_letter::render(
+            word,
+            &ServerStats::new(
+                String::new(),
+                ServerMode::Standalone,
+                ConfInfo::from_config(config),
+            ),
+            &config.four_letter_whitelist,
+        );
     }
     match word {
         "srst" => shared.stats.reset(),
@@ -33,7 +45,11 @@ pub async fn reply(shard: &Rc<Shard>, word: &str) -> String {
         }
         _ => {}
     }
-    let reports = if needs_shards(word) { gather(shard).await } else { Vec::new() };
+    let reports = if needs_shards(word) {
+        gather(shard).await
+    } else {
+        Vec::new()
+    };
     let stats = collect(shard, &reports);
     four_letter::render(word, &stats, &config.four_letter_whitelist)
 }
@@ -68,7 +84,11 @@ async fn gather(shard: &Rc<Shard>) -> Vec<ShardReport> {
 fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
     let shared = &shard.shared;
     let config = &shared.config;
-    let mode = if config.is_standalone() { ServerMode::Standalone } else { ServerMode::Leader };
+    let mode = if config.is_standalone() {
+        ServerMode::Standalone
+    } else {
+        ServerMode::Leader
+    };
     let mut s = ServerStats::new(
         four_letter::full_version("01/01/1970 00:00 GMT"),
         mode,
@@ -125,12 +145,25 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
         },
     });
     let txns = log.txns.load(Ordering::Relaxed);
-    s.counters.push(("paddock_log_flushes".to_string(), flushes.to_string()));
-    s.counters.push(("paddock_log_txns".to_string(), txns.to_string()));
-    let per_flush = if flushes == 0 { 0.0 } else { txns as f64 / flushes as f64 };
-    s.counters.push(("paddock_txns_per_flush".to_string(), format!("{per_flush:.2}")));
-    s.counters.push(("paddock_shards".to_string(), shared.cores.len().to_string()));
-    s.counters.push(("paddock_shard_cores".to_string(), format!("{:?}", shared.cores)));
+    s.counters
+        .push(("paddock_log_flushes".to_string(), flushes.to_string()));
+    s.counters
+        .push(("paddock_log_txns".to_string(), txns.to_string()));
+    let per_flush = if flushes == 0 {
+        0.0
+    } else {
+        txns as f64 / flushes as f64
+    };
+    s.counters.push((
+        "paddock_txns_per_flush".to_string(),
+        format!("{per_flush:.2}"),
+    ));
+    s.counters
+        .push(("paddock_shards".to_string(), shared.cores.len().to_string()));
+    s.counters.push((
+        "paddock_shard_cores".to_string(),
+        format!("{:?}", shared.cores),
+    ));
     s
 }
 
@@ -139,15 +172,26 @@ pub fn connection_info(conn: &Conn) -> ConnectionInfo {
     let session_id = conn.session_id();
     let session = (session_id != 0).then(|| SessionConnectionInfo {
         session_id,
-        last_operation: if counters.last_op.is_empty() { "NA".to_string() } else { counters.last_op.to_string() },
+        last_operation: if counters.last_op.is_empty() {
+            "NA".to_string()
+        } else {
+            counters.last_op.to_string()
+        },
         established_ms: conn.established_ms,
         session_timeout_ms: conn.timeout_ms().max(0) as u32,
-        last_cxid: if counters.packets_received == 0 { -1 } else { counters.last_cxid as i64 },
+        last_cxid: if counters.packets_received == 0 {
+            -1
+        } else {
+            counters.last_cxid as i64
+        },
         last_zxid: counters.last_zxid,
         last_response_ms: counters.last_response_ms,
         last_latency_ms: counters.last_latency_ms,
         min_latency_ms: counters.latency_min_ms,
-        avg_latency_ms: if counters.latency_count == 0 { 0 } else { counters.latency_total_ms / counters.latency_count },
+        avg_latency_ms: counters
+            .latency_total_ms
+            .checked_div(counters.latency_count)
+            .unwrap_or(0),
         max_latency_ms: counters.latency_max_ms,
     });
     ConnectionInfo {
@@ -161,10 +205,15 @@ pub fn connection_info(conn: &Conn) -> ConnectionInfo {
 }
 
 fn file_descriptors() -> (u64, u64) {
-    let open = std::fs::read_dir("/proc/self/fd").map(|d| d.count() as u64).unwrap_or(0);
+    let open = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count() as u64)
+        .unwrap_or(0);
     // SAFETY: getrlimit fills a struct we own.
     let max = unsafe {
-        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
             limit.rlim_cur
         } else {
@@ -176,6 +225,12 @@ fn file_descriptors() -> (u64, u64) {
 
 fn dir_size(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
-        .map(|entries| entries.filter_map(|e| e.ok()).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }

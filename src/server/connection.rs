@@ -25,8 +25,8 @@ use glommio::net::TcpStream;
 
 use crate::protocol::frame::{self, write_connect_response, write_reply};
 use crate::protocol::{
-    xid, AuthPacket, ConnectRequest, ConnectResponse, DecodeError, ErrorCode, Id, Reader, ReplyHeader, Request,
-    RequestHeader, Response,
+    xid, AuthPacket, ConnectRequest, ConnectResponse, DecodeError, ErrorCode, Id, Reader,
+    ReplyHeader, Request, RequestHeader, Response,
 };
 use crate::sessions::negotiate_timeout;
 
@@ -46,9 +46,18 @@ pub enum Phase {
 
 enum Slot {
     /// A write in flight; answered from the commit stream.
-    Waiting { token: u64, xid: i32, request: Request, received: Instant },
+    Waiting {
+        token: u64,
+        xid: i32,
+        request: Request,
+        received: Instant,
+    },
     /// A read queued behind a write of the same session.
-    Read { xid: i32, request: Request, received: Instant },
+    Read {
+        xid: i32,
+        request: Request,
+        received: Instant,
+    },
     /// An answer ready to go out once everything before it has.
     Done { frame: Vec<u8>, received: Instant },
 }
@@ -173,18 +182,33 @@ impl Conn {
     }
 
     pub fn request_for_token(&self, token: u64) -> Option<Request> {
-        self.state.borrow().queue.iter().find_map(|slot| match slot {
-            Slot::Waiting { token: t, request, .. } if *t == token => Some(request.clone()),
-            _ => None,
-        })
+        self.state
+            .borrow()
+            .queue
+            .iter()
+            .find_map(|slot| match slot {
+                Slot::Waiting {
+                    token: t, request, ..
+                } if *t == token => Some(request.clone()),
+                _ => None,
+            })
     }
 
     /// The answer to the write `token` has arrived: mark its slot done and
     /// send whatever is now at the head of the FIFO.
-    pub fn complete_write(&self, shard: &Shard, token: u64, zxid: i64, reply: Result<Response, ErrorCode>) {
+    pub fn complete_write(
+        &self,
+        shard: &Shard,
+        token: u64,
+        zxid: i64,
+        reply: Result<Response, ErrorCode>,
+    ) {
         {
             let mut st = self.state.borrow_mut();
-            let position = st.queue.iter().position(|slot| matches!(slot, Slot::Waiting { token: t, .. } if *t == token));
+            let position = st
+                .queue
+                .iter()
+                .position(|slot| matches!(slot, Slot::Waiting { token: t, .. } if *t == token));
             let Some(position) = position else { return };
             let (xid, received) = match &st.queue[position] {
                 Slot::Waiting { xid, received, .. } => (*xid, *received),
@@ -210,7 +234,11 @@ impl Conn {
             };
             match head {
                 Some(Slot::Done { frame, received }) => self.send_reply(&frame, received, shard),
-                Some(Slot::Read { xid, request, received }) => {
+                Some(Slot::Read {
+                    xid,
+                    request,
+                    received,
+                }) => {
                     let frame = self.run_read(shard, xid, &request);
                     self.send_reply(&frame, received, shard);
                 }
@@ -227,7 +255,11 @@ impl Conn {
             c.packets_sent += 1;
             c.last_response_ms = super::sequencer::wall_clock_ms();
             c.last_latency_ms = latency_ms;
-            c.latency_min_ms = if c.latency_count == 0 { latency_ms } else { c.latency_min_ms.min(latency_ms) };
+            c.latency_min_ms = if c.latency_count == 0 {
+                latency_ms
+            } else {
+                c.latency_min_ms.min(latency_ms)
+            };
             c.latency_max_ms = c.latency_max_ms.max(latency_ms);
             c.latency_total_ms += latency_ms;
             c.latency_count += 1;
@@ -263,7 +295,10 @@ impl Conn {
     /// in flight.
     fn reply_in_order(&self, shard: &Shard, xid: i32, reply: Result<Response, ErrorCode>) {
         let frame = reply_frame(xid, shard.last_zxid(), reply);
-        self.state.borrow_mut().queue.push_back(Slot::Done { frame, received: Instant::now() });
+        self.state.borrow_mut().queue.push_back(Slot::Done {
+            frame,
+            received: Instant::now(),
+        });
         self.drain(shard);
     }
 
@@ -295,8 +330,20 @@ impl Conn {
                     request: request.clone(),
                     received,
                 });
-                let write = WriteRequest { origin: Some(origin), session_id, cxid: xid, request, auth, is_super };
-                if shard.to_sequencer.send_async(SequencerInput::Write(write)).await.is_err() {
+                let write = WriteRequest {
+                    origin: Some(origin),
+                    session_id,
+                    cxid: xid,
+                    request,
+                    auth,
+                    is_super,
+                };
+                if shard
+                    .to_sequencer
+                    .send_async(SequencerInput::Write(write))
+                    .await
+                    .is_err()
+                {
                     self.close();
                 }
             }
@@ -306,7 +353,11 @@ impl Conn {
                     let frame = self.run_read(shard, xid, &request);
                     self.send_reply(&frame, received, shard);
                 } else {
-                    self.state.borrow_mut().queue.push_back(Slot::Read { xid, request, received });
+                    self.state.borrow_mut().queue.push_back(Slot::Read {
+                        xid,
+                        request,
+                        received,
+                    });
                 }
             }
         }
@@ -319,7 +370,8 @@ impl Conn {
         };
         match outcome {
             Some(id) => {
-                let is_super = crate::auth::digest::is_super(&id, shard.shared.config.super_digest.as_deref());
+                let is_super =
+                    crate::auth::digest::is_super(&id, shard.shared.config.super_digest.as_deref());
                 {
                     let mut st = self.state.borrow_mut();
                     if !st.auth.contains(&id) {
@@ -328,13 +380,29 @@ impl Conn {
                     st.is_super |= is_super;
                 }
                 let mut frame = Vec::new();
-                write_reply(&mut frame, ReplyHeader { xid: xid::AUTH, zxid: 0, err: 0 }, None);
+                write_reply(
+                    &mut frame,
+                    ReplyHeader {
+                        xid: xid::AUTH,
+                        zxid: 0,
+                        err: 0,
+                    },
+                    None,
+                );
                 self.send_frame(&frame);
             }
             None => {
-                log::warn!("auth failed for scheme '{}' from {}", packet.scheme, self.peer);
+                log::warn!(
+                    "auth failed for scheme '{}' from {}",
+                    packet.scheme,
+                    self.peer
+                );
                 let mut frame = Vec::new();
-                let header = ReplyHeader { xid: xid::AUTH, zxid: 0, err: ErrorCode::AuthFailed.code() };
+                let header = ReplyHeader {
+                    xid: xid::AUTH,
+                    zxid: 0,
+                    err: ErrorCode::AuthFailed.code(),
+                };
                 write_reply(&mut frame, header, None);
                 self.send_frame(&frame);
                 self.close_after_flush();
@@ -352,11 +420,15 @@ impl Conn {
         };
         let result = {
             let mut st = self.state.borrow_mut();
-            let server = st.sasl.get_or_insert_with(|| crate::auth::sasl::DigestMd5Server::zookeeper(users.clone()));
+            let server = st.sasl.get_or_insert_with(|| {
+                crate::auth::sasl::DigestMd5Server::zookeeper(users.clone())
+            });
             if token.is_empty() {
                 Ok((server.start(), None))
             } else {
-                server.step(token).map(|step| (step.response, step.authenticated))
+                server
+                    .step(token)
+                    .map(|step| (step.response, step.authenticated))
             }
         };
         match result {
@@ -379,11 +451,19 @@ impl Conn {
     }
 
     /// The first frame: a ConnectRequest.
-    async fn handle_connect(self: &Rc<Self>, shard: &Rc<Shard>, payload: &[u8]) -> Result<(), String> {
-        let request = ConnectRequest::decode(payload).map_err(|e| format!("bad ConnectRequest: {e}"))?;
+    async fn handle_connect(
+        self: &Rc<Self>,
+        shard: &Rc<Shard>,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        let request =
+            ConnectRequest::decode(payload).map_err(|e| format!("bad ConnectRequest: {e}"))?;
         let config = &shard.shared.config;
-        let timeout_ms =
-            negotiate_timeout(request.timeout_ms, config.min_session_timeout_ms as i32, config.max_session_timeout_ms as i32);
+        let timeout_ms = negotiate_timeout(
+            request.timeout_ms,
+            config.min_session_timeout_ms as i32,
+            config.max_session_timeout_ms as i32,
+        );
         {
             let mut st = self.state.borrow_mut();
             st.phase = Phase::Connecting;
@@ -395,9 +475,16 @@ impl Conn {
         let input = if request.session_id == 0 {
             SequencerInput::CreateSession { origin, timeout_ms }
         } else {
-            SequencerInput::Reconnect { origin, session_id: request.session_id }
+            SequencerInput::Reconnect {
+                origin,
+                session_id: request.session_id,
+            }
         };
-        shard.to_sequencer.send_async(input).await.map_err(|_| "server shutting down".to_string())
+        shard
+            .to_sequencer
+            .send_async(input)
+            .await
+            .map_err(|_| "server shutting down".to_string())
     }
 
     fn refuse_stale_client(&self, shard: &Shard) -> bool {
@@ -432,7 +519,10 @@ impl Conn {
         let passwd = super::session_password(session_id);
         let requested = self.state.borrow().requested_passwd.clone();
         if known_timeout.is_none() || requested != passwd {
-            log::info!("invalid session 0x{session_id:x} for client {}, probably expired", self.peer);
+            log::info!(
+                "invalid session 0x{session_id:x} for client {}, probably expired",
+                self.peer
+            );
             let mut frame = Vec::new();
             let response = ConnectResponse {
                 protocol_version: 0,
@@ -460,7 +550,13 @@ impl Conn {
         }
         shard.sessions.borrow_mut().insert(session_id, self.id);
         shard.touched.borrow_mut().insert(session_id);
-        let response = ConnectResponse { protocol_version: 0, timeout_ms, session_id, passwd, read_only: false };
+        let response = ConnectResponse {
+            protocol_version: 0,
+            timeout_ms,
+            session_id,
+            passwd,
+            read_only: false,
+        };
         let mut frame = Vec::new();
         write_connect_response(&mut frame, &response);
         self.send_frame(&frame);
@@ -473,10 +569,22 @@ pub fn reply_frame(xid: i32, zxid: i64, reply: Result<Response, ErrorCode>) -> V
     let mut frame = Vec::new();
     match reply {
         Ok(response) => {
-            let body = if matches!(response, Response::Empty) { None } else { Some(&response) };
+            let body = if matches!(response, Response::Empty) {
+                None
+            } else {
+                Some(&response)
+            };
             write_reply(&mut frame, ReplyHeader { xid, zxid, err: 0 }, body);
         }
-        Err(error) => write_reply(&mut frame, ReplyHeader { xid, zxid, err: error.code() }, None),
+        Err(error) => write_reply(
+            &mut frame,
+            ReplyHeader {
+                xid,
+                zxid,
+                err: error.code(),
+            },
+            None,
+        ),
     }
     frame
 }
@@ -519,13 +627,21 @@ pub fn op_name(op: i32) -> &'static str {
 struct Half(Rc<RefCell<TcpStream>>);
 
 impl AsyncRead for Half {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut *self.0.borrow_mut()).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Half {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut *self.0.borrow_mut()).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -547,7 +663,8 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
         conn.closed_wake.wait().await;
         Ok(())
     };
-    let reason = futures_lite::future::or(read_loop(&shard, &conn, Half(stream.clone())), closed).await;
+    let reason =
+        futures_lite::future::or(read_loop(&shard, &conn, Half(stream.clone())), closed).await;
     match &reason {
         Ok(()) => log::debug!("connection {} from {} closed", conn.id, peer),
         Err(reason) => log::info!("closing connection from {peer}: {reason}"),
@@ -625,13 +742,18 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
                 continue;
             }
             let mut reader = Reader::new(&payload);
-            let header = RequestHeader::decode(&mut reader).map_err(|e| format!("undecodable request header: {e}"))?;
+            let header = RequestHeader::decode(&mut reader)
+                .map_err(|e| format!("undecodable request header: {e}"))?;
             match Request::decode(header.op, reader.rest()) {
                 Ok(request) => conn.handle_request(shard, header.xid, request).await,
                 Err(DecodeError::UnknownOp(op)) => {
                     // As ZooKeeper: answer Unimplemented, then drop the connection.
                     let mut frame = Vec::new();
-                    let reply = ReplyHeader { xid: header.xid, zxid: -1, err: ErrorCode::Unimplemented.code() };
+                    let reply = ReplyHeader {
+                        xid: header.xid,
+                        zxid: -1,
+                        err: ErrorCode::Unimplemented.code(),
+                    };
                     write_reply(&mut frame, reply, None);
                     conn.send_frame(&frame);
                     conn.close_after_flush();
@@ -649,7 +771,10 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
             buffer.drain(..start);
             start = 0;
         }
-        let n = stream.read(&mut chunk).await.map_err(|e| format!("read error: {e}"))?;
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("read error: {e}"))?;
         if n == 0 {
             return Ok(());
         }

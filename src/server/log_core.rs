@@ -30,7 +30,9 @@ pub enum LogInput {
     Batch(LogBatch),
     /// Start a new segment (after a snapshot) and drop segments wholly before
     /// `purge_before` when it is set.
-    Roll { purge_before: Option<i64> },
+    Roll {
+        purge_before: Option<i64>,
+    },
     Shutdown,
 }
 
@@ -127,7 +129,9 @@ impl LogCore {
                         }
                         if let Some(zxid) = purge_before {
                             match self.log.purge_before(zxid) {
-                                Ok(n) if n > 0 => log::info!("purged {n} log segment(s) before zxid 0x{zxid:x}"),
+                                Ok(n) if n > 0 => {
+                                    log::info!("purged {n} log segment(s) before zxid 0x{zxid:x}")
+                                }
                                 Ok(_) => {}
                                 Err(e) => log::warn!("log purge failed: {e}"),
                             }
@@ -198,11 +202,17 @@ impl LogCore {
                         let micros = started.elapsed().as_micros() as u64;
                         self.stats.flushes.fetch_add(1, Ordering::Relaxed);
                         self.stats.txns.fetch_add(txn_count, Ordering::Relaxed);
-                        self.stats.flush_micros_total.fetch_add(micros, Ordering::Relaxed);
-                        self.stats.flush_micros_max.fetch_max(micros, Ordering::Relaxed);
+                        self.stats
+                            .flush_micros_total
+                            .fetch_add(micros, Ordering::Relaxed);
+                        self.stats
+                            .flush_micros_max
+                            .fetch_max(micros, Ordering::Relaxed);
                         self.stats.durable_zxid.store(durable, Ordering::Relaxed);
                         if started.elapsed() > self.fsync_warning {
-                            self.stats.fsync_threshold_exceeded.fetch_add(1, Ordering::Relaxed);
+                            self.stats
+                                .fsync_threshold_exceeded
+                                .fetch_add(1, Ordering::Relaxed);
                             log::warn!(
                                 "fsync-ing the write ahead log took {}ms which will adversely effect operation latency",
                                 micros / 1000
@@ -240,14 +250,22 @@ mod tests {
 
     #[test]
     fn flushes_when_the_queue_drains_without_a_wait() {
-        let p = GroupCommit { batch_txns_max: 1000, batch_bytes_max: 1 << 22, wait: Duration::ZERO };
+        let p = GroupCommit {
+            batch_txns_max: 1000,
+            batch_bytes_max: 1 << 22,
+            wait: Duration::ZERO,
+        };
         assert!(should_flush(&p, 1, 10, true, Duration::ZERO));
         assert!(!should_flush(&p, 1, 10, false, Duration::ZERO));
     }
 
     #[test]
     fn flushes_at_the_batch_limits_even_with_a_full_queue() {
-        let p = GroupCommit { batch_txns_max: 10, batch_bytes_max: 100, wait: Duration::from_millis(5) };
+        let p = GroupCommit {
+            batch_txns_max: 10,
+            batch_bytes_max: 100,
+            wait: Duration::from_millis(5),
+        };
         assert!(should_flush(&p, 10, 1, false, Duration::ZERO));
         assert!(should_flush(&p, 1, 100, false, Duration::ZERO));
         assert!(!should_flush(&p, 1, 1, true, Duration::from_millis(1)));

@@ -64,7 +64,10 @@ pub struct WriteRequest {
 #[derive(Debug)]
 pub enum CommitItem {
     /// A txn; durable once the shard sees it.
-    Txn { txn: Arc<Txn>, origin: Option<Origin> },
+    Txn {
+        txn: Arc<Txn>,
+        origin: Option<Origin>,
+    },
     /// A write the sequencer refused (the error is the reply).
     Rejected { origin: Origin, error: ErrorCode },
     /// A sync: reply once everything before it is applied.

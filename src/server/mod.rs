@@ -139,18 +139,27 @@ pub fn ensure_memlock(cores: usize) -> Result<(), String> {
     let needed = cores as u64 * (IO_MEMORY_BYTES as u64 + RING_LOCKED_BYTES);
     // SAFETY: getrlimit/setrlimit write/read a plain struct we own.
     unsafe {
-        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) != 0 {
             return Ok(());
         }
         if limit.rlim_cur == libc::RLIM_INFINITY || limit.rlim_cur >= needed {
             return Ok(());
         }
-        let wanted = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+        let wanted = libc::rlimit {
+            rlim_cur: libc::RLIM_INFINITY,
+            rlim_max: libc::RLIM_INFINITY,
+        };
         if libc::setrlimit(libc::RLIMIT_MEMLOCK, &wanted) == 0 {
             return Ok(());
         }
-        let raised = libc::rlimit { rlim_cur: limit.rlim_max.max(limit.rlim_cur), rlim_max: limit.rlim_max };
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max.max(limit.rlim_cur),
+            rlim_max: limit.rlim_max,
+        };
         if raised.rlim_cur >= needed && libc::setrlimit(libc::RLIMIT_MEMLOCK, &raised) == 0 {
             return Ok(());
         }
@@ -204,8 +213,9 @@ pub fn recover(config: &Config) -> Result<Recovered, ServerError> {
     }
     let (mut tree, snapshot_zxid) = match storage::latest_snapshot(&snap_dir)? {
         Some((zxid, body)) => {
-            let tree = DataTree::deserialize(&body)
-                .map_err(|e| ServerError::Recovery(format!("snapshot 0x{zxid:x} does not decode: {e}")))?;
+            let tree = DataTree::deserialize(&body).map_err(|e| {
+                ServerError::Recovery(format!("snapshot 0x{zxid:x} does not decode: {e}"))
+            })?;
             log::info!("loaded snapshot 0x{zxid:x} ({} znodes)", tree.node_count());
             (tree, zxid)
         }
@@ -214,8 +224,9 @@ pub fn recover(config: &Config) -> Result<Recovered, ServerError> {
     let mut replayed = 0u64;
     for record in log.read_after(tree.last_zxid())? {
         let (zxid, payload) = record?;
-        let txn = Txn::decode(&payload)
-            .map_err(|e| ServerError::Recovery(format!("logged txn 0x{zxid:x} does not decode: {e}")))?;
+        let txn = Txn::decode(&payload).map_err(|e| {
+            ServerError::Recovery(format!("logged txn 0x{zxid:x} does not decode: {e}"))
+        })?;
         txn::apply(&mut tree, &txn);
         replayed += 1;
     }
@@ -225,7 +236,12 @@ pub fn recover(config: &Config) -> Result<Recovered, ServerError> {
         tree.node_count(),
         tree.sessions().count()
     );
-    Ok(Recovered { tree, log, snapshot_zxid, replayed })
+    Ok(Recovered {
+        tree,
+        log,
+        snapshot_zxid,
+        replayed,
+    })
 }
 
 /// The cores this server runs shards on.
@@ -247,7 +263,12 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     check_port_free(&address)?;
 
     let recovered = recover(&config)?;
-    let Recovered { tree, log, snapshot_zxid, .. } = recovered;
+    let Recovered {
+        tree,
+        log,
+        snapshot_zxid,
+        ..
+    } = recovered;
 
     let (to_log, log_input) = flume::bounded::<LogInput>(1024);
     let (to_sequencer, sequencer_input) = flume::bounded::<SequencerInput>(16 * 1024);
@@ -265,7 +286,9 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     }
 
     let log_stats = Arc::new(LogStats::default());
-    log_stats.durable_zxid.store(log.durable_zxid(), Ordering::Relaxed);
+    log_stats
+        .durable_zxid
+        .store(log.durable_zxid(), Ordering::Relaxed);
     let sasl_users = load_sasl_users(&config);
     let shared = Arc::new(Shared {
         stats: Stats::new(),
@@ -278,7 +301,10 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         cores: cores.clone(),
         config,
     });
-    shared.stats.last_applied_zxid.store(tree.last_zxid(), Ordering::Relaxed);
+    shared
+        .stats
+        .last_applied_zxid
+        .store(tree.last_zxid(), Ordering::Relaxed);
 
     let config = &shared.config;
     let policy = GroupCommit {
@@ -295,12 +321,14 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         fsync_warning: Duration::from_millis(config.fsync_warning_threshold_ms),
     };
     let log_core_cpu = config.tuning.log_core;
-    let log_thread = std::thread::Builder::new().name("paddock-log".into()).spawn(move || {
-        if let Some(cpu) = log_core_cpu {
-            pin_current_thread(cpu);
-        }
-        log_core.run()
-    })?;
+    let log_thread = std::thread::Builder::new()
+        .name("paddock-log".into())
+        .spawn(move || {
+            if let Some(cpu) = log_core_cpu {
+                pin_current_thread(cpu);
+            }
+            log_core.run()
+        })?;
 
     // Every shard starts from the same recovered tree.
     let mut snapshot_bytes = Vec::new();
@@ -313,8 +341,10 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     let signals = block_stop_signals();
 
     let mut executors = Vec::new();
-    for (index, (&core, (commits, queries))) in
-        cores.iter().zip(commit_receivers.into_iter().zip(query_receivers)).enumerate()
+    for (index, (&core, (commits, queries))) in cores
+        .iter()
+        .zip(commit_receivers.into_iter().zip(query_receivers))
+        .enumerate()
     {
         let tree = match first_tree.take() {
             Some(tree) => tree,
@@ -323,7 +353,11 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         };
         let shared = shared.clone();
         let to_sequencer = to_sequencer.clone();
-        let sequencer_input = if index == 0 { Some(sequencer_input.clone()) } else { None };
+        let sequencer_input = if index == 0 {
+            Some(sequencer_input.clone())
+        } else {
+            None
+        };
         let to_log = to_log.clone();
         let address = address.clone();
         let handle = LocalExecutorBuilder::new(Placement::Fixed(core))
@@ -344,7 +378,10 @@ pub fn run(config: Config) -> Result<(), ServerError> {
                 };
                 shard_main(args).await
             })
-            .map_err(|e| ServerError::Executor { core, message: e.to_string() })?;
+            .map_err(|e| ServerError::Executor {
+                core,
+                message: e.to_string(),
+            })?;
         executors.push(handle);
     }
     drop(to_sequencer);
@@ -352,7 +389,11 @@ pub fn run(config: Config) -> Result<(), ServerError> {
 
     log::info!(
         "paddock serving {} on {} (shards on cores {:?}, data {}, log {})",
-        if shared.config.is_standalone() { "standalone" } else { "ensemble member" },
+        if shared.config.is_standalone() {
+            "standalone"
+        } else {
+            "ensemble member"
+        },
         address,
         cores,
         shared.config.data_dir.display(),
@@ -370,7 +411,12 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         match handle.join() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => failed = Some(e),
-            Err(e) => failed = Some(ServerError::Executor { core: 0, message: e.to_string() }),
+            Err(e) => {
+                failed = Some(ServerError::Executor {
+                    core: 0,
+                    message: e.to_string(),
+                })
+            }
         }
     }
     let _ = to_log.send(LogInput::Shutdown);
@@ -386,7 +432,10 @@ pub fn run(config: Config) -> Result<(), ServerError> {
 }
 
 fn client_address(config: &Config) -> String {
-    let host = config.client_port_address.clone().unwrap_or_else(|| "0.0.0.0".to_string());
+    let host = config
+        .client_port_address
+        .clone()
+        .unwrap_or_else(|| "0.0.0.0".to_string());
     if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{}", config.client_port)
     } else {
@@ -395,7 +444,10 @@ fn client_address(config: &Config) -> String {
 }
 
 fn check_port_free(address: &str) -> Result<(), ServerError> {
-    let listen_error = |source| ServerError::Listen { address: address.to_string(), source };
+    let listen_error = |source| ServerError::Listen {
+        address: address.to_string(),
+        source,
+    };
     let addr: SocketAddr = address
         .to_socket_addrs()
         .map_err(listen_error)?
@@ -409,7 +461,10 @@ fn check_port_free(address: &str) -> Result<(), ServerError> {
     let deadline = Instant::now() + PORT_WAIT;
     while is_listening(addr.port()) {
         if Instant::now() >= deadline {
-            return Err(listen_error(io::Error::new(io::ErrorKind::AddrInUse, "another process listens on this port")));
+            return Err(listen_error(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                "another process listens on this port",
+            )));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -420,12 +475,17 @@ fn check_port_free(address: &str) -> Result<(), ServerError> {
 fn is_listening(port: u16) -> bool {
     const TCP_LISTEN: &str = "0A";
     ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
-        let Ok(text) = std::fs::read_to_string(table) else { return false };
+        let Ok(text) = std::fs::read_to_string(table) else {
+            return false;
+        };
         text.lines().skip(1).any(|line| {
             let mut fields = line.split_whitespace();
             let local = fields.nth(1).unwrap_or("");
             let state = fields.nth(1).unwrap_or("");
-            let local_port = local.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            let local_port = local
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
             state == TCP_LISTEN && local_port == Some(port)
         })
     })
@@ -440,7 +500,11 @@ fn load_sasl_users(config: &Config) -> Option<Arc<HashMap<String, String>>> {
         Ok(jaas) => match jaas.section_users(&config.sasl_server_section) {
             Some(users) => Some(Arc::new(users.clone())),
             None => {
-                log::warn!("{}: no '{}' section; SASL disabled", path.display(), config.sasl_server_section);
+                log::warn!(
+                    "{}: no '{}' section; SASL disabled",
+                    path.display(),
+                    config.sasl_server_section
+                );
                 None
             }
         },
@@ -457,7 +521,10 @@ fn pin_current_thread(cpu: usize) {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            log::warn!("cannot pin the log core to cpu {cpu}: {}", io::Error::last_os_error());
+            log::warn!(
+                "cannot pin the log core to cpu {cpu}: {}",
+                io::Error::last_os_error()
+            );
         }
     }
 }
@@ -538,7 +605,12 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
         )));
         shard.sequencer = Some(sequencer.clone());
         glommio::spawn_local(sequencer::run(sequencer.clone(), input, to_log.clone())).detach();
-        glommio::spawn_local(expiry_loop(sequencer, to_sequencer.clone(), config.tick_time_ms as u64)).detach();
+        glommio::spawn_local(expiry_loop(
+            sequencer,
+            to_sequencer.clone(),
+            config.tick_time_ms as u64,
+        ))
+        .detach();
         snapshotter = Some(Snapshotter::new(&shared, to_log.clone(), snapshot_zxid));
     }
     let shard = Rc::new(shard);
@@ -597,7 +669,12 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
                         auth: Vec::new(),
                         is_super: true,
                     };
-                    if shard.to_sequencer.send_async(SequencerInput::Write(write)).await.is_err() {
+                    if shard
+                        .to_sequencer
+                        .send_async(SequencerInput::Write(write))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -607,8 +684,11 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
     }
 
     // Accept clients.
-    let listener = glommio::net::TcpListener::bind(address.as_str())
-        .map_err(|e| ServerError::Listen { address: address.clone(), source: io::Error::other(e.to_string()) })?;
+    let listener =
+        glommio::net::TcpListener::bind(address.as_str()).map_err(|e| ServerError::Listen {
+            address: address.clone(),
+            source: io::Error::other(e.to_string()),
+        })?;
     {
         let shard = shard.clone();
         let no_delay = config.tuning.socket_no_delay;
@@ -622,7 +702,9 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
                         continue;
                     }
                 };
-                let Ok(peer) = stream.peer_addr() else { continue };
+                let Ok(peer) = stream.peer_addr() else {
+                    continue;
+                };
                 if shard.shared.shutdown.load(Ordering::Relaxed) {
                     break;
                 }
@@ -662,7 +744,11 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
 
 /// Expires sessions that have not been heard from: every half tick, the
 /// tracker's overdue sessions get a closeSession txn.
-async fn expiry_loop(sequencer: Rc<std::cell::RefCell<Sequencer>>, to_sequencer: flume::Sender<SequencerInput>, tick_ms: u64) {
+async fn expiry_loop(
+    sequencer: Rc<std::cell::RefCell<Sequencer>>,
+    to_sequencer: flume::Sender<SequencerInput>,
+    tick_ms: u64,
+) {
     let interval = Duration::from_millis((tick_ms / 2).clamp(10, 1000));
     loop {
         glommio::timer::sleep(interval).await;
@@ -677,7 +763,11 @@ async fn expiry_loop(sequencer: Rc<std::cell::RefCell<Sequencer>>, to_sequencer:
                 auth: Vec::new(),
                 is_super: true,
             };
-            if to_sequencer.send_async(SequencerInput::Write(write)).await.is_err() {
+            if to_sequencer
+                .send_async(SequencerInput::Write(write))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -690,8 +780,16 @@ pub(crate) fn shard_report(shard: &Shard) -> ShardReport {
     ShardReport {
         shard: shard.id,
         connections: conns.iter().map(|c| admin::connection_info(c)).collect(),
-        watches_by_session: tree.data_watches_by_session().into_iter().map(|(s, p)| (s, p.into_iter().collect())).collect(),
-        watches_by_path: tree.watches_by_path().into_iter().map(|(p, s)| (p, s.into_iter().collect())).collect(),
+        watches_by_session: tree
+            .data_watches_by_session()
+            .into_iter()
+            .map(|(s, p)| (s, p.into_iter().collect()))
+            .collect(),
+        watches_by_path: tree
+            .watches_by_path()
+            .into_iter()
+            .map(|(p, s)| (p, s.into_iter().collect()))
+            .collect(),
         watch_count: tree.watch_count(),
         outstanding: conns.iter().map(|c| c.queued()).sum(),
     }
@@ -734,7 +832,10 @@ impl Snapshotter {
     }
 
     fn after_batch(&mut self, shard: &Shard, batch: &CommitBatch) {
-        self.txns_since += batch.iter().filter(|i| matches!(i, messages::CommitItem::Txn { .. })).count() as u64;
+        self.txns_since += batch
+            .iter()
+            .filter(|i| matches!(i, messages::CommitItem::Txn { .. }))
+            .count() as u64;
         if self.txns_since < self.threshold {
             return;
         }
@@ -747,7 +848,8 @@ impl Snapshotter {
         let started = Instant::now();
         let (zxid, body) = {
             let tree = shard.tree.borrow();
-            let mut body = Vec::with_capacity(tree.approximate_data_size() as usize + tree.node_count() * 64);
+            let mut body =
+                Vec::with_capacity(tree.approximate_data_size() as usize + tree.node_count() * 64);
             tree.serialize(&mut body);
             (tree.last_zxid(), body)
         };
@@ -758,23 +860,26 @@ impl Snapshotter {
         let to_log = self.to_log.clone();
         let retain = self.retain;
         let purge = self.purge;
-        let spawned = std::thread::Builder::new().name("paddock-snapshot".into()).spawn(move || {
-            match storage::write_snapshot(&dir, zxid, &body) {
-                Ok(path) => {
-                    log::info!("wrote snapshot {}", path.display());
-                    let mut purge_before = None;
-                    if purge {
-                        if let Err(e) = storage::purge_snapshots(&dir, retain) {
-                            log::warn!("snapshot purge failed: {e}");
+        let spawned = std::thread::Builder::new()
+            .name("paddock-snapshot".into())
+            .spawn(move || {
+                match storage::write_snapshot(&dir, zxid, &body) {
+                    Ok(path) => {
+                        log::info!("wrote snapshot {}", path.display());
+                        let mut purge_before = None;
+                        if purge {
+                            if let Err(e) = storage::purge_snapshots(&dir, retain) {
+                                log::warn!("snapshot purge failed: {e}");
+                            }
+                            purge_before =
+                                storage::oldest_retained_snapshot_zxid(&dir).ok().flatten();
                         }
-                        purge_before = storage::oldest_retained_snapshot_zxid(&dir).ok().flatten();
+                        let _ = to_log.send(LogInput::Roll { purge_before });
                     }
-                    let _ = to_log.send(LogInput::Roll { purge_before });
+                    Err(e) => log::error!("snapshot 0x{zxid:x} failed: {e}"),
                 }
-                Err(e) => log::error!("snapshot 0x{zxid:x} failed: {e}"),
-            }
-            in_progress.store(false, Ordering::Relaxed);
-        });
+                in_progress.store(false, Ordering::Relaxed);
+            });
         if let Err(e) = spawned {
             log::error!("cannot start the snapshot thread: {e}");
             self.in_progress.store(false, Ordering::Relaxed);

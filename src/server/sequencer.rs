@@ -26,7 +26,10 @@ use super::messages::{CommitItem, SequencerInput, WriteRequest};
 
 /// Wall-clock milliseconds, as ZooKeeper stamps txns (ctime / mtime).
 pub fn wall_clock_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Monotonic milliseconds for the session tracker.
@@ -62,7 +65,14 @@ impl Sequencer {
         settings: SequencerSettings,
     ) -> Sequencer {
         let last_zxid = tree.borrow().last_zxid();
-        Sequencer { tree, pending: PendingChanges::new(), last_zxid, next_session_id, tracker, settings }
+        Sequencer {
+            tree,
+            pending: PendingChanges::new(),
+            last_zxid,
+            next_session_id,
+            tracker,
+            settings,
+        }
     }
 
     pub fn last_zxid(&self) -> i64 {
@@ -71,7 +81,13 @@ impl Sequencer {
 
     fn next_txn(&mut self, session_id: i64, cxid: i32, time_ms: i64, body: TxnBody) -> Txn {
         self.last_zxid += 1;
-        Txn { session_id, cxid, zxid: self.last_zxid, time_ms, body }
+        Txn {
+            session_id,
+            cxid,
+            zxid: self.last_zxid,
+            time_ms,
+            body,
+        }
     }
 
     /// Turns one input into zero or more items of the ordered stream.
@@ -85,7 +101,10 @@ impl Sequencer {
                 self.tracker.add(session_id, timeout_ms, now_ms);
                 let body = TxnBody::CreateSession { timeout_ms };
                 let txn = self.next_txn(session_id, 0, wall_clock_ms(), body);
-                out.push(CommitItem::Txn { txn: Arc::new(txn), origin: Some(origin) });
+                out.push(CommitItem::Txn {
+                    txn: Arc::new(txn),
+                    origin: Some(origin),
+                });
             }
             SequencerInput::Reconnect { origin, session_id } => {
                 self.tracker.touch(session_id, now_ms);
@@ -103,14 +122,23 @@ impl Sequencer {
     fn handle_write(&mut self, write: WriteRequest, out: &mut Vec<CommitItem>) {
         if let Request::Sync { path } = &write.request {
             if let Some(origin) = write.origin {
-                out.push(CommitItem::Synced { origin, path: path.clone() });
+                out.push(CommitItem::Synced {
+                    origin,
+                    path: path.clone(),
+                });
             }
             return;
         }
         if matches!(write.request, Request::CloseSession) {
             // A close of a session that is already gone (a close racing its
             // expiry) must not log a second closeSession.
-            if self.tree.borrow().session_timeout(write.session_id).is_none() && write.origin.is_none() {
+            if self
+                .tree
+                .borrow()
+                .session_timeout(write.session_id)
+                .is_none()
+                && write.origin.is_none()
+            {
                 return;
             }
             self.tracker.remove(write.session_id);
@@ -133,7 +161,10 @@ impl Sequencer {
         match result {
             Ok(body) => {
                 let txn = self.next_txn(write.session_id, write.cxid, time_ms, body);
-                out.push(CommitItem::Txn { txn: Arc::new(txn), origin: write.origin });
+                out.push(CommitItem::Txn {
+                    txn: Arc::new(txn),
+                    origin: write.origin,
+                });
             }
             Err(error) => {
                 if let Some(origin) = write.origin {

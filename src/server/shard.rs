@@ -71,7 +71,10 @@ impl Shard {
     pub fn origin_for(&self, conn: &Conn) -> Origin {
         let token = self.next_id();
         self.tokens.borrow_mut().insert(token, conn.id);
-        Origin { shard: self.id, token }
+        Origin {
+            shard: self.id,
+            token,
+        }
     }
 
     fn conn_for_token(&self, token: u64) -> Option<Rc<Conn>> {
@@ -109,7 +112,12 @@ impl Shard {
                                 conn.close();
                             } else {
                                 let zxid = self.last_zxid();
-                                conn.complete_write(self, origin.token, zxid, Err(ErrorCode::SystemError));
+                                conn.complete_write(
+                                    self,
+                                    origin.token,
+                                    zxid,
+                                    Err(ErrorCode::SystemError),
+                                );
                             }
                         }
                     }
@@ -179,7 +187,10 @@ impl Shard {
                 // Expired (or closed from another connection): drop the
                 // connection that still holds it here, if any.
                 if let Some(conn) = self.conn_for_session(txn.session_id) {
-                    log::info!("session 0x{:x} expired; closing its connection", txn.session_id);
+                    log::info!(
+                        "session 0x{:x} expired; closing its connection",
+                        txn.session_id
+                    );
                     conn.close();
                 }
             }
@@ -226,7 +237,12 @@ impl Shard {
     }
 
     /// For the read path: runs a read against this shard's tree.
-    pub fn read(&self, request: &Request, session_id: i64, conn: &Conn) -> Result<Response, ErrorCode> {
+    pub fn read(
+        &self,
+        request: &Request,
+        session_id: i64,
+        conn: &Conn,
+    ) -> Result<Response, ErrorCode> {
         let (auth, is_super) = conn.auth();
         let mut tree = self.tree.borrow_mut();
         txn::read(request, &mut tree, session_id, &auth, is_super)

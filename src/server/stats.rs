@@ -30,7 +30,8 @@ impl Stats {
     pub fn note_reply(&self, latency: Duration) {
         let micros = latency.as_micros() as u64;
         self.packets_sent.fetch_add(1, Ordering::Relaxed);
-        self.latency_micros_total.fetch_add(micros, Ordering::Relaxed);
+        self.latency_micros_total
+            .fetch_add(micros, Ordering::Relaxed);
         self.latency_count.fetch_add(1, Ordering::Relaxed);
         self.latency_micros_min.fetch_min(micros, Ordering::Relaxed);
         self.latency_micros_max.fetch_max(micros, Ordering::Relaxed);

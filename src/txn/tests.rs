@@ -480,7 +480,10 @@ fn ttl_and_container_creates() {
     )) {
         Ok(Response::Create2 { stat, .. }) => {
             assert_eq!(stat.ephemeral_owner, 0);
-            assert_eq!(h.tree.node("/c").unwrap().ephemeral_owner(), CONTAINER_EPHEMERAL_OWNER)
+            assert_eq!(
+                h.tree.node("/c").unwrap().ephemeral_owner(),
+                CONTAINER_EPHEMERAL_OWNER
+            )
         }
         other => panic!("{other:?}"),
     }
