@@ -88,17 +88,31 @@ def test_c_create_ttl_and_container(mk, croot):
     needs extendedTypesEnabled=true (the fixtures set it)."""
     d = mk()
     t = d.ok("create %s/ttl x 5 open 60000" % croot)
-    # the Stat shows ephemeralOwner 0 for TTL and container nodes
-    # (DataNode.copyStat -> getClientEphemeralOwner)
-    assert t["path"] == croot + "/ttl" and t["ephemeralOwner"] == 0, t.line
+    assert t["path"] == croot + "/ttl", t.line
     ts = d.ok("create %s/ttls- x 6 open 60000" % croot)  # PERSISTENT_SEQUENTIAL_WITH_TTL
     assert re.match(r".*/ttls-\d{10}$", ts["path"]), ts.line
     # a TTL mode without a TTL is invalid: the C client sends ttl=0 -> ZBADARGUMENTS
     d.err("create2 %s/ttl0 x 5" % croot, -8)
     c = d.ok("create2 %s/box x 4" % croot)
     assert c["path"] == croot + "/box"
-    assert c["ephemeralOwner"] == 0, c.line
-    assert d.ok("get %s/ttl" % croot)["ephemeralOwner"] == 0
+    assert d.ok("get %s/box" % croot)["data"] == "x"
+
+
+@pytest.mark.parametrize("mode,name,what", [(5, "ttl", "create2 TTL"), (4, "box", "container")])
+def test_c_ttl_container_stat_owner(mk, croot, mode, name, what):
+    """ZooKeeper shows ephemeralOwner 0 in every Stat of TTL and container
+    nodes (DataNode.copyStat -> getClientEphemeralOwner): the internal marker
+    (0xFF.. | ttl, 0x8000000000000000) never reaches the client."""
+    d = mk()
+    ttl = " open 60000" if mode == 5 else ""
+    c = d.ok("create2 %s/%s x %d%s" % (croot, name, mode, ttl))
+    owners = {"create2": c["ephemeralOwner"],
+              "get": d.ok("get %s/%s" % (croot, name))["ephemeralOwner"],
+              "exists": d.ok("exists %s/%s" % (croot, name))["ephemeralOwner"],
+              "set": d.ok("set %s/%s y -1" % (croot, name))["ephemeralOwner"]}
+    assert owners == {"create2": 0, "get": 0, "exists": 0, "set": 0}, \
+        "%s: ephemeralOwner per answer: %s" % (what, {k: hex(v & (2**64 - 1))
+                                                      for k, v in owners.items()})
 
 
 def _cli_mt_missing():

@@ -184,13 +184,14 @@ public class CuratorInterop {
         eq(root + "/ttl", p, "ttl path");
         Stat st = new Stat();
         eq("t", s(c.getData().storingStatIn(st).forPath(p)), "ttl data");
-        eq(0L, st.getEphemeralOwner(), "ttl node shows ephemeralOwner 0");
         String sq = c.create().withTtl(60000).withMode(CreateMode.PERSISTENT_SEQUENTIAL_WITH_TTL)
                 .forPath(root + "/ttls-");
         check(sq.matches(".*/ttls-\\d{10}$"), "ttl sequential " + sq);
         String deep = c.create().withTtl(60000).creatingParentsIfNeeded()
                 .withMode(CreateMode.PERSISTENT_WITH_TTL).forPath(root + "/tp/child");
         eq(root + "/tp/child", deep, "ttl with parents");
+        // ZooKeeper shows 0 for TTL nodes (DataNode.copyStat -> getClientEphemeralOwner)
+        eq(0L, st.getEphemeralOwner(), "ttl node's ephemeralOwner in getData Stat");
     }
 
     static void containers() throws Exception {
@@ -198,12 +199,13 @@ public class CuratorInterop {
         String p = root + "/box/inner/leaf";
         c.create().creatingParentContainersIfNeeded().forPath(p, b("x"));
         check(c.checkExists().forPath(root + "/box/inner") != null, "container parent");
-        eq(0L, c.checkExists().forPath(root + "/box").getEphemeralOwner(), "container owner 0");
         c.create().withMode(CreateMode.CONTAINER).forPath(root + "/c2");
         check(c.checkExists().forPath(root + "/c2") != null, "explicit container");
         // the recipes' helper
         c.createContainers(root + "/c3/x");
         check(c.checkExists().forPath(root + "/c3/x") != null, "createContainers");
+        // ZooKeeper shows 0 for containers (DataNode.copyStat -> getClientEphemeralOwner)
+        eq(0L, c.checkExists().forPath(root + "/box").getEphemeralOwner(), "container's ephemeralOwner");
     }
 
     static void transaction() throws Exception {
@@ -490,7 +492,10 @@ public class CuratorInterop {
         while (other.checkExists().forPath(p) == null && System.currentTimeMillis() < deadline)
             Thread.sleep(50);
         check(other.checkExists().forPath(p) != null, "recreated after delete");
-        node.setData(b("new"));
+        node.setData(b("new"));  // asynchronous (inBackground) in Curator
+        deadline = System.currentTimeMillis() + 15000;
+        while (!"new".equals(s(other.getData().forPath(p))) && System.currentTimeMillis() < deadline)
+            Thread.sleep(50);
         eq("new", s(other.getData().forPath(p)), "setData through recipe");
         node.close();
         eq(null, other.checkExists().forPath(p), "closed node removed");
