@@ -314,3 +314,14 @@ def root(request, zk):
     path = "/t-%d-%s-%d" % (os.getpid(), name, _counter[0])
     zk.ensure_path(path)
     return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI (PADDOCK_NO_SKIP=1) a skipped test is a failure: a client that
+    failed to install must not turn into a green run that tested nothing."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("PADDOCK_NO_SKIP") == "1" and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = "skipped, but PADDOCK_NO_SKIP=1: %s" % (report.longrepr,)
