@@ -326,11 +326,35 @@ fn bench_pipeline(c: &mut Criterion, fixture: &mut Fixture) {
     assert!(pending.is_empty(), "every prepared change was applied");
 }
 
+/// Snapshot serialization and loading of the whole 10^6-node tree: what a
+/// snapshot costs the consensus core, and what a restart costs per tree copy.
+fn bench_snapshot(c: &mut Criterion, fixture: &Fixture) {
+    let mut group = c.benchmark_group("snapshot_1M_nodes");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(10));
+    let mut body = Vec::new();
+    fixture.tree.serialize(&mut body);
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("serialize", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(body.len());
+            fixture.tree.serialize(&mut out);
+            black_box(out.len())
+        })
+    });
+    group.bench_function("deserialize", |b| {
+        b.iter(|| black_box(DataTree::deserialize(&body).map(|t| t.node_count())))
+    });
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let mut fixture = Fixture::build();
     let nodes = fixture.tree.node_count();
     bench_apply(c, &mut fixture);
     bench_pipeline(c, &mut fixture);
+    bench_snapshot(c, &fixture);
     assert_eq!(
         fixture.tree.node_count(),
         nodes,

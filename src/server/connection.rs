@@ -232,6 +232,7 @@ impl Conn {
                     _ => st.queue.pop_front(),
                 }
             };
+            self.reader_wake.notify();
             match head {
                 Some(Slot::Done { frame, received }) => self.send_reply(&frame, received, shard),
                 Some(Slot::Read {
@@ -706,6 +707,7 @@ async fn write_loop(conn: Rc<Conn>, mut stream: Half) {
 
 async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Result<(), String> {
     let max_frame = shard.shared.config.jute_max_buffer;
+    let max_outstanding = shard.shared.config.tuning.outstanding_per_connection_max.max(1);
     let mut buffer: Vec<u8> = Vec::with_capacity(4096);
     let mut start = 0usize;
     let mut chunk = vec![0u8; 64 * 1024];
@@ -740,6 +742,11 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
             if conn.phase() == Phase::Handshake {
                 conn.handle_connect(shard, &payload).await?;
                 continue;
+            }
+            // Back-pressure: a client that pipelines more than the limit
+            // waits (we stop reading its socket) until its replies drain.
+            while conn.queued() >= max_outstanding && conn.phase() == Phase::Connected {
+                conn.reader_wake.wait().await;
             }
             let mut reader = Reader::new(&payload);
             let header = RequestHeader::decode(&mut reader)

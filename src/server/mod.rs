@@ -708,6 +708,11 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
                 if shard.shared.shutdown.load(Ordering::Relaxed) {
                     break;
                 }
+                let max_cnxns = shard.shared.config.max_cnxns;
+                if max_cnxns > 0 && shard.shared.stats.connections_alive.load(Ordering::Relaxed) >= max_cnxns as i64 {
+                    log::warn!("too many connections: max is {max_cnxns} (maxCnxns); refusing {peer}");
+                    continue;
+                }
                 if !shard.shared.admit_ip(peer.ip()) {
                     log::warn!(
                         "too many connections from {} - max is {}",
