@@ -9,7 +9,7 @@
 //! | client shards | one glommio executor per configured core, each accepting on the client port (SO_REUSEPORT) with its own tree copy |
 //! | sequencer + session tracker | a task on shard 0's executor (the consensus core) |
 //! | log core | a dedicated OS thread (it may block in page faults and `msync`; no reactor ever does) |
-//! | snapshots | serialized on shard 0, written by a short-lived thread |
+//! | snapshots | serialized by the last shard (not the consensus core when there are two or more), written by a short-lived thread |
 //!
 //! Cross-core channels are wired once at start and bounded; a full channel
 //! back-pressures the sender (a shard stops reading that client's socket).
@@ -611,6 +611,11 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
             config.tick_time_ms as u64,
         ))
         .detach();
+    }
+    // Snapshots are serialized by the last shard: with more than one core
+    // that is not the consensus core, so the sequencer keeps ordering writes
+    // while the tree is walked (that shard's own reads and applies wait).
+    if index + 1 == shared.cores.len() {
         snapshotter = Some(Snapshotter::new(&shared, to_log.clone(), snapshot_zxid));
     }
     let shard = Rc::new(shard);
