@@ -707,7 +707,12 @@ async fn write_loop(conn: Rc<Conn>, mut stream: Half) {
 
 async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Result<(), String> {
     let max_frame = shard.shared.config.jute_max_buffer;
-    let max_outstanding = shard.shared.config.tuning.outstanding_per_connection_max.max(1);
+    let max_outstanding = shard
+        .shared
+        .config
+        .tuning
+        .outstanding_per_connection_max
+        .max(1);
     let mut buffer: Vec<u8> = Vec::with_capacity(4096);
     let mut start = 0usize;
     let mut chunk = vec![0u8; 64 * 1024];

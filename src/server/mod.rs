@@ -714,8 +714,13 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
                     break;
                 }
                 let max_cnxns = shard.shared.config.max_cnxns;
-                if max_cnxns > 0 && shard.shared.stats.connections_alive.load(Ordering::Relaxed) >= max_cnxns as i64 {
-                    log::warn!("too many connections: max is {max_cnxns} (maxCnxns); refusing {peer}");
+                if max_cnxns > 0
+                    && shard.shared.stats.connections_alive.load(Ordering::Relaxed)
+                        >= max_cnxns as i64
+                {
+                    log::warn!(
+                        "too many connections: max is {max_cnxns} (maxCnxns); refusing {peer}"
+                    );
                     continue;
                 }
                 if !shard.shared.admit_ip(peer.ip()) {
