@@ -3,6 +3,9 @@
 //! Pure modules (`protocol`, `data_tree`, `sessions`, `txn`, `storage`'s
 //! formats, `config`) do no network I/O and know nothing of glommio;
 //! `server` is the only place that touches sockets and cores.
+#![deny(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod auth;
 pub mod client;
 pub mod config;
