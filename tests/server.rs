@@ -1,0 +1,313 @@
+//! Whole-server tests over loopback: the real `paddock` binary, spoken to with
+//! literal bytes and with the crate's blocking client. The broad client
+//! compatibility suite (kazoo, zkCli.sh, C, Node, Curator) is tests/interop.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use paddock::client::Client;
+use paddock::protocol::frame::{write_connect_request, write_request};
+use paddock::protocol::{
+    op, ConnectRequest, CreateRequest, EventType, PathWatch, Request, Response,
+};
+
+const DEADLINE: Duration = Duration::from_secs(15);
+
+struct Server {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let config = format!(
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n",
+            dir.path().join("data").display()
+        );
+        std::fs::write(dir.path().join("zoo.cfg"), config).expect("write zoo.cfg");
+        let mut server = Server {
+            child: None,
+            port,
+            dir,
+        };
+        server.launch();
+        server
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("zoo.cfg")
+    }
+
+    fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .expect("server log");
+        let child = Command::new(env!("CARGO_BIN_EXE_paddock"))
+            .args(["start", "--config"])
+            .arg(self.config_path())
+            .stdout(Stdio::from(log.try_clone().expect("log handle")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn paddock");
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            if let Ok(text) = paddock::client::four_letter(("127.0.0.1", self.port), "srvr") {
+                if text.contains("Mode: standalone") {
+                    return;
+                }
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "server did not start:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    fn signal(&mut self, signal: i32) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        // SAFETY: kill(2) on the pid of a child we own.
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if started.elapsed() > DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("server did not stop after signal {signal}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn client(&self) -> Client {
+        Client::connect(("127.0.0.1", self.port), 30_000).expect("connect")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+fn read_frame(stream: &mut TcpStream) -> Vec<u8> {
+    let mut prefix = [0u8; 4];
+    stream.read_exact(&mut prefix).expect("frame length");
+    let mut payload = vec![0u8; i32::from_be_bytes(prefix) as usize];
+    stream.read_exact(&mut payload).expect("frame payload");
+    payload
+}
+
+fn raw_session(port: u16) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut out = Vec::new();
+    let request = ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: 0,
+        timeout_ms: 30_000,
+        session_id: 0,
+        passwd: vec![0; 16],
+        read_only: false,
+    };
+    write_connect_request(&mut out, &request);
+    stream.write_all(&out).expect("send connect");
+    read_frame(&mut stream);
+    stream
+}
+
+#[test]
+fn connect_request_in_literal_bytes_gets_a_session() {
+    let server = Server::start();
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    #[rustfmt::skip]
+    let connect: [u8; 49] = [
+        0, 0, 0, 45,             // frame length
+        0, 0, 0, 0,              // protocolVersion
+        0, 0, 0, 0, 0, 0, 0, 0,  // lastZxidSeen
+        0, 0, 0x75, 0x30,        // timeOut = 30000 ms
+        0, 0, 0, 0, 0, 0, 0, 0,  // sessionId = 0: a new session
+        0, 0, 0, 16,             // passwd: 16 bytes
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0,                       // readOnly = false
+    ];
+    stream.write_all(&connect).expect("send");
+    let reply = read_frame(&mut stream);
+    assert_eq!(reply.len(), 37, "ConnectResponse is 37 bytes: {reply:?}");
+    assert_eq!(&reply[0..4], &[0, 0, 0, 0], "protocolVersion");
+    assert_eq!(
+        &reply[4..8],
+        &[0, 0, 0x75, 0x30],
+        "the timeout is granted (within 2..20 ticks)"
+    );
+    assert_ne!(&reply[8..16], &[0u8; 8], "a session id");
+    assert_eq!(&reply[16..20], &[0, 0, 0, 16], "a 16-byte password");
+    assert_eq!(reply[36], 0, "not read-only");
+}
+
+#[test]
+fn a_read_pipelined_behind_a_write_of_the_same_session_sees_it() {
+    let server = Server::start();
+    let mut stream = raw_session(server.port);
+    let mut out = Vec::new();
+    let create = Request::Create {
+        op: op::CREATE,
+        request: CreateRequest {
+            path: "/fifo".into(),
+            data: bytes::Bytes::from_static(b"v1"),
+            acl: paddock::protocol::Acl::open_unsafe(),
+            flags: 0,
+            ttl_ms: 0,
+        },
+    };
+    write_request(&mut out, 1, &create);
+    write_request(
+        &mut out,
+        2,
+        &Request::GetData(PathWatch {
+            path: "/fifo".into(),
+            watch: false,
+        }),
+    );
+    write_request(
+        &mut out,
+        3,
+        &Request::Exists(PathWatch {
+            path: "/fifo".into(),
+            watch: false,
+        }),
+    );
+    stream.write_all(&out).expect("pipeline");
+    for expected_xid in 1..=3 {
+        let reply = read_frame(&mut stream);
+        let xid = i32::from_be_bytes([reply[0], reply[1], reply[2], reply[3]]);
+        let err = i32::from_be_bytes([reply[12], reply[13], reply[14], reply[15]]);
+        assert_eq!(xid, expected_xid, "replies come in request order");
+        assert_eq!(
+            err, 0,
+            "request {xid} succeeded: the read waited for the write"
+        );
+    }
+}
+
+#[test]
+fn the_watch_event_arrives_before_the_reply_that_reflects_it() {
+    let server = Server::start();
+    let mut stream = raw_session(server.port);
+    let mut out = Vec::new();
+    write_request(
+        &mut out,
+        1,
+        &Request::Exists(PathWatch {
+            path: "/w".into(),
+            watch: true,
+        }),
+    );
+    stream.write_all(&out).expect("exists");
+    let reply = read_frame(&mut stream);
+    assert_eq!(
+        i32::from_be_bytes([reply[12], reply[13], reply[14], reply[15]]),
+        -101,
+        "NoNode"
+    );
+    let mut out = Vec::new();
+    let create = Request::Create {
+        op: op::CREATE,
+        request: CreateRequest {
+            path: "/w".into(),
+            data: bytes::Bytes::new(),
+            acl: paddock::protocol::Acl::open_unsafe(),
+            flags: 0,
+            ttl_ms: 0,
+        },
+    };
+    write_request(&mut out, 2, &create);
+    stream.write_all(&out).expect("create");
+    let first = read_frame(&mut stream);
+    let second = read_frame(&mut stream);
+    assert_eq!(
+        i32::from_be_bytes([first[0], first[1], first[2], first[3]]),
+        -1,
+        "notification first"
+    );
+    assert_eq!(
+        i32::from_be_bytes([first[16], first[17], first[18], first[19]]),
+        EventType::NodeCreated as i32
+    );
+    assert_eq!(
+        i32::from_be_bytes([second[0], second[1], second[2], second[3]]),
+        2,
+        "then the create's reply"
+    );
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_kill_9_loses_no_acknowledged_write() {
+    let mut server = Server::start();
+    let mut client = server.client();
+    for i in 0..200 {
+        let created = client
+            .create(&format!("/n{i}"), b"x", 0)
+            .expect("transport");
+        assert!(created.is_ok(), "create /n{i}: {created:?}");
+    }
+    drop(client);
+    let status = server.signal(libc::SIGTERM).expect("running");
+    assert!(
+        status.success(),
+        "SIGTERM exits 0: {status:?}\n{}",
+        server.log()
+    );
+    server.launch();
+    let mut client = server.client();
+    for i in 200..400 {
+        let created = client
+            .create(&format!("/n{i}"), b"y", 0)
+            .expect("transport");
+        assert!(created.is_ok(), "create /n{i}: {created:?}");
+    }
+    server.signal(libc::SIGKILL);
+    server.launch();
+    let mut client = server.client();
+    for i in 0..400 {
+        let got = client.get_data(&format!("/n{i}")).expect("transport");
+        assert!(got.is_ok(), "/n{i} survived: {got:?}\n{}", server.log());
+    }
+    match client
+        .call(&Request::GetAllChildrenNumber { path: "/".into() })
+        .expect("transport")
+    {
+        Ok(Response::GetAllChildrenNumber { total }) => {
+            assert_eq!(total, 400 + 3, "400 nodes + /zookeeper's 3")
+        }
+        other => panic!("getAllChildrenNumber: {other:?}"),
+    }
+}
