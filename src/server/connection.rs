@@ -705,6 +705,11 @@ async fn write_loop(conn: Rc<Conn>, mut stream: Half) {
     let _ = stream.close().await;
 }
 
+/// Bytes read from a socket at a time: large enough for a 1 KiB-write
+/// pipeline to arrive in few reads, small enough for thousands of idle
+/// connections.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+
 async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Result<(), String> {
     let max_frame = shard.shared.config.jute_max_buffer;
     let max_outstanding = shard
@@ -715,7 +720,7 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
         .max(1);
     let mut buffer: Vec<u8> = Vec::with_capacity(4096);
     let mut start = 0usize;
-    let mut chunk = vec![0u8; 64 * 1024];
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
     loop {
         // Parse every whole frame we hold.
         loop {

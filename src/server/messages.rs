@@ -43,9 +43,6 @@ pub enum SequencerInput {
     Reconnect { origin: Origin, session_id: i64 },
     /// Sessions that showed life on a shard since its last report.
     Touch(Vec<i64>),
-    /// A connection without a live session went away (nothing to do but the
-    /// bookkeeping of the tracker), or a session's connection closed.
-    Disconnected { session_id: i64 },
 }
 
 #[derive(Debug)]

@@ -115,7 +115,6 @@ impl Sequencer {
                     self.tracker.touch(id, now_ms);
                 }
             }
-            SequencerInput::Disconnected { .. } => {}
         }
     }
 
