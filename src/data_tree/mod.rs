@@ -24,6 +24,7 @@
 
 mod acl;
 mod path;
+mod quota;
 mod snapshot;
 mod watches;
 
@@ -39,6 +40,7 @@ use crate::protocol::{
 
 pub use acl::{check_acl, fixup_acl, ip_matches};
 pub use path::{join, name_of, parent_of, validate_path};
+pub use quota::{stat_path, QuotaPaths, StatsTrack, LIMIT_NODE, QUOTA_ROOT, STAT_NODE};
 pub use watches::WatchKind;
 use watches::{Mode, WatchTable};
 
@@ -178,6 +180,8 @@ pub struct DataTree {
     ttls: BTreeSet<Arc<str>>,
     sessions: BTreeMap<i64, i32>,
     data_size: u64,
+    /// Quota'd paths (ZooKeeper's PathTrie); see `quota`.
+    quotas: QuotaPaths,
     last_zxid: i64,
     data_watches: WatchTable,
     child_watches: WatchTable,
@@ -251,6 +255,7 @@ impl DataTree {
             ttls: BTreeSet::new(),
             sessions: BTreeMap::new(),
             data_size: 0,
+            quotas: QuotaPaths::default(),
             last_zxid: 0,
             data_watches: WatchTable::default(),
             child_watches: WatchTable::default(),
@@ -440,6 +445,88 @@ impl DataTree {
             .collect()
     }
 
+    /// The quota'd paths (see `quota`).
+    pub fn quota_paths(&self) -> &QuotaPaths {
+        &self.quotas
+    }
+
+    // ---- quotas (see `quota`) -------------------------------------------------
+
+    /// `DataTree.updateQuotaStat` for the deepest quota'd prefix of `path`,
+    /// if any: adds the diffs to that prefix's stats node data. The node's
+    /// stat (version, mzxid) and `approximate_data_size` stay as they are,
+    /// as in ZooKeeper. A missing stats node or data that ZooKeeper could
+    /// not parse leave everything unchanged.
+    fn update_quota_stat(&mut self, path: &str, bytes_diff: i64, count_diff: i64) {
+        let Some(prefix) = self.quotas.max_prefix(path) else {
+            return;
+        };
+        let stat_path = stat_path(prefix);
+        let Some(&id) = self.index.get(stat_path.as_str()) else {
+            return;
+        };
+        let node = self.slot_mut(id);
+        let Some(mut track) = StatsTrack::from_bytes(&node.data) else {
+            return;
+        };
+        track.set_count(track.count().wrapping_add(count_diff));
+        track.set_bytes(track.bytes().wrapping_add(bytes_diff));
+        node.data = Bytes::from(track.to_bytes());
+    }
+
+    /// `DataTree.updateQuotaForPath`: writes the count and bytes of the
+    /// subtree at `real` (nothing there: 0 and 0) into its stats node.
+    fn update_quota_for_path(&mut self, real: &str) {
+        let (mut count, mut bytes) = (0i64, 0i64);
+        if let Some(&root) = self.index.get(if real.is_empty() { "/" } else { real }) {
+            let mut stack = vec![root];
+            while let Some(id) = stack.pop() {
+                let node = self.slot(id);
+                count += 1;
+                bytes += node.data.len() as i64;
+                stack.extend(node.children.iter().copied());
+            }
+        }
+        let Some(&id) = self.index.get(stat_path(real).as_str()) else {
+            return;
+        };
+        let mut track = StatsTrack::default();
+        track.set_bytes(bytes);
+        track.set_count(count);
+        self.slot_mut(id).data = Bytes::from(track.to_bytes());
+    }
+
+    /// `DataTree.setupQuota` (on loading a snapshot): every leaf under
+    /// /zookeeper/quota whose path ends in "/zookeeper_limits" marks the path
+    /// before the first "/zookeeper_limits" as quota'd and recomputes its
+    /// stats.
+    fn setup_quota(&mut self) {
+        let Some(&root) = self.index.get(QUOTA_ROOT) else {
+            return;
+        };
+        let suffix = format!("/{LIMIT_NODE}");
+        let mut found = Vec::new();
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            let node = self.slot(id);
+            if node.children.is_empty() {
+                if node.path.ends_with(&suffix) {
+                    if let Some(at) = node.path.find(&suffix) {
+                        if at >= QUOTA_ROOT.len() {
+                            found.push(node.path[QUOTA_ROOT.len()..at].to_string());
+                        }
+                    }
+                }
+            } else {
+                stack.extend(node.children.iter().copied());
+            }
+        }
+        for real in found {
+            self.update_quota_for_path(&real);
+            self.quotas.add(&real);
+        }
+    }
+
     // ---- mutations (from txn::apply) ---------------------------------------
 
     /// Registers a session (createSession txn).
@@ -489,8 +576,17 @@ impl DataTree {
             ephemeral_owner,
             ..Stat::default()
         };
+        let data_len = data.len() as i64;
         let id = self.insert_raw(path, data, acl, stat);
         let stat = self.slot(id).stat();
+        if let Some(real) = quota::trim_quota_path(parent_path) {
+            match name_of(path) {
+                LIMIT_NODE => self.quotas.add(real),
+                STAT_NODE => self.update_quota_for_path(real),
+                _ => {}
+            }
+        }
+        self.update_quota_stat(path, data_len, 1);
         self.fire(path, EventType::NodeCreated, events);
         self.fire_children_changed(parent_path, events);
         Ok(stat)
@@ -528,7 +624,9 @@ impl DataTree {
         if let Some(&moved) = parent.children.get(at) {
             self.slot_mut(moved).slot_in_parent = at as u32;
         }
-        self.data_size -= path::java_length(path) + node.data.len() as u64;
+        self.data_size = self
+            .data_size
+            .wrapping_sub(path::java_length(path) + node.data.len() as u64);
         let owner = node.ephemeral_owner;
         if owner == CONTAINER_EPHEMERAL_OWNER {
             self.containers.remove(path);
@@ -542,6 +640,12 @@ impl DataTree {
                 }
             }
         }
+        if name_of(path) == LIMIT_NODE {
+            if let Some(real) = quota::trim_quota_path(parent_path) {
+                self.quotas.remove(real);
+            }
+        }
+        self.update_quota_stat(path, -(node.data.len() as i64), -1);
         let Node { acl, .. } = node;
         self.release_acl(acl);
         let processed = self.data_watches.trigger(path, EventType::NodeDeleted, &[]);
@@ -574,7 +678,10 @@ impl DataTree {
         node.mzxid = zxid;
         node.version = version;
         let stat = node.stat();
-        self.data_size = self.data_size - old_len + new_len;
+        // Wrapping: quota stats updates change data outside this count, as in
+        // ZooKeeper, so the count can in principle drift below a node's size.
+        self.data_size = self.data_size.wrapping_sub(old_len).wrapping_add(new_len);
+        self.update_quota_stat(path, new_len as i64 - old_len as i64, 0);
         self.fire(path, EventType::NodeDataChanged, events);
         Ok(stat)
     }

@@ -4,13 +4,22 @@
 //! this is only the payload.
 //!
 //! ```text
-//! Snapshot := magic "PDTS" int32 | version int32 = 1 | lastZxid int64
+//! Snapshot := magic "PDTS" int32 | version int32 = 2 | lastZxid int64
 //!             | sessionCount int32 | (sessionId int64 | timeoutMs int32)*
 //!             | nodeCount int32 | Node*
+//!             | dataSize int64 | quotaCount int32 | quotaPath ustring*
 //! Node     := path ustring | data buffer | acl vector<ACL>
 //!             | czxid int64 | mzxid int64 | pzxid int64 | ctime int64 | mtime int64
 //!             | version int32 | storedCversion int32 | aversion int32 | ephemeralOwner int64
 //! ```
+//!
+//! Version 2 restores a tree exactly, so every shard's copy and a restart
+//! (snapshot + log replay) equal the live tree: `dataSize` is the
+//! `approximate_data_size` as kept (ZooKeeper's cached size, which the
+//! quota stats updates do not move) and the quota'd paths are ZooKeeper's
+//! PathTrie. ZooKeeper instead rebuilds both on load (`setupQuota`, and the
+//! size summed afresh); that is what a version 1 snapshot (no trailer, from
+//! before quotas were kept) gets.
 
 use bytes::Bytes;
 
@@ -20,7 +29,9 @@ use crate::protocol::Stat;
 use super::{parent_of, DataTree};
 
 const MAGIC: i32 = i32::from_be_bytes(*b"PDTS");
-const VERSION: i32 = 1;
+const VERSION: i32 = 2;
+/// Before the dataSize and quota trailer.
+const VERSION_1: i32 = 1;
 /// Smallest encoded node: empty path, data and ACL, plus the fixed fields.
 const NODE_MIN_BYTES: usize = 4 + 4 + 4 + 5 * 8 + 3 * 4 + 8;
 
@@ -51,6 +62,12 @@ impl DataTree {
             out.write_i32(node.aversion);
             out.write_i64(node.ephemeral_owner);
         }
+        out.write_i64(self.data_size as i64);
+        let quotas: Vec<&str> = self.quotas.iter().collect();
+        out.write_i32(quotas.len() as i32);
+        for path in quotas {
+            out.write_string(path);
+        }
     }
 
     /// Rebuilds a tree from `serialize`'s bytes. Every structural problem (a
@@ -65,7 +82,7 @@ impl DataTree {
             });
         }
         let version = r.read_i32()?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_1 {
             return Err(DecodeError::BadValue {
                 field: "snapshot version",
                 value: version as i64,
@@ -123,6 +140,16 @@ impl DataTree {
                 pzxid,
             };
             tree.insert_raw(&path, data, &acl, stat);
+        }
+        if version == VERSION_1 {
+            tree.setup_quota();
+        } else {
+            tree.data_size = r.read_i64()? as u64;
+            let quotas = r.read_vec_len(4)?;
+            for _ in 0..quotas {
+                let path = r.read_string()?;
+                tree.quotas.add(&path);
+            }
         }
         if !r.is_empty() {
             return Err(DecodeError::BadValue {

@@ -297,3 +297,377 @@ fn node_cost() {
 fn print_node_cost() {
     println!("Node = {} bytes", std::mem::size_of::<Node>());
 }
+
+// ---- quotas -------------------------------------------------------------------
+
+fn create_with(tree: &mut DataTree, path: &str, data: &[u8], owner: i64, zxid: i64) {
+    tree.create_node(
+        path,
+        Bytes::copy_from_slice(data),
+        &Acl::open_unsafe(),
+        owner,
+        -1,
+        zxid,
+        zxid * 10,
+        &mut Vec::new(),
+    )
+    .unwrap();
+}
+
+fn text(tree: &DataTree, path: &str) -> String {
+    String::from_utf8(tree.node(path).unwrap().data().to_vec()).unwrap()
+}
+
+/// What zkCli's `setquota -n 5 <path>` creates (3.8's SetQuotaCommand).
+fn set_quota(tree: &mut DataTree, path: &str, zxid: &mut i64) {
+    let mut quota_path = QUOTA_ROOT.to_string();
+    for part in path[1..].split('/') {
+        quota_path.push('/');
+        quota_path.push_str(part);
+        if tree.node(&quota_path).is_none() {
+            *zxid += 1;
+            create_with(tree, &quota_path, b"", 0, *zxid);
+        }
+    }
+    *zxid += 1;
+    let limits = b"count=5,bytes=-1=;byteHardLimit=-1;countHardLimit=-1";
+    create_with(
+        tree,
+        &format!("{quota_path}/{LIMIT_NODE}"),
+        limits,
+        0,
+        *zxid,
+    );
+    *zxid += 1;
+    create_with(tree, &stat_path(path), b"count=0,bytes=0", 0, *zxid);
+}
+
+/// Sum of path lengths and data lengths as ZooKeeper's `approximateDataSize`
+/// computes it afresh (the root counted as "" and "/").
+fn summed_size(tree: &DataTree) -> u64 {
+    tree.walk()
+        .iter()
+        .map(|n| n.path().len() as u64 + n.data().len() as u64)
+        .sum::<u64>()
+        + tree.node("/").unwrap().data().len() as u64
+}
+
+#[test]
+fn stats_track_parses_and_prints_like_java() {
+    let limits = "count=5,bytes=-1=;byteHardLimit=-1;countHardLimit=-1";
+    let t = StatsTrack::parse(limits).unwrap();
+    assert_eq!((t.count(), t.bytes()), (5, -1));
+    assert_eq!(t.to_bytes(), limits.as_bytes());
+    let empty = StatsTrack::parse("").unwrap();
+    assert_eq!(empty.to_bytes(), b"count=-1,bytes=-1");
+    let mut t = StatsTrack::default();
+    t.set_bytes(0);
+    t.set_count(2);
+    assert_eq!(t.to_bytes(), b"count=2,bytes=0");
+    // ',' and ';' runs separate pairs; a trailing one is dropped; the later
+    // duplicate wins; "k==v" reads as -1; extra keys print sorted after "=".
+    let t = StatsTrack::parse("count=1,;count=3,bytes==4;zz=1;aa=+2;").unwrap();
+    assert_eq!(t.to_bytes(), b"count=3,bytes=-1=;aa=2;zz=1");
+    // Where Java throws: no '=', a leading separator, not a long.
+    for bad in [
+        "count",
+        "count=",
+        ",count=1",
+        "count=x",
+        "count=1 ",
+        "count=-",
+        "=",
+        "bytes=99999999999999999999",
+    ] {
+        assert_eq!(StatsTrack::parse(bad), None, "{bad}");
+    }
+    assert_eq!(
+        StatsTrack::parse("=5").unwrap().to_bytes(),
+        b"count=-1,bytes=-1=;=5"
+    );
+}
+
+#[test]
+fn quota_paths_match_by_components() {
+    let mut q = QuotaPaths::default();
+    assert_eq!(q.max_prefix("/a"), None);
+    q.add("/a");
+    q.add("/a/b/c");
+    q.add("");
+    q.add("/");
+    q.add("x");
+    assert_eq!(q.iter().collect::<Vec<_>>(), vec!["/a", "/a/b/c", "/x"]);
+    assert_eq!(q.max_prefix("/a"), Some("/a"));
+    assert_eq!(q.max_prefix("/a/b"), Some("/a"));
+    assert_eq!(q.max_prefix("/a/b/c/d"), Some("/a/b/c"));
+    assert_eq!(q.max_prefix("/ab"), None);
+    assert_eq!(q.max_prefix("/"), None);
+    assert_eq!(q.max_prefix("/x/y"), Some("/x"));
+    q.remove("/a/b/c");
+    assert_eq!(q.max_prefix("/a/b/c/d"), Some("/a"));
+    q.remove("a");
+    assert_eq!(q.max_prefix("/a/b/c/d"), None);
+}
+
+#[test]
+fn quota_stats_follow_creates_deletes_and_set_data() {
+    let mut tree = DataTree::new();
+    let mut zxid = 1;
+    create_with(&mut tree, "/q", b"", 0, zxid);
+    zxid += 1;
+    create_with(&mut tree, "/q/a", b"data", 0, zxid);
+    create_with(&mut tree, "/other", b"zz", 0, zxid + 1);
+    zxid += 1;
+    let size_before = tree.approximate_data_size();
+    set_quota(&mut tree, "/q", &mut zxid);
+    let stats = stat_path("/q");
+    // updateQuotaForPath on creating the stats node: /q and /q/a.
+    assert_eq!(text(&tree, &stats), "count=2,bytes=4");
+    assert_eq!(tree.quota_paths().iter().collect::<Vec<_>>(), vec!["/q"]);
+    // ZooKeeper's cached size counts the stats node's data as created.
+    let quota_nodes = "/zookeeper/quota/q".len()
+        + "/zookeeper/quota/q/zookeeper_limits".len()
+        + "count=5,bytes=-1=;byteHardLimit=-1;countHardLimit=-1".len()
+        + "/zookeeper/quota/q/zookeeper_stats".len()
+        + "count=0,bytes=0".len();
+    assert_eq!(
+        tree.approximate_data_size(),
+        size_before + quota_nodes as u64
+    );
+    let stat_before = tree.node(&stats).unwrap().stat();
+
+    zxid += 1;
+    create_with(&mut tree, "/q/b", b"abc", 0, zxid);
+    assert_eq!(text(&tree, &stats), "count=3,bytes=7");
+    zxid += 1;
+    create_with(&mut tree, "/q/b/deep", b"", 0, zxid);
+    assert_eq!(text(&tree, &stats), "count=4,bytes=7");
+    zxid += 1;
+    tree.set_data(
+        "/q/b",
+        Bytes::from_static(b"a"),
+        1,
+        zxid,
+        0,
+        &mut Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(text(&tree, &stats), "count=4,bytes=5");
+    tree.set_data(
+        "/q",
+        Bytes::from_static(b"v2"),
+        1,
+        zxid + 1,
+        0,
+        &mut Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(text(&tree, &stats), "count=4,bytes=7");
+    zxid += 2;
+    tree.delete_node("/q/a", zxid, &mut Vec::new()).unwrap();
+    assert_eq!(text(&tree, &stats), "count=3,bytes=3");
+    // Outside the quota: nothing changes.
+    tree.set_data(
+        "/other",
+        Bytes::from_static(b"zzzz"),
+        1,
+        zxid + 1,
+        0,
+        &mut Vec::new(),
+    )
+    .unwrap();
+    create_with(&mut tree, "/qq", b"x", 0, zxid + 2);
+    assert_eq!(text(&tree, &stats), "count=3,bytes=3");
+    // The stats node's stat moves only in dataLength.
+    let stat_after = tree.node(&stats).unwrap().stat();
+    assert_eq!(
+        Stat {
+            data_length: stat_before.data_length,
+            ..stat_after
+        },
+        stat_before
+    );
+    assert_eq!(stat_after.data_length, "count=3,bytes=3".len() as i32);
+    // ... and the cached size ignores those updates (summed afresh it differs).
+    let drift = "count=3,bytes=3".len() as u64 - "count=0,bytes=0".len() as u64;
+    assert_eq!(tree.approximate_data_size() + drift, summed_size(&tree));
+    assert_eq!(drift, 0);
+}
+
+#[test]
+fn quota_ephemerals_and_delquota() {
+    let mut tree = DataTree::new();
+    let mut zxid = 1;
+    create_with(&mut tree, "/q", b"12", 0, zxid);
+    set_quota(&mut tree, "/q", &mut zxid);
+    let stats = stat_path("/q");
+    tree.add_session(9, 4000);
+    zxid += 1;
+    create_with(&mut tree, "/q/e", b"123", 9, zxid);
+    assert_eq!(text(&tree, &stats), "count=2,bytes=5");
+    zxid += 1;
+    tree.kill_session(9, &[], zxid, &mut Vec::new());
+    assert_eq!(text(&tree, &stats), "count=1,bytes=2");
+    // delquota -n rewrites the limits node: only a setData, the quota stays.
+    zxid += 1;
+    tree.set_data(
+        "/zookeeper/quota/q/zookeeper_limits",
+        Bytes::from_static(b"count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=-1"),
+        1,
+        zxid,
+        0,
+        &mut Vec::new(),
+    )
+    .unwrap();
+    create_with(&mut tree, "/q/x", b"", 0, zxid + 1);
+    assert_eq!(text(&tree, &stats), "count=2,bytes=2");
+    // delquota without flags deletes stats, then limits (either order):
+    // with the stats node gone, updates find nothing to change.
+    zxid += 2;
+    tree.delete_node(&stats, zxid, &mut Vec::new()).unwrap();
+    create_with(&mut tree, "/q/y", b"", 0, zxid + 1);
+    assert_eq!(tree.quota_paths().iter().count(), 1);
+    tree.delete_node(
+        "/zookeeper/quota/q/zookeeper_limits",
+        zxid + 2,
+        &mut Vec::new(),
+    )
+    .unwrap();
+    assert!(tree.quota_paths().is_empty());
+    tree.delete_node("/zookeeper/quota/q", zxid + 3, &mut Vec::new())
+        .unwrap();
+    // A new quota recounts the subtree.
+    zxid += 4;
+    set_quota(&mut tree, "/q", &mut zxid);
+    assert_eq!(text(&tree, &stats), "count=3,bytes=2");
+}
+
+#[test]
+fn nested_quotas_update_the_deepest_only() {
+    let mut tree = DataTree::new();
+    let mut zxid = 1;
+    create_with(&mut tree, "/a", b"", 0, zxid);
+    create_with(&mut tree, "/a/b", b"", 0, zxid + 1);
+    zxid += 1;
+    set_quota(&mut tree, "/a", &mut zxid);
+    set_quota(&mut tree, "/a/b", &mut zxid);
+    assert_eq!(text(&tree, &stat_path("/a")), "count=2,bytes=0");
+    assert_eq!(text(&tree, &stat_path("/a/b")), "count=1,bytes=0");
+    zxid += 1;
+    create_with(&mut tree, "/a/b/c", b"xyz", 0, zxid);
+    assert_eq!(text(&tree, &stat_path("/a")), "count=2,bytes=0");
+    assert_eq!(text(&tree, &stat_path("/a/b")), "count=2,bytes=3");
+    // A quota on a path that does not exist yet counts 0, then follows it.
+    zxid += 1;
+    set_quota(&mut tree, "/later", &mut zxid);
+    assert_eq!(text(&tree, &stat_path("/later")), "count=0,bytes=0");
+    create_with(&mut tree, "/later", b"1", 0, zxid + 1);
+    assert_eq!(text(&tree, &stat_path("/later")), "count=1,bytes=1");
+    // Stats data a client made unparsable stays as it is.
+    tree.set_data(
+        &stat_path("/later"),
+        Bytes::from_static(b"junk"),
+        1,
+        zxid + 2,
+        0,
+        &mut Vec::new(),
+    )
+    .unwrap();
+    create_with(&mut tree, "/later/x", b"1", 0, zxid + 3);
+    assert_eq!(text(&tree, &stat_path("/later")), "junk");
+    // Extra keys survive an update, printed sorted after "=".
+    tree.set_data(
+        &stat_path("/later"),
+        Bytes::from_static(b"count=1;z=2;bytes=3;a=1"),
+        2,
+        zxid + 4,
+        0,
+        &mut Vec::new(),
+    )
+    .unwrap();
+    create_with(&mut tree, "/later/y", b"12", 0, zxid + 5);
+    assert_eq!(
+        text(&tree, &stat_path("/later")),
+        "count=2,bytes=5=;a=1;z=2"
+    );
+}
+
+fn quota_tree() -> DataTree {
+    let mut tree = DataTree::new();
+    let mut zxid = 1;
+    create_with(&mut tree, "/q", b"", 0, zxid);
+    create_with(&mut tree, "/q/n", b"", 0, zxid + 1);
+    zxid += 1;
+    set_quota(&mut tree, "/q", &mut zxid);
+    set_quota(&mut tree, "/q/n", &mut zxid);
+    for i in 0..3 {
+        zxid += 1;
+        create_with(&mut tree, &format!("/q/n/c{i}"), b"abcd", 0, zxid);
+    }
+    create_with(&mut tree, "/q/d", b"abcdef", 0, zxid + 1);
+    tree.set_last_zxid(zxid + 1);
+    tree
+}
+
+#[test]
+fn quota_snapshot_restores_exactly() {
+    let tree = quota_tree();
+    assert_eq!(text(&tree, &stat_path("/q")), "count=3,bytes=6");
+    assert_eq!(text(&tree, &stat_path("/q/n")), "count=4,bytes=12");
+    let mut bytes = Vec::new();
+    tree.serialize(&mut bytes);
+    let mut back = DataTree::deserialize(&bytes).unwrap();
+    assert_eq!(back.quota_paths(), tree.quota_paths());
+    assert_eq!(back.approximate_data_size(), tree.approximate_data_size());
+    assert_ne!(back.approximate_data_size(), summed_size(&back));
+    let mut again = Vec::new();
+    back.serialize(&mut again);
+    assert_eq!(again, bytes);
+    // Both copies go on identically.
+    let mut live = tree;
+    for t in [&mut live, &mut back] {
+        create_with(t, "/q/n/c9", b"x", 0, 100);
+        t.delete_node("/q/d", 101, &mut Vec::new()).unwrap();
+    }
+    assert_eq!(text(&back, &stat_path("/q/n")), "count=5,bytes=13");
+    assert_eq!(text(&back, &stat_path("/q")), "count=2,bytes=0");
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    live.serialize(&mut a);
+    back.serialize(&mut b);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn version_1_snapshot_sets_up_quotas_as_zookeeper_loads_them() {
+    let mut tree = quota_tree();
+    // A v1 snapshot of an older paddock: stale stats, no trailer.
+    tree.set_data(
+        &stat_path("/q"),
+        Bytes::from_static(b"count=0,bytes=0"),
+        1,
+        50,
+        0,
+        &mut Vec::new(),
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    tree.serialize(&mut bytes);
+    let trailer = 8
+        + 4
+        + tree
+            .quota_paths()
+            .iter()
+            .map(|p| 4 + p.len())
+            .sum::<usize>();
+    bytes.truncate(bytes.len() - trailer);
+    bytes[4..8].copy_from_slice(&1i32.to_be_bytes());
+    let back = DataTree::deserialize(&bytes).unwrap();
+    assert_eq!(back.quota_paths(), tree.quota_paths());
+    // setupQuota: every quota recounted over its whole subtree (nested
+    // quotas included), the size summed before that.
+    assert_eq!(text(&back, &stat_path("/q")), "count=6,bytes=18");
+    assert_eq!(text(&back, &stat_path("/q/n")), "count=4,bytes=12");
+    let sum_before =
+        summed_size(&back) - "count=6,bytes=18".len() as u64 + "count=0,bytes=0".len() as u64;
+    assert_eq!(back.approximate_data_size(), sum_before);
+}

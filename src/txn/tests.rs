@@ -966,3 +966,162 @@ proptest! {
         }
     }
 }
+
+fn create_data(path: &str, data: &'static [u8]) -> Request {
+    Request::Create {
+        op: op::CREATE,
+        request: CreateRequest {
+            path: path.into(),
+            data: Bytes::from_static(data),
+            acl: Acl::open_unsafe(),
+            flags: 0,
+            ttl_ms: 0,
+        },
+    }
+}
+
+/// The count and bytes of the subtree at `path` (0 and 0 when it is absent).
+fn subtree_counts(tree: &DataTree, path: &str) -> (i64, i64) {
+    let Some(node) = tree.node(path) else {
+        return (0, 0);
+    };
+    let mut out = (1, node.data().len() as i64);
+    for child in tree.children(path).unwrap() {
+        let (c, b) = subtree_counts(tree, &format!("{path}/{child}"));
+        out.0 += c;
+        out.1 += b;
+    }
+    out
+}
+
+/// zkCli's setquota as requests: quota nodes, limits, then stats.
+fn set_quota_requests(h: &mut Harness, path: &str) {
+    h.write(&create_data(&format!("/zookeeper/quota{path}"), b""))
+        .unwrap();
+    h.write(&create_data(
+        &format!("/zookeeper/quota{path}/zookeeper_limits"),
+        b"count=5,bytes=-1=;byteHardLimit=-1;countHardLimit=-1",
+    ))
+    .unwrap();
+    h.write(&create_data(
+        &format!("/zookeeper/quota{path}/zookeeper_stats"),
+        b"count=0,bytes=0",
+    ))
+    .unwrap();
+}
+
+#[test]
+fn quota_stats_through_prepare_and_apply() {
+    let mut h = Harness::new();
+    h.write(&create("/q")).unwrap();
+    h.write(&create("/q/a")).unwrap();
+    set_quota_requests(&mut h, "/q");
+    let stats = "/zookeeper/quota/q/zookeeper_stats";
+    let get = |h: &mut Harness| match h.read(&Request::GetData(PathWatch {
+        path: stats.into(),
+        watch: false,
+    })) {
+        Ok(Response::GetData { data, stat }) => (data, stat),
+        other => panic!("{other:?}"),
+    };
+    let (data, stat) = get(&mut h);
+    assert_eq!(&data[..], b"count=2,bytes=2");
+    // A multi's creates and deletes each count.
+    let multi = Request::Multi(vec![
+        MultiOp::Create {
+            op: op::CREATE,
+            request: CreateRequest {
+                path: "/q/m".into(),
+                data: Bytes::from_static(b"1234"),
+                acl: Acl::open_unsafe(),
+                flags: 0,
+                ttl_ms: 0,
+            },
+        },
+        MultiOp::Delete(DeleteRequest {
+            path: "/q/a".into(),
+            version: -1,
+        }),
+        MultiOp::SetData(SetDataRequest {
+            path: "/q".into(),
+            data: Bytes::from_static(b"v2"),
+            version: -1,
+        }),
+    ]);
+    h.write(&multi).unwrap();
+    let (data, after) = get(&mut h);
+    assert_eq!(&data[..], b"count=2,bytes=6");
+    // Version and mzxid of the stats node do not move.
+    assert_eq!((after.version, after.mzxid), (stat.version, stat.mzxid));
+    // A client's setData on the stats node is an ordinary write.
+    h.write(&Request::SetData(SetDataRequest {
+        path: stats.into(),
+        data: Bytes::from_static(b"count=10,bytes=10"),
+        version: 0,
+    }))
+    .unwrap();
+    h.write(&create("/q/z")).unwrap();
+    let (data, stat) = get(&mut h);
+    assert_eq!(&data[..], b"count=11,bytes=11");
+    assert_eq!(stat.version, 1);
+}
+
+proptest! {
+    /// Random writes under two quota'd subtrees: each stats node always
+    /// shows its subtree's count and bytes, a replica applying the log and
+    /// a snapshot copy equal the sequencer's tree byte for byte.
+    #[test]
+    fn quota_stats_track_subtrees(ops in proptest::collection::vec((0..5u8, 0..3u8, 0..3u8), 1..40)) {
+        let mut h = Harness::new();
+        let other = 0x200;
+        h.commit_body(other, prepare_create_session(1));
+        set_quota_requests(&mut h, "/n0");
+        set_quota_requests(&mut h, "/n1");
+        let start = h.zxid;
+        let mut log = Vec::new();
+        for (kind, a, b) in ops {
+            let path = if b == 0 { format!("/n{a}") } else { format!("/n{a}/c{b}") };
+            let (session, request) = match kind {
+                0 => (SESSION, create(&path)),
+                1 => (other, create_mode(&path, (b % 4) as i32)),
+                2 => (SESSION, delete(&path, -1)),
+                3 => (SESSION, set_data(&path, -1)),
+                _ => (SESSION, create_data(&path, b"")),
+            };
+            if let Ok(txn) = h.prepare_as(session, &request) {
+                log.push(txn.clone());
+                h.commit(&txn);
+            }
+        }
+        let close = prepare_close_session(other, h.zxid + 1, &h.tree, &mut h.pending);
+        let before_close = h.zxid;
+        h.commit_body(other, close);
+        for n in ["/n0", "/n1"] {
+            let (count, bytes) = subtree_counts(&h.tree, n);
+            let data = h.tree.node(&format!("/zookeeper/quota{n}/zookeeper_stats")).unwrap().data().clone();
+            prop_assert_eq!(String::from_utf8(data.to_vec()).unwrap(), format!("count={count},bytes={bytes}"));
+        }
+        // The replica starts from a snapshot of the tree with the quotas set.
+        let mut setup = Harness::new();
+        setup.commit_body(other, prepare_create_session(1));
+        set_quota_requests(&mut setup, "/n0");
+        set_quota_requests(&mut setup, "/n1");
+        prop_assert_eq!(setup.zxid, start);
+        let mut snap = Vec::new();
+        setup.tree.serialize(&mut snap);
+        let mut replica = if log.len() % 2 == 0 { DataTree::deserialize(&snap).unwrap() } else { setup.tree };
+        for txn in &log {
+            apply(&mut replica, txn);
+        }
+        let close = prepare_close_session(other, before_close + 1, &replica, &mut PendingChanges::new());
+        apply(&mut replica, &Txn { session_id: other, cxid: 0, zxid: before_close + 1, time_ms: 1000 + before_close + 1, body: close });
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        h.tree.serialize(&mut a);
+        replica.serialize(&mut b);
+        prop_assert_eq!(&a, &b);
+        let copy = DataTree::deserialize(&a).unwrap();
+        let mut c = Vec::new();
+        copy.serialize(&mut c);
+        prop_assert_eq!(&a, &c);
+    }
+}
