@@ -19,8 +19,13 @@ pub mod sasl;
 /// the scheme's provider derives (`digest`: the part before ':'; `ip`,
 /// `sasl`, `x509`: the id itself; a scheme with no provider, such as `super`:
 /// empty).
+///
+/// The entries come in the order ZooKeeper's connection keeps its ids: a
+/// `ConcurrentHashMap`-backed set, so hash order (see [`java_set_order`]),
+/// not the order they were added. zkCli's `whoami` prints that order.
 pub fn who_am_i(ids: &[Id]) -> Vec<ClientInfo> {
-    ids.iter()
+    java_set_order(ids)
+        .into_iter()
         .map(|id| {
             let user = match id.scheme.as_str() {
                 "digest" => id.id.split(':').next().unwrap_or("").to_string(),
@@ -35,9 +40,58 @@ pub fn who_am_i(ids: &[Id]) -> Vec<ClientInfo> {
         .collect()
 }
 
+/// Java's `String.hashCode` (over UTF-16 code units).
+fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)))
+}
+
+/// The Jute-generated `Id.hashCode`.
+fn java_id_hash(id: &Id) -> i32 {
+    let mut result = 17i32;
+    result = result.wrapping_mul(37).wrapping_add(java_string_hash(&id.scheme));
+    result.wrapping_mul(37).wrapping_add(java_string_hash(&id.id))
+}
+
+/// The iteration order of a default `ConcurrentHashMap` (16 buckets, doubled
+/// past 3/4 full) holding `ids` inserted in order: by bucket of the spread
+/// hash, then by insertion within a bucket.
+pub fn java_set_order(ids: &[Id]) -> Vec<Id> {
+    let mut unique: Vec<&Id> = Vec::new();
+    for id in ids {
+        if !unique.contains(&id) {
+            unique.push(id);
+        }
+    }
+    let mut buckets = 16usize;
+    while unique.len() > buckets * 3 / 4 {
+        buckets *= 2;
+    }
+    let bucket_of = |id: &Id| {
+        let h = java_id_hash(id) as u32;
+        (((h ^ (h >> 16)) & 0x7fff_ffff) as usize) & (buckets - 1)
+    };
+    let mut ordered: Vec<(usize, usize, &Id)> =
+        unique.iter().enumerate().map(|(i, id)| (bucket_of(id), i, *id)).collect();
+    ordered.sort();
+    ordered.into_iter().map(|(_, _, id)| id.clone()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_come_in_zookeepers_hash_order() {
+        // Observed from ZooKeeper 3.8's whoami after two digest addauths.
+        let ids = vec![
+            Id::new("ip", "127.0.0.1"),
+            Id::new("digest", &digest::generate_digest("alice:secret")),
+            Id::new("digest", &digest::generate_digest("bob:pw")),
+        ];
+        let users: Vec<String> = who_am_i(&ids).into_iter().map(|c| c.user).collect();
+        assert_eq!(users, vec!["alice", "bob", "127.0.0.1"]);
+    }
 
     #[test]
     fn who_am_i_maps_ids_to_users() {
@@ -48,17 +102,18 @@ mod tests {
             Id::new("sasl", "alice"),
         ];
         let infos = who_am_i(&ids);
-        let pairs: Vec<(&str, &str)> = infos
+        let mut pairs: Vec<(&str, &str)> = infos
             .iter()
             .map(|c| (c.auth_scheme.as_str(), c.user.as_str()))
             .collect();
+        pairs.sort();
         assert_eq!(
             pairs,
             vec![
-                ("ip", "127.0.0.1"),
                 ("digest", "bob"),
-                ("super", ""),
-                ("sasl", "alice")
+                ("ip", "127.0.0.1"),
+                ("sasl", "alice"),
+                ("super", "")
             ]
         );
     }
