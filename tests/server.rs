@@ -311,3 +311,24 @@ fn sigterm_stops_cleanly_and_kill_9_loses_no_acknowledged_write() {
         other => panic!("getAllChildrenNumber: {other:?}"),
     }
 }
+
+#[test]
+fn a_write_acknowledged_to_one_client_is_visible_to_every_other_client() {
+    // Clients land on different cores (SO_REUSEPORT), each with its own tree
+    // copy; a write's reply must wait until every copy has it.
+    let server = Server::start();
+    let mut clients: Vec<Client> = (0..6).map(|_| server.client()).collect();
+    for i in 0..600 {
+        let path = format!("/seen{i}");
+        let writer = i % clients.len();
+        let created = clients[writer].create(&path, b"v", 0).expect("transport");
+        assert!(created.is_ok(), "create {path}: {created:?}");
+        for (reader, client) in clients.iter_mut().enumerate() {
+            let got = client.get_data(&path).expect("transport");
+            assert!(
+                got.is_ok(),
+                "client {reader} does not see {path} written by client {writer}"
+            );
+        }
+    }
+}

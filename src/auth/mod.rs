@@ -42,15 +42,20 @@ pub fn who_am_i(ids: &[Id]) -> Vec<ClientInfo> {
 
 /// Java's `String.hashCode` (over UTF-16 code units).
 fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)))
+    s.encode_utf16().fold(0i32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(i32::from(unit))
+    })
 }
 
 /// The Jute-generated `Id.hashCode`.
 fn java_id_hash(id: &Id) -> i32 {
     let mut result = 17i32;
-    result = result.wrapping_mul(37).wrapping_add(java_string_hash(&id.scheme));
-    result.wrapping_mul(37).wrapping_add(java_string_hash(&id.id))
+    result = result
+        .wrapping_mul(37)
+        .wrapping_add(java_string_hash(&id.scheme));
+    result
+        .wrapping_mul(37)
+        .wrapping_add(java_string_hash(&id.id))
 }
 
 /// The iteration order of a default `ConcurrentHashMap` (16 buckets, doubled
@@ -71,8 +76,11 @@ pub fn java_set_order(ids: &[Id]) -> Vec<Id> {
         let h = java_id_hash(id) as u32;
         (((h ^ (h >> 16)) & 0x7fff_ffff) as usize) & (buckets - 1)
     };
-    let mut ordered: Vec<(usize, usize, &Id)> =
-        unique.iter().enumerate().map(|(i, id)| (bucket_of(id), i, *id)).collect();
+    let mut ordered: Vec<(usize, usize, &Id)> = unique
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (bucket_of(id), i, *id))
+        .collect();
     ordered.sort();
     ordered.into_iter().map(|(_, _, id)| id.clone()).collect()
 }

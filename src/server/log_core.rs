@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::storage::TxnLog;
 
-use super::messages::{CommitBatch, CommitItem, LogBatch};
+use super::messages::{Batch, CommitBatch, CommitItem, LogBatch};
 
 /// What the log core is asked to do.
 pub enum LogInput {
@@ -91,6 +91,8 @@ pub struct LogCore {
     pub policy: GroupCommit,
     pub stats: Arc<LogStats>,
     pub fsync_warning: Duration,
+    /// The number of the last batch published.
+    pub batch_seq: u64,
 }
 
 impl LogCore {
@@ -236,7 +238,11 @@ impl LogCore {
                 })
                 .collect();
         }
-        let shared: CommitBatch = Arc::new(items);
+        self.batch_seq += 1;
+        let shared: CommitBatch = Arc::new(Batch {
+            seq: self.batch_seq,
+            items,
+        });
         for shard in &self.shards {
             // A shard that is gone is shutting down; nothing to deliver.
             let _ = shard.send(shared.clone());

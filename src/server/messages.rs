@@ -6,7 +6,7 @@
 //!                                │ LogBatch (prepared txns and in-order markers)
 //!                                ▼
 //!                             log core: append, one flush per batch
-//!                                │ Arc<CommitBatch>, after the flush
+//!                                │ CommitBatch, after the flush
 //!              ┌─────────────────┼─────────────────┐
 //!              ▼                 ▼                 ▼
 //!           shard 0           shard 1    …      shard n   (apply, fire watches, reply)
@@ -16,6 +16,11 @@
 //! (a rejected write, a sync, a reconnect) — travels the same ordered path, so
 //! a shard sees every outcome in sequence order and per-session FIFO holds by
 //! construction.
+//!
+//! A shard sends the replies of batch N only once *every* shard has applied
+//! batch N (see `Shard::release_ready`). So when a client holds the answer to
+//! its write, any other client, on any core, reads that write — as on one
+//! ZooKeeper server — and every watch it fires has already gone out.
 
 use std::sync::Arc;
 
@@ -92,4 +97,10 @@ pub type LogBatch = Vec<CommitItem>;
 
 /// A batch as every shard receives it, after the flush that made its txns
 /// durable. Shared: one allocation for every shard.
-pub type CommitBatch = Arc<Vec<CommitItem>>;
+pub type CommitBatch = Arc<Batch>;
+
+pub struct Batch {
+    /// Numbers batches 1, 2, 3, … in the order every shard applies them.
+    pub seq: u64,
+    pub items: Vec<CommitItem>,
+}

@@ -76,6 +76,8 @@ pub struct Shared {
     pub shutdown: AtomicBool,
     pub queries: Vec<flume::Sender<ShardQuery>>,
     pub cores: Vec<usize>,
+    /// The last batch each shard has applied.
+    pub applied_batches: Vec<std::sync::atomic::AtomicU64>,
 }
 
 impl Shared {
@@ -111,6 +113,8 @@ impl Shared {
 /// order to stop.
 pub enum ShardQuery {
     Report(flume::Sender<ShardReport>),
+    /// Another shard applied more batches: replies held here may be ready.
+    Progress,
     ResetConnectionStats,
     Shutdown,
 }
@@ -299,6 +303,10 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         shutdown: AtomicBool::new(false),
         queries: query_senders.clone(),
         cores: cores.clone(),
+        applied_batches: cores
+            .iter()
+            .map(|_| std::sync::atomic::AtomicU64::new(0))
+            .collect(),
         config,
     });
     shared
@@ -319,6 +327,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         policy,
         stats: log_stats,
         fsync_warning: Duration::from_millis(config.fsync_warning_threshold_ms),
+        batch_seq: 0,
     };
     let log_core_cpu = config.tuning.log_core;
     let log_thread = std::thread::Builder::new()
@@ -745,6 +754,7 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
                 let _ = reply.send(shard_report(&shard));
             }
             ShardQuery::ResetConnectionStats => {}
+            ShardQuery::Progress => shard.release_ready(),
             ShardQuery::Shutdown => break,
         }
     }
@@ -848,6 +858,7 @@ impl Snapshotter {
 
     fn after_batch(&mut self, shard: &Shard, batch: &CommitBatch) {
         self.txns_since += batch
+            .items
             .iter()
             .filter(|i| matches!(i, messages::CommitItem::Txn { .. }))
             .count() as u64;

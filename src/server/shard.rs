@@ -8,8 +8,9 @@
 //! Borrow discipline: no `RefCell` borrow is ever held across an `.await`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::data_tree::DataTree;
@@ -20,7 +21,7 @@ use crate::txn::{self, Txn, TxnBody};
 use super::connection::{Conn, Phase};
 use super::messages::{CommitBatch, CommitItem, Origin, SequencerInput};
 use super::sequencer::Sequencer;
-use super::Shared;
+use super::{ShardQuery, Shared};
 
 pub struct Shard {
     pub id: usize,
@@ -36,7 +37,37 @@ pub struct Shard {
     pub to_sequencer: flume::Sender<SequencerInput>,
     /// Sessions that showed life since the last report to the tracker.
     pub touched: RefCell<HashSet<i64>>,
+    /// Replies of applied batches, waiting until every shard has applied them.
+    held: RefCell<VecDeque<(u64, Vec<Completion>)>>,
     pub shared: Arc<Shared>,
+}
+
+/// A reply (or connection outcome) decided by a batch, sent once every shard
+/// has applied that batch.
+enum Completion {
+    Write {
+        token: u64,
+        zxid: i64,
+        reply: Result<Response, ErrorCode>,
+    },
+    Failed {
+        token: u64,
+        zxid: i64,
+    },
+    NewSession {
+        token: u64,
+        session_id: i64,
+        timeout_ms: i32,
+    },
+    Reconnect {
+        token: u64,
+        session_id: i64,
+        known_timeout: Option<i32>,
+    },
+    SessionClosed {
+        token: u64,
+        zxid: i64,
+    },
 }
 
 impl Shard {
@@ -56,6 +87,7 @@ impl Shard {
             next_id: Cell::new(1),
             to_sequencer,
             touched: RefCell::new(HashSet::new()),
+            held: RefCell::new(VecDeque::new()),
             shared,
         }
     }
@@ -82,6 +114,11 @@ impl Shard {
         self.conns.borrow().get(&conn_id).cloned()
     }
 
+    fn conn_for_token_peek(&self, token: u64) -> Option<Rc<Conn>> {
+        let conn_id = *self.tokens.borrow().get(&token)?;
+        self.conns.borrow().get(&conn_id).cloned()
+    }
+
     pub fn conn_for_session(&self, session_id: i64) -> Option<Rc<Conn>> {
         let conn_id = *self.sessions.borrow().get(&session_id)?;
         self.conns.borrow().get(&conn_id).cloned()
@@ -92,64 +129,149 @@ impl Shard {
     }
 
     /// Applies one batch of the commit stream: every txn goes into this
-    /// shard's tree; watch events go out before the replies that reflect them.
+    /// shard's tree and watch events go out at once; the replies wait in
+    /// `held` until every shard has applied the batch (`release_ready`).
     pub fn apply_batch(self: &Rc<Self>, batch: &CommitBatch) {
-        for item in batch.iter() {
+        let mut completions = Vec::new();
+        for item in batch.items.iter() {
             match item {
-                CommitItem::Txn { txn, origin } => self.apply_txn(txn, *origin),
+                CommitItem::Txn { txn, origin } => self.apply_txn(txn, *origin, &mut completions),
                 CommitItem::Rejected { origin, error } => {
                     if origin.shard == self.id {
-                        if let Some(conn) = self.conn_for_token(origin.token) {
-                            let zxid = self.last_zxid();
-                            conn.complete_write(self, origin.token, zxid, Err(*error));
-                        }
+                        let zxid = self.last_zxid();
+                        completions.push(Completion::Write {
+                            token: origin.token,
+                            zxid,
+                            reply: Err(*error),
+                        });
                     }
                 }
                 CommitItem::Failed { origin } => {
                     if let Some(origin) = origin.filter(|o| o.shard == self.id) {
-                        if let Some(conn) = self.conn_for_token(origin.token) {
-                            if conn.phase() == Phase::Connecting {
-                                conn.close();
-                            } else {
-                                let zxid = self.last_zxid();
-                                conn.complete_write(
-                                    self,
-                                    origin.token,
-                                    zxid,
-                                    Err(ErrorCode::SystemError),
-                                );
-                            }
-                        }
+                        let zxid = self.last_zxid();
+                        completions.push(Completion::Failed {
+                            token: origin.token,
+                            zxid,
+                        });
                     }
                 }
                 CommitItem::Synced { origin, path } => {
                     if origin.shard == self.id {
-                        if let Some(conn) = self.conn_for_token(origin.token) {
-                            let zxid = self.last_zxid();
-                            let response = Response::Sync { path: path.clone() };
-                            conn.complete_write(self, origin.token, zxid, Ok(response));
-                        }
+                        let zxid = self.last_zxid();
+                        let reply = Ok(Response::Sync { path: path.clone() });
+                        completions.push(Completion::Write {
+                            token: origin.token,
+                            zxid,
+                            reply,
+                        });
                     }
                 }
                 CommitItem::Reconnected { origin, session_id } => {
                     // As ZooKeeper: a reconnect drops the session's current
                     // connection, wherever it is, before checking the password.
                     if let Some(old) = self.conn_for_session(*session_id) {
-                        log::info!("session 0x{session_id:x} reconnecting; closing its old connection from {}", old.peer);
+                        log::info!(
+                            "session 0x{session_id:x} reconnecting; closing its old connection from {}",
+                            old.peer
+                        );
                         old.close();
                     }
                     if origin.shard == self.id {
-                        if let Some(conn) = self.conn_for_token(origin.token) {
-                            let timeout = self.tree.borrow().session_timeout(*session_id);
-                            conn.finish_reconnect(self, *session_id, timeout);
-                        }
+                        let known_timeout = self.tree.borrow().session_timeout(*session_id);
+                        completions.push(Completion::Reconnect {
+                            token: origin.token,
+                            session_id: *session_id,
+                            known_timeout,
+                        });
                     }
+                }
+            }
+        }
+        self.held.borrow_mut().push_back((batch.seq, completions));
+        self.shared.applied_batches[self.id].store(batch.seq, Ordering::Release);
+        if self.shared.queries.len() > 1 {
+            for (index, query) in self.shared.queries.iter().enumerate() {
+                if index != self.id {
+                    let _ = query.send(ShardQuery::Progress);
+                }
+            }
+        }
+        self.release_ready();
+    }
+
+    /// Sends the replies of every batch that all shards have applied.
+    pub fn release_ready(self: &Rc<Self>) {
+        let everywhere = self
+            .shared
+            .applied_batches
+            .iter()
+            .map(|applied| applied.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(0);
+        loop {
+            let ready = {
+                let mut held = self.held.borrow_mut();
+                match held.front() {
+                    Some((seq, _)) if *seq <= everywhere => held.pop_front(),
+                    _ => None,
+                }
+            };
+            let Some((_, completions)) = ready else { break };
+            for completion in completions {
+                self.complete(completion);
+            }
+        }
+    }
+
+    fn complete(self: &Rc<Self>, completion: Completion) {
+        match completion {
+            Completion::Write { token, zxid, reply } => {
+                if let Some(conn) = self.conn_for_token(token) {
+                    conn.complete_write(self, token, zxid, reply);
+                }
+            }
+            Completion::Failed { token, zxid } => {
+                if let Some(conn) = self.conn_for_token(token) {
+                    if conn.phase() == Phase::Connecting {
+                        conn.close();
+                    } else {
+                        conn.complete_write(self, token, zxid, Err(ErrorCode::SystemError));
+                    }
+                }
+            }
+            Completion::NewSession {
+                token,
+                session_id,
+                timeout_ms,
+            } => {
+                if let Some(conn) = self.conn_for_token(token) {
+                    conn.finish_new_session(self, session_id, timeout_ms);
+                }
+            }
+            Completion::Reconnect {
+                token,
+                session_id,
+                known_timeout,
+            } => {
+                if let Some(conn) = self.conn_for_token(token) {
+                    conn.finish_reconnect(self, session_id, known_timeout);
+                }
+            }
+            Completion::SessionClosed { token, zxid } => {
+                if let Some(conn) = self.conn_for_token(token) {
+                    conn.complete_write(self, token, zxid, Ok(Response::Empty));
+                    conn.close_after_flush();
                 }
             }
         }
     }
 
-    fn apply_txn(self: &Rc<Self>, txn: &Arc<Txn>, origin: Option<Origin>) {
+    fn apply_txn(
+        self: &Rc<Self>,
+        txn: &Arc<Txn>,
+        origin: Option<Origin>,
+        completions: &mut Vec<Completion>,
+    ) {
         let outcome = {
             let mut tree = self.tree.borrow_mut();
             txn::apply(&mut tree, txn)
@@ -158,8 +280,8 @@ impl Shard {
             sequencer.borrow_mut().pending.committed_up_to(txn.zxid);
         }
         self.shared.stats.note_txn_applied(self.id, txn.zxid);
-        // Watch events first: a client must see the event before any reply
-        // that reflects the change.
+        // Watch events go out now; replies are held until every shard has
+        // the txn, so an event always precedes any reply reflecting it.
         for (session_id, event) in &outcome.events {
             if let Some(conn) = self.conn_for_session(*session_id) {
                 let mut frame = Vec::with_capacity(32 + event.path.len());
@@ -171,18 +293,20 @@ impl Shard {
         match &txn.body {
             TxnBody::CreateSession { timeout_ms } => {
                 if let Some(origin) = mine {
-                    if let Some(conn) = self.conn_for_token(origin.token) {
-                        conn.finish_new_session(self, txn.session_id, *timeout_ms);
-                    }
+                    completions.push(Completion::NewSession {
+                        token: origin.token,
+                        session_id: txn.session_id,
+                        timeout_ms: *timeout_ms,
+                    });
                 }
             }
             TxnBody::CloseSession { .. } => {
                 if let Some(origin) = mine {
-                    if let Some(conn) = self.conn_for_token(origin.token) {
-                        conn.complete_write(self, origin.token, txn.zxid, Ok(Response::Empty));
-                        conn.close_after_flush();
-                        return;
-                    }
+                    completions.push(Completion::SessionClosed {
+                        token: origin.token,
+                        zxid: txn.zxid,
+                    });
+                    return;
                 }
                 // Expired (or closed from another connection): drop the
                 // connection that still holds it here, if any.
@@ -196,13 +320,16 @@ impl Shard {
             }
             _ => {
                 if let Some(origin) = mine {
-                    if let Some(conn) = self.conn_for_token(origin.token) {
-                        let reply = conn
-                            .request_for_token(origin.token)
-                            .map(|request| txn::response_for(&request, &outcome.result))
-                            .unwrap_or(Err(ErrorCode::SystemError));
-                        conn.complete_write(self, origin.token, txn.zxid, reply);
-                    }
+                    let reply = self
+                        .conn_for_token_peek(origin.token)
+                        .and_then(|conn| conn.request_for_token(origin.token))
+                        .map(|request| txn::response_for(&request, &outcome.result))
+                        .unwrap_or(Err(ErrorCode::SystemError));
+                    completions.push(Completion::Write {
+                        token: origin.token,
+                        zxid: txn.zxid,
+                        reply,
+                    });
                 }
             }
         }
