@@ -21,8 +21,6 @@
 //! size summed afresh); that is what a version 1 snapshot (no trailer, from
 //! before quotas were kept) gets.
 
-use bytes::Bytes;
-
 use crate::protocol::jute::{DecodeError, JuteWrite, Reader};
 use crate::protocol::Stat;
 
@@ -100,7 +98,7 @@ impl DataTree {
         for i in 0..nodes {
             let offset = r.position();
             let path = r.read_string()?;
-            let data = Bytes::copy_from_slice(r.read_buffer()?);
+            let data = r.read_bytes()?;
             let acl = r.read_acl_vec()?;
             let czxid = r.read_i64()?;
             let mzxid = r.read_i64()?;

@@ -170,10 +170,31 @@ impl<'a> Reader<'a> {
             pzxid: self.read_i64()?,
         })
     }
-    /// Reads a buffer as shared bytes (one copy out of the frame).
+    /// Reads a buffer as shared bytes (one copy out of the frame). A null
+    /// buffer reads as [`null_bytes`], so node data keeps ZooKeeper's
+    /// distinction between null and empty.
     pub fn read_bytes(&mut self) -> Result<Bytes, DecodeError> {
-        Ok(Bytes::copy_from_slice(self.read_buffer()?))
+        Ok(match self.read_buffer_opt()? {
+            None => null_bytes(),
+            Some(b) => Bytes::copy_from_slice(b),
+        })
     }
+}
+
+/// The one address that marks a null buffer. ZooKeeper keeps `null` node
+/// data apart from empty data (zkCli's `create /a` stores null and `get /a`
+/// prints "null"); paddock carries that through every layer as an empty
+/// `Bytes` that points here, so no record type needs an `Option`.
+static NULL_BUFFER: [u8; 1] = [0];
+
+/// Null data: empty, and written as a -1 length.
+pub fn null_bytes() -> Bytes {
+    Bytes::from_static(&NULL_BUFFER[..0])
+}
+
+/// True for data that came from (or stands for) a null buffer.
+pub fn is_null(data: &[u8]) -> bool {
+    data.is_empty() && std::ptr::eq(data.as_ptr(), NULL_BUFFER.as_ptr())
 }
 
 /// Appends Jute values to any `BufMut` (a `Vec<u8>` or a `BytesMut`).
@@ -188,6 +209,10 @@ pub trait JuteWrite: BufMut {
         self.put_u8(v as u8)
     }
     fn write_buffer(&mut self, b: &[u8]) {
+        if is_null(b) {
+            self.put_i32(-1);
+            return;
+        }
         self.put_i32(b.len() as i32);
         self.put_slice(b);
     }
@@ -257,6 +282,24 @@ mod tests {
         v.write_stat(&s);
         assert_eq!(v.len(), 68);
         assert_eq!(Reader::new(&v).read_stat().unwrap(), s);
+    }
+
+    #[test]
+    fn null_buffers_survive_a_round_trip_and_differ_from_empty() {
+        let mut v = Vec::new();
+        v.write_i32(-1);
+        v.write_i32(0);
+        let mut r = Reader::new(&v);
+        let null = r.read_bytes().unwrap();
+        let empty = r.read_bytes().unwrap();
+        assert!(is_null(&null) && null.is_empty());
+        assert!(!is_null(&empty) && empty.is_empty());
+        assert!(is_null(&null.clone()), "clones stay null");
+        let mut out = Vec::new();
+        out.write_buffer(&null);
+        out.write_buffer(&empty);
+        out.write_buffer(&Bytes::new());
+        assert_eq!(out, [255, 255, 255, 255, 0, 0, 0, 0, 0, 0, 0, 0]);
     }
 
     #[test]
