@@ -24,7 +24,7 @@
 
 use std::sync::Arc;
 
-use crate::protocol::{ErrorCode, Id, Request};
+use crate::protocol::{Id, Request};
 use crate::txn::Txn;
 
 /// Where a reply goes: the shard that holds the connection and the slot the
@@ -70,8 +70,6 @@ pub enum CommitItem {
         txn: Arc<Txn>,
         origin: Option<Origin>,
     },
-    /// A write the sequencer refused (the error is the reply).
-    Rejected { origin: Origin, error: ErrorCode },
     /// A sync: reply once everything before it is applied.
     Synced { origin: Origin, path: String },
     /// A reconnect: validate the session against the (now current) tree.
@@ -85,9 +83,9 @@ impl CommitItem {
     pub fn origin(&self) -> Option<Origin> {
         match self {
             CommitItem::Txn { origin, .. } | CommitItem::Failed { origin } => *origin,
-            CommitItem::Rejected { origin, .. }
-            | CommitItem::Synced { origin, .. }
-            | CommitItem::Reconnected { origin, .. } => Some(*origin),
+            CommitItem::Synced { origin, .. } | CommitItem::Reconnected { origin, .. } => {
+                Some(*origin)
+            }
         }
     }
 }

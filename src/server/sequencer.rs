@@ -166,8 +166,16 @@ impl Sequencer {
                 });
             }
             Err(error) => {
-                if let Some(origin) = write.origin {
-                    out.push(CommitItem::Rejected { origin, error });
+                // As ZooKeeper: a failed write still takes a zxid and is
+                // logged as an error txn, so zxids (and a client's
+                // lastZxidSeen) advance exactly as they do there.
+                if write.origin.is_some() {
+                    let txn =
+                        self.next_txn(write.session_id, write.cxid, time_ms, TxnBody::Error(error));
+                    out.push(CommitItem::Txn {
+                        txn: Arc::new(txn),
+                        origin: write.origin,
+                    });
                 }
             }
         }

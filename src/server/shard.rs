@@ -136,16 +136,6 @@ impl Shard {
         for item in batch.items.iter() {
             match item {
                 CommitItem::Txn { txn, origin } => self.apply_txn(txn, *origin, &mut completions),
-                CommitItem::Rejected { origin, error } => {
-                    if origin.shard == self.id {
-                        let zxid = self.last_zxid();
-                        completions.push(Completion::Write {
-                            token: origin.token,
-                            zxid,
-                            reply: Err(*error),
-                        });
-                    }
-                }
                 CommitItem::Failed { origin } => {
                     if let Some(origin) = origin.filter(|o| o.shard == self.id) {
                         let zxid = self.last_zxid();
