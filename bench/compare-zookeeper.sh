@@ -25,9 +25,8 @@ SAT_S=${SAT_SESSIONS:-8}
 SAT_K=${SAT_INFLIGHT:-16}
 RATE=${RATE:-5000}
 SERVERS=${SERVERS:-zookeeper paddock}
-# One port per server start: paddock's shards bind without SO_REUSEADDR, so a
-# port with connections in TIME-WAIT (the previous server's) fails to bind (see
-# BENCHMARKS.md, "problems found").
+# One port per server start: paddock's shards cannot bind a port that still has
+# TIME-WAIT connections of ZooKeeper's listener (see BENCHMARKS.md, "Problems found").
 PORT_BASE=${PORT_BASE:-22181}
 mkdir -p "$OUT"
 [ -x "$PADDOCK_BIN" ] && [ -x "$LOADGEN" ] || die "build first: cargo build --release --workspace"

@@ -42,8 +42,9 @@ start_server() {
     local kind=$1 dir=$2 port=$3 tuning=${4:-}
     [ -f "$dir/zoo.cfg" ] || write_cfg "$dir" "$port"
     if [ "$kind" = paddock ]; then
-        # paddock's shards fail to bind a port that has TIME-WAIT connections
-        # (no SO_REUSEADDR) and the server keeps running without a listener.
+        # paddock's shards fail to bind a port that has TIME-WAIT connections of
+        # a listener without SO_REUSEPORT (e.g. ZooKeeper's; paddock's own are
+        # fine), and the server then keeps running without a listener.
         local t=0
         while [ -n "$(ss -Htan state time-wait "( sport = :$port )" 2>/dev/null)" ] && [ $t -lt 70 ]; do
             [ $t = 0 ] && log "port $port has TIME-WAIT connections; waiting for them to expire (paddock cannot bind over them)"
