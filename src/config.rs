@@ -195,6 +195,12 @@ pub struct Tuning {
     /// (default true: ZooKeeper replies are small and latency-bound; false
     /// lets Nagle coalesce tiny writes at the cost of up to ~40 ms delays).
     pub socket_no_delay: bool,
+    /// `paddock.snapshotReplica` — keep one more tree copy on its own thread
+    /// that takes the snapshots (default true), so a snapshot never holds up
+    /// writes. false saves that copy's metadata (~230 bytes per znode) but
+    /// pauses writes while the last shard serializes its tree (~130 ms per
+    /// million znodes).
+    pub snapshot_replica: bool,
     /// `paddock.sessionTouchIntervalMs` — how often a shard reports the
     /// sessions that saw traffic to the session tracker (default tickTime/2,
     /// as a ZooKeeper follower piggybacks touches on its pings). Shorter is
@@ -397,6 +403,7 @@ impl Config {
                 batch_bytes_max: 4 << 20,
                 group_commit_wait_micros: 0,
                 socket_no_delay: true,
+                snapshot_replica: true,
                 session_touch_interval_ms: u64::from(tick / 2),
                 container_check_interval_ms: 60_000,
                 container_max_per_minute: 10_000,
@@ -967,6 +974,7 @@ fn apply_paddock(
         "batchBytesMax" => tuning.batch_bytes_max = ctx.positive_u32()? as usize,
         "groupCommitWaitMicros" => tuning.group_commit_wait_micros = ctx.u64()?,
         "socketNoDelay" => tuning.socket_no_delay = ctx.bool()?,
+        "snapshotReplica" => tuning.snapshot_replica = ctx.bool()?,
         "sessionTouchIntervalMs" => {
             pending.session_touch_interval_ms = Some(u64::from(ctx.positive_u32()?))
         }

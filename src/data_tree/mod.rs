@@ -169,7 +169,7 @@ pub fn is_special_path(path: &str) -> bool {
 }
 
 /// The tree of one shard. See the module docs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DataTree {
     slots: Vec<Option<Node>>,
     free: Vec<u32>,

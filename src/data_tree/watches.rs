@@ -37,7 +37,7 @@ pub(crate) enum Mode {
     Recursive,
 }
 
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 pub(crate) struct WatchTable {
     by_path: HashMap<Box<str>, HashMap<i64, Mode>>,
     by_session: HashMap<i64, HashSet<Box<str>>>,

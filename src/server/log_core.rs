@@ -93,6 +93,8 @@ pub struct LogCore {
     pub fsync_warning: Duration,
     /// The number of the last batch published.
     pub batch_seq: u64,
+    /// The snapshot replica, when there is one: gets every batch after the shards.
+    pub replica: Option<flume::Sender<CommitBatch>>,
 }
 
 impl LogCore {
@@ -173,6 +175,7 @@ impl LogCore {
             log::error!("final log flush failed: {e}");
         }
         log::info!("log core stopped at zxid 0x{:x}", self.log.last_zxid());
+        self.replica = None;
     }
 
     /// Appends every txn of the batch, flushes once, then publishes the batch
@@ -246,6 +249,9 @@ impl LogCore {
         for shard in &self.shards {
             // A shard that is gone is shutting down; nothing to deliver.
             let _ = shard.send(shared.clone());
+        }
+        if let Some(replica) = &self.replica {
+            let _ = replica.send(shared);
         }
     }
 }

@@ -9,7 +9,7 @@
 //! | client shards | one glommio executor per configured core, each accepting on the client port (SO_REUSEPORT) with its own tree copy |
 //! | sequencer + session tracker | a task on shard 0's executor (the consensus core) |
 //! | log core | a dedicated OS thread (it may block in page faults and `msync`; no reactor ever does) |
-//! | snapshots | serialized by the last shard (not the consensus core when there are two or more), written by a short-lived thread |
+//! | snapshots | a replica tree on its own thread, fed the durable batches (see `snapshot`) |
 //!
 //! Cross-core channels are wired once at start and bounded; a full channel
 //! back-pressures the sender (a shard stops reading that client's socket).
@@ -22,6 +22,7 @@ pub mod messages;
 mod notify;
 pub mod sequencer;
 pub mod shard;
+pub mod snapshot;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -267,12 +268,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     check_port_free(&address)?;
 
     let recovered = recover(&config)?;
-    let Recovered {
-        tree,
-        log,
-        snapshot_zxid,
-        ..
-    } = recovered;
+    let Recovered { tree, log, .. } = recovered;
 
     let (to_log, log_input) = flume::bounded::<LogInput>(1024);
     let (to_sequencer, sequencer_input) = flume::bounded::<SequencerInput>(16 * 1024);
@@ -320,6 +316,22 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         batch_bytes_max: config.tuning.batch_bytes_max,
         wait: Duration::from_micros(config.tuning.group_commit_wait_micros),
     };
+    // The snapshot replica (see `snapshot`): one more tree copy on its own
+    // thread, so that snapshots never hold up writes.
+    let mut replica_sender = None;
+    let mut replica_thread = None;
+    if config.tuning.snapshot_replica {
+        let (tx, rx) = flume::bounded::<CommitBatch>(64 * 1024);
+        replica_sender = Some(tx);
+        let replica_tree = tree.clone();
+        let policy = snapshot::SnapshotPolicy::new(config);
+        let to_log = to_log.clone();
+        replica_thread = Some(
+            std::thread::Builder::new()
+                .name("paddock-snapshot".into())
+                .spawn(move || snapshot::run_replica(replica_tree, rx, policy, to_log))?,
+        );
+    }
     let log_core = LogCore {
         log,
         input: log_input,
@@ -328,6 +340,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         stats: log_stats,
         fsync_warning: Duration::from_millis(config.fsync_warning_threshold_ms),
         batch_seq: 0,
+        replica: replica_sender,
     };
     let log_core_cpu = config.tuning.log_core;
     let log_thread = std::thread::Builder::new()
@@ -339,11 +352,8 @@ pub fn run(config: Config) -> Result<(), ServerError> {
             log_core.run()
         })?;
 
-    // Every shard starts from the same recovered tree.
-    let mut snapshot_bytes = Vec::new();
-    if cores.len() > 1 {
-        tree.serialize(&mut snapshot_bytes);
-    }
+    // Every shard starts from the same recovered tree: clones share node
+    // data, paths and ACLs, only the per-node metadata is copied.
     let mut first_tree = Some(tree);
 
     // Block the stop signals in every thread we start; one thread waits for them.
@@ -355,10 +365,15 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         .zip(commit_receivers.into_iter().zip(query_receivers))
         .enumerate()
     {
-        let tree = match first_tree.take() {
-            Some(tree) => tree,
-            None => DataTree::deserialize(&snapshot_bytes)
-                .map_err(|e| ServerError::Recovery(format!("cannot copy the tree: {e}")))?,
+        let tree = if index + 1 == cores.len() {
+            first_tree
+                .take()
+                .ok_or_else(|| ServerError::Recovery("no tree to start from".into()))?
+        } else {
+            first_tree
+                .as_ref()
+                .ok_or_else(|| ServerError::Recovery("no tree to start from".into()))?
+                .clone()
         };
         let shared = shared.clone();
         let to_sequencer = to_sequencer.clone();
@@ -383,7 +398,6 @@ pub fn run(config: Config) -> Result<(), ServerError> {
                     commits,
                     queries,
                     address,
-                    snapshot_zxid,
                 };
                 shard_main(args).await
             })
@@ -432,6 +446,11 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     drop(to_log);
     if log_thread.join().is_err() {
         log::error!("log core panicked");
+    }
+    if let Some(replica) = replica_thread {
+        if replica.join().is_err() {
+            log::error!("snapshot replica panicked");
+        }
     }
     log::info!("stopped");
     match failed {
@@ -570,7 +589,6 @@ struct ShardArgs {
     commits: flume::Receiver<CommitBatch>,
     queries: flume::Receiver<ShardQuery>,
     address: String,
-    snapshot_zxid: i64,
 }
 
 async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
@@ -584,7 +602,6 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
         commits,
         queries,
         address,
-        snapshot_zxid,
     } = args;
     let config = &shared.config;
     let mut shard = Shard::new(index, tree, to_sequencer.clone(), shared.clone());
@@ -621,11 +638,10 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
         ))
         .detach();
     }
-    // Snapshots are serialized by the last shard: with more than one core
-    // that is not the consensus core, so the sequencer keeps ordering writes
-    // while the tree is walked (that shard's own reads and applies wait).
-    if index + 1 == shared.cores.len() {
-        snapshotter = Some(Snapshotter::new(&shared, to_log.clone(), snapshot_zxid));
+    // Without a snapshot replica, the last shard serializes its own tree.
+    if index + 1 == shared.cores.len() && !config.tuning.snapshot_replica {
+        let policy = snapshot::SnapshotPolicy::new(config);
+        snapshotter = Some(snapshot::InShardSnapshots::new(policy, to_log.clone()));
     }
     let shard = Rc::new(shard);
 
@@ -637,7 +653,7 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
             while let Ok(batch) = commits.recv_async().await {
                 shard.apply_batch(&batch);
                 if let Some(snapshotter) = snapshotter.as_mut() {
-                    snapshotter.after_batch(&shard, &batch);
+                    snapshotter.after_batch(&shard.tree.borrow(), &batch);
                 }
             }
         })
@@ -817,99 +833,6 @@ pub(crate) fn shard_report(shard: &Shard) -> ShardReport {
             .collect(),
         watch_count: tree.watch_count(),
         outstanding: conns.iter().map(|c| c.queued()).sum(),
-    }
-}
-
-/// Takes a snapshot every `snapCount` txns (randomised as ZooKeeper does so
-/// that servers do not all snapshot at once), then rolls and purges the log.
-struct Snapshotter {
-    txns_since: u64,
-    threshold: u64,
-    snap_count: u64,
-    in_progress: Arc<AtomicBool>,
-    snap_dir: PathBuf,
-    to_log: flume::Sender<LogInput>,
-    retain: usize,
-    purge: bool,
-}
-
-impl Snapshotter {
-    fn new(shared: &Shared, to_log: flume::Sender<LogInput>, _snapshot_zxid: i64) -> Snapshotter {
-        let snap_count = shared.config.snap_count.max(2);
-        let mut s = Snapshotter {
-            txns_since: 0,
-            threshold: 0,
-            snap_count,
-            in_progress: Arc::new(AtomicBool::new(false)),
-            snap_dir: snapshot_dir(&shared.config),
-            to_log,
-            retain: shared.config.autopurge_snap_retain_count.max(3) as usize,
-            purge: shared.config.autopurge_purge_interval_hours > 0,
-        };
-        s.roll_threshold();
-        s
-    }
-
-    fn roll_threshold(&mut self) {
-        use rand::Rng;
-        let half = self.snap_count / 2;
-        self.threshold = half + rand::thread_rng().gen_range(0..half.max(1));
-    }
-
-    fn after_batch(&mut self, shard: &Shard, batch: &CommitBatch) {
-        self.txns_since += batch
-            .items
-            .iter()
-            .filter(|i| matches!(i, messages::CommitItem::Txn { .. }))
-            .count() as u64;
-        if self.txns_since < self.threshold {
-            return;
-        }
-        if self.in_progress.load(Ordering::Relaxed) {
-            log::warn!("too busy to snap, skipping");
-            return;
-        }
-        self.txns_since = 0;
-        self.roll_threshold();
-        let started = Instant::now();
-        let (zxid, body) = {
-            let tree = shard.tree.borrow();
-            let mut body =
-                Vec::with_capacity(tree.approximate_data_size() as usize + tree.node_count() * 64);
-            tree.serialize(&mut body);
-            (tree.last_zxid(), body)
-        };
-        log::info!("serialized snapshot 0x{zxid:x} in {:?}", started.elapsed());
-        self.in_progress.store(true, Ordering::Relaxed);
-        let in_progress = self.in_progress.clone();
-        let dir = self.snap_dir.clone();
-        let to_log = self.to_log.clone();
-        let retain = self.retain;
-        let purge = self.purge;
-        let spawned = std::thread::Builder::new()
-            .name("paddock-snapshot".into())
-            .spawn(move || {
-                match storage::write_snapshot(&dir, zxid, &body) {
-                    Ok(path) => {
-                        log::info!("wrote snapshot {}", path.display());
-                        let mut purge_before = None;
-                        if purge {
-                            if let Err(e) = storage::purge_snapshots(&dir, retain) {
-                                log::warn!("snapshot purge failed: {e}");
-                            }
-                            purge_before =
-                                storage::oldest_retained_snapshot_zxid(&dir).ok().flatten();
-                        }
-                        let _ = to_log.send(LogInput::Roll { purge_before });
-                    }
-                    Err(e) => log::error!("snapshot 0x{zxid:x} failed: {e}"),
-                }
-                in_progress.store(false, Ordering::Relaxed);
-            });
-        if let Err(e) = spawned {
-            log::error!("cannot start the snapshot thread: {e}");
-            self.in_progress.store(false, Ordering::Relaxed);
-        }
     }
 }
 
