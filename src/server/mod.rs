@@ -28,6 +28,7 @@ pub mod stats;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::os::fd::{FromRawFd, IntoRawFd};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -267,6 +268,11 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     // SO_REUSEPORT, which would otherwise hide a foreign listener).
     check_port_free(&address)?;
 
+    // One listening socket per shard, all bound here so that a port we
+    // cannot have stops the server at once with a clear error.
+    let mut listeners =
+        bind_client_listeners(&address, cores.len(), config.client_port_listen_backlog)?;
+
     let recovered = recover(&config)?;
     let Recovered { tree, log, .. } = recovered;
 
@@ -383,7 +389,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
             None
         };
         let to_log = to_log.clone();
-        let address = address.clone();
+        let listener = listeners.remove(0);
         let handle = LocalExecutorBuilder::new(Placement::Fixed(core))
             .name(&format!("paddock-shard-{index}"))
             .io_memory(IO_MEMORY_BYTES)
@@ -397,7 +403,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
                     to_log,
                     commits,
                     queries,
-                    address,
+                    listener,
                 };
                 shard_main(args).await
             })
@@ -469,6 +475,42 @@ fn client_address(config: &Config) -> String {
     } else {
         format!("{host}:{}", config.client_port)
     }
+}
+
+/// Binds `count` listening sockets on `address`, in one SO_REUSEPORT group
+/// (the kernel spreads new connections over the shards) and with
+/// SO_REUSEADDR (connections of a previous server lingering in TIME_WAIT do
+/// not block the port).
+fn bind_client_listeners(
+    address: &str,
+    count: usize,
+    backlog: i32,
+) -> Result<Vec<std::net::TcpListener>, ServerError> {
+    let listen_error = |source| ServerError::Listen {
+        address: address.to_string(),
+        source,
+    };
+    let addr: SocketAddr = address
+        .to_socket_addrs()
+        .map_err(listen_error)?
+        .next()
+        .ok_or_else(|| listen_error(io::Error::new(io::ErrorKind::InvalidInput, "no address")))?;
+    let backlog = if backlog > 0 { backlog } else { 1024 };
+    (0..count)
+        .map(|_| {
+            let socket = socket2::Socket::new(
+                socket2::Domain::for_address(addr),
+                socket2::Type::STREAM,
+                None,
+            )
+            .map_err(listen_error)?;
+            socket.set_reuse_address(true).map_err(listen_error)?;
+            socket.set_reuse_port(true).map_err(listen_error)?;
+            socket.bind(&addr.into()).map_err(listen_error)?;
+            socket.listen(backlog).map_err(listen_error)?;
+            Ok(socket.into())
+        })
+        .collect()
 }
 
 fn check_port_free(address: &str) -> Result<(), ServerError> {
@@ -588,7 +630,7 @@ struct ShardArgs {
     to_log: flume::Sender<LogInput>,
     commits: flume::Receiver<CommitBatch>,
     queries: flume::Receiver<ShardQuery>,
-    address: String,
+    listener: std::net::TcpListener,
 }
 
 async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
@@ -601,7 +643,7 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
         to_log,
         commits,
         queries,
-        address,
+        listener,
     } = args;
     let config = &shared.config;
     let mut shard = Shard::new(index, tree, to_sequencer.clone(), shared.clone());
@@ -714,11 +756,9 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
     }
 
     // Accept clients.
-    let listener =
-        glommio::net::TcpListener::bind(address.as_str()).map_err(|e| ServerError::Listen {
-            address: address.clone(),
-            source: io::Error::other(e.to_string()),
-        })?;
+    // SAFETY: the fd is a bound, listening TCP socket that we own and hand
+    // over whole (into_raw_fd gives up the std listener's ownership).
+    let listener = unsafe { glommio::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
     {
         let shard = shard.clone();
         let no_delay = config.tuning.socket_no_delay;
