@@ -390,9 +390,11 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         };
         let to_log = to_log.clone();
         let listener = listeners.remove(0);
+        let spin_micros = shared.config.tuning.spin_before_park_micros;
         let handle = LocalExecutorBuilder::new(Placement::Fixed(core))
             .name(&format!("paddock-shard-{index}"))
             .io_memory(IO_MEMORY_BYTES)
+            .spin_before_park(Duration::from_micros(spin_micros))
             .spawn(move || async move {
                 let args = ShardArgs {
                     index,
