@@ -123,6 +123,7 @@ pub fn run_replica(
     mut policy: SnapshotPolicy,
     to_log: flume::Sender<LogInput>,
 ) {
+    lower_io_priority();
     while let Ok(batch) = batches.recv() {
         for item in batch.items.iter() {
             if let CommitItem::Txn { txn, .. } = item {
@@ -148,6 +149,29 @@ pub fn run_replica(
                 &to_log,
             );
         }
+    }
+}
+
+/// Puts this thread's disk I/O in the idle class, so snapshot writes yield
+/// to the transaction log's (where the I/O scheduler honours priorities).
+fn lower_io_priority() {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    const IOPRIO_CLASS_IDLE: libc::c_long = 3;
+    const IOPRIO_CLASS_SHIFT: libc::c_long = 13;
+    // SAFETY: ioprio_set on the calling thread (who = 0) with a valid value.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            0,
+            IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT,
+        )
+    };
+    if rc != 0 {
+        log::debug!(
+            "cannot lower the snapshot thread's I/O priority: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 
@@ -196,6 +220,7 @@ impl InShardSnapshots {
         let spawned = std::thread::Builder::new()
             .name("paddock-snapshot".into())
             .spawn(move || {
+                lower_io_priority();
                 write_and_purge(&dir, retain, purge, zxid, &body, &to_log);
                 in_progress.store(false, Ordering::Relaxed);
             });

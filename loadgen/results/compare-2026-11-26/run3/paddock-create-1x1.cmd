@@ -1,0 +1,1 @@
+/work/main/target/release/paddock-loadgen --label paddock-create-1x1 --out loadgen/results/compare-2026-11-26/run3/paddock-create-1x1.json --hosts 127.0.0.1:22281 --data-bytes 1024 --warmup 2 --duration 10 --grace 60 --workload create --sessions 1 --inflight 1 --root /bench-create-1x1

@@ -1,0 +1,1 @@
+/work/main/target/release/paddock-loadgen --label paddock-get-sat --out loadgen/results/compare-2026-11-26/run3/paddock-get-sat.json --hosts 127.0.0.1:22281 --data-bytes 1024 --warmup 2 --duration 10 --grace 60 --workload get --sessions 8 --inflight 16 --root /bench-get-sat

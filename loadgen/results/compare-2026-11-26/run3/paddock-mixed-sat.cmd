@@ -1,0 +1,1 @@
+/work/main/target/release/paddock-loadgen --label paddock-mixed-sat --out loadgen/results/compare-2026-11-26/run3/paddock-mixed-sat.json --hosts 127.0.0.1:22281 --data-bytes 1024 --warmup 2 --duration 10 --grace 60 --workload mixed --read-percent 90 --sessions 8 --inflight 16 --root /bench-mixed-sat

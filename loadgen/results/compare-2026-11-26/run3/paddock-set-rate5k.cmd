@@ -1,0 +1,1 @@
+/work/main/target/release/paddock-loadgen --label paddock-set-rate5k --out loadgen/results/compare-2026-11-26/run3/paddock-set-rate5k.json --hosts 127.0.0.1:22281 --data-bytes 1024 --warmup 2 --duration 10 --grace 60 --workload set --sessions 8 --rate 5000 --root /bench-set-rate5k

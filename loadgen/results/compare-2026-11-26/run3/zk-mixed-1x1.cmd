@@ -1,0 +1,1 @@
+/work/main/target/release/paddock-loadgen --label zk-mixed-1x1 --out loadgen/results/compare-2026-11-26/run3/zk-mixed-1x1.json --hosts 127.0.0.1:22181 --data-bytes 1024 --warmup 2 --duration 10 --grace 60 --workload mixed --read-percent 90 --sessions 1 --inflight 1 --root /bench-mixed-1x1

@@ -1,0 +1,1 @@
+/work/main/target/release/paddock-loadgen --label default --out loadgen/results/tuning-2026-11-26/final/default.json --hosts 127.0.0.1:22583 --workload set --data-bytes 1024 --sessions 8 --inflight 16 --warmup 2 --duration 10 --grace 60

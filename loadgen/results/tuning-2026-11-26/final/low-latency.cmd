@@ -1,0 +1,1 @@
+/work/main/target/release/paddock-loadgen --label low-latency --out loadgen/results/tuning-2026-11-26/final/low-latency.json --hosts 127.0.0.1:22585 --workload set --data-bytes 1024 --sessions 8 --inflight 16 --warmup 2 --duration 10 --grace 60
