@@ -153,7 +153,8 @@ pub fn run_replica(
 }
 
 /// Puts this thread's disk I/O in the idle class, so snapshot writes yield
-/// to the transaction log's (where the I/O scheduler honours priorities).
+/// to the transaction log's (where the I/O scheduler honours priorities),
+/// and its CPU share at nice 19.
 fn lower_io_priority() {
     const IOPRIO_WHO_PROCESS: libc::c_long = 1;
     const IOPRIO_CLASS_IDLE: libc::c_long = 3;
@@ -170,6 +171,16 @@ fn lower_io_priority() {
     if rc != 0 {
         log::debug!(
             "cannot lower the snapshot thread's I/O priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    // And its CPU priority: on a small host the replica shares cores with
+    // the shards and the log core, which must win.
+    // SAFETY: setpriority on this thread's own tid.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19) };
+    if rc != 0 {
+        log::debug!(
+            "cannot lower the snapshot thread's CPU priority: {}",
             std::io::Error::last_os_error()
         );
     }
