@@ -1,0 +1,1 @@
+/work/main/target/release/paddock-loadgen --label paddock-bigtree-grow --out loadgen/results/compare-2026-11-26/bigtree-final3/paddock-bigtree-grow.json --hosts 127.0.0.1:22782 --workload create --data-bytes 1024 --sessions 8 --inflight 16 --warmup 1 --duration 10 --grace 60 --root /grow

@@ -1,0 +1,1 @@
+/work/main/target/release/paddock-loadgen --label paddock-bigtree-rate5k --out loadgen/results/compare-2026-11-26/bigtree-final3/paddock-bigtree-rate5k.json --hosts 127.0.0.1:22782 --workload set --data-bytes 1024 --sessions 8 --rate 5000 --warmup 2 --duration 10 --grace 60 --root /rate
