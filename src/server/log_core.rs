@@ -70,6 +70,12 @@ fn txn_bytes(txn: &crate::txn::Txn) -> usize {
     }
 }
 
+/// The replica gets a bundle once this many batches have piled up …
+const REPLICA_BUNDLE_BATCHES: usize = 512;
+/// … or once this long has passed since the last bundle (checked as batches
+/// arrive; an idle server hands over the rest at shutdown or the next write).
+const REPLICA_BUNDLE_WAIT: Duration = Duration::from_millis(200);
+
 /// Decides whether the batch being built should be flushed now: the pure
 /// group-commit policy, kept apart so it can be tested and tuned.
 pub fn should_flush(
@@ -93,8 +99,12 @@ pub struct LogCore {
     pub fsync_warning: Duration,
     /// The number of the last batch published.
     pub batch_seq: u64,
-    /// The snapshot replica, when there is one: gets every batch after the shards.
-    pub replica: Option<flume::Sender<CommitBatch>>,
+    /// The snapshot replica, when there is one: gets every batch after the
+    /// shards, in bundles (see `feed_replica`).
+    pub replica: Option<flume::Sender<Vec<CommitBatch>>>,
+    /// Batches not yet handed to the replica, and when the last bundle left.
+    pub replica_pending: Vec<CommitBatch>,
+    pub replica_sent: Instant,
 }
 
 impl LogCore {
@@ -175,7 +185,21 @@ impl LogCore {
             log::error!("final log flush failed: {e}");
         }
         log::info!("log core stopped at zxid 0x{:x}", self.log.last_zxid());
+        self.feed_replica(true);
         self.replica = None;
+    }
+
+    /// Hands the replica what has piled up — in bundles, not batch by batch:
+    /// the replica is in no hurry, and waking its thread for every batch
+    /// would cost the shards a context switch per write on a small host.
+    fn feed_replica(&mut self, force: bool) {
+        let Some(replica) = &self.replica else { return };
+        let due = self.replica_pending.len() >= REPLICA_BUNDLE_BATCHES
+            || self.replica_sent.elapsed() >= REPLICA_BUNDLE_WAIT;
+        if (force || due) && !self.replica_pending.is_empty() {
+            let _ = replica.send(std::mem::take(&mut self.replica_pending));
+            self.replica_sent = Instant::now();
+        }
     }
 
     /// Appends every txn of the batch, flushes once, then publishes the batch
@@ -250,8 +274,9 @@ impl LogCore {
             // A shard that is gone is shutting down; nothing to deliver.
             let _ = shard.send(shared.clone());
         }
-        if let Some(replica) = &self.replica {
-            let _ = replica.send(shared);
+        if self.replica.is_some() {
+            self.replica_pending.push(shared);
+            self.feed_replica(false);
         }
     }
 }

@@ -327,7 +327,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     let mut replica_sender = None;
     let mut replica_thread = None;
     if config.tuning.snapshot_replica {
-        let (tx, rx) = flume::bounded::<CommitBatch>(64 * 1024);
+        let (tx, rx) = flume::bounded::<Vec<CommitBatch>>(1024);
         replica_sender = Some(tx);
         let replica_tree = tree.clone();
         let policy = snapshot::SnapshotPolicy::new(config);
@@ -347,6 +347,8 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         fsync_warning: Duration::from_millis(config.fsync_warning_threshold_ms),
         batch_seq: 0,
         replica: replica_sender,
+        replica_pending: Vec::new(),
+        replica_sent: Instant::now(),
     };
     let log_core_cpu = config.tuning.log_core;
     let log_thread = std::thread::Builder::new()

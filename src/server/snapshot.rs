@@ -119,35 +119,38 @@ pub fn write_and_purge(
 /// `snapCount` txns. Ends when the log core drops its sender.
 pub fn run_replica(
     mut tree: DataTree,
-    batches: flume::Receiver<CommitBatch>,
+    bundles: flume::Receiver<Vec<CommitBatch>>,
     mut policy: SnapshotPolicy,
     to_log: flume::Sender<LogInput>,
 ) {
     lower_io_priority();
-    while let Ok(batch) = batches.recv() {
-        for item in batch.items.iter() {
-            if let CommitItem::Txn { txn, .. } = item {
-                txn::apply(&mut tree, txn);
+    while let Ok(bundle) = bundles.recv() {
+        for batch in bundle {
+            for item in batch.items.iter() {
+                if let CommitItem::Txn { txn, .. } = item {
+                    txn::apply(&mut tree, txn);
+                }
             }
-        }
-        if policy.count(&batch) {
-            let started = Instant::now();
-            let mut body =
-                Vec::with_capacity(tree.approximate_data_size() as usize + tree.node_count() * 64);
-            tree.serialize(&mut body);
-            log::info!(
-                "serialized snapshot 0x{:x} in {:?} (replica)",
-                tree.last_zxid(),
-                started.elapsed()
-            );
-            write_and_purge(
-                &policy.dir,
-                policy.retain,
-                policy.purge,
-                tree.last_zxid(),
-                &body,
-                &to_log,
-            );
+            if policy.count(&batch) {
+                let started = Instant::now();
+                let mut body = Vec::with_capacity(
+                    tree.approximate_data_size() as usize + tree.node_count() * 64,
+                );
+                tree.serialize(&mut body);
+                log::info!(
+                    "serialized snapshot 0x{:x} in {:?} (replica)",
+                    tree.last_zxid(),
+                    started.elapsed()
+                );
+                write_and_purge(
+                    &policy.dir,
+                    policy.retain,
+                    policy.purge,
+                    tree.last_zxid(),
+                    &body,
+                    &to_log,
+                );
+            }
         }
     }
 }
