@@ -9,8 +9,11 @@
 //! the FIFO and go out the moment their txn is applied, which is exactly what
 //! puts an event before any reply that reflects its change.
 //!
-//! Bad input never reaches past this connection: a frame that fails its length
-//! check or its decode closes this connection, with the reason logged.
+//! Bad input never reaches past this connection, answered as ZooKeeper
+//! answers it: a frame that fails its length check closes this connection; an
+//! unknown op code gets Unimplemented and a close; a well-framed request whose
+//! body does not decode gets MarshallingError and the connection lives on.
+//! Each reason is logged.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;

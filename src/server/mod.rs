@@ -13,6 +13,11 @@
 //!
 //! Cross-core channels are wired once at start and bounded; a full channel
 //! back-pressures the sender (a shard stops reading that client's socket).
+//!
+//! A write's reply leaves only once every shard has applied its batch
+//! (`Shard::release_ready`), so what one client was told is written, every
+//! client on every core reads — the guarantee a single ZooKeeper server
+//! gives and that tests and recipes written against one rely on.
 
 pub mod admin;
 pub mod connection;
