@@ -135,7 +135,7 @@ impl Fixture {
 
 fn create_body(path: String, data: Bytes) -> TxnBody {
     TxnBody::Create {
-        path,
+        path: path.into(),
         data,
         acl: Acl::open_unsafe(),
         kind: CreateKind::Persistent,

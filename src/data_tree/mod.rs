@@ -295,7 +295,12 @@ impl DataTree {
     /// Inserts a node whose parent exists (or the root), without events or
     /// parent stat changes. Used by `new`, `create_node` and snapshots.
     fn insert_raw(&mut self, path: &str, data: Bytes, acl: &[Acl], stat: Stat) -> u32 {
-        let path: Arc<str> = Arc::from(path);
+        self.insert_shared(Arc::from(path), data, acl, stat)
+    }
+
+    /// As `insert_raw`, keeping the caller's path allocation (a txn's path is
+    /// shared by every tree copy that applies it).
+    fn insert_shared(&mut self, path: Arc<str>, data: Bytes, acl: &[Acl], stat: Stat) -> u32 {
         let acl = self.intern_acl(acl);
         let mut node = Node {
             path: path.clone(),
@@ -549,6 +554,34 @@ impl DataTree {
         time_ms: i64,
         events: &mut Vec<(i64, WatcherEvent)>,
     ) -> Result<Stat, ErrorCode> {
+        let path: Arc<str> = Arc::from(path);
+        self.create_node_shared(
+            &path,
+            data,
+            acl,
+            ephemeral_owner,
+            parent_cversion,
+            zxid,
+            time_ms,
+            events,
+        )
+    }
+
+    /// `create_node` with the caller's path allocation, which the new node
+    /// keeps (every tree copy applying one txn shares it).
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_node_shared(
+        &mut self,
+        shared_path: &Arc<str>,
+        data: Bytes,
+        acl: &[Acl],
+        ephemeral_owner: i64,
+        parent_cversion: i32,
+        zxid: i64,
+        time_ms: i64,
+        events: &mut Vec<(i64, WatcherEvent)>,
+    ) -> Result<Stat, ErrorCode> {
+        let path: &str = shared_path;
         if path == "/" || !path.starts_with('/') {
             return Err(ErrorCode::NodeExists);
         }
@@ -577,7 +610,7 @@ impl DataTree {
             ..Stat::default()
         };
         let data_len = data.len() as i64;
-        let id = self.insert_raw(path, data, acl, stat);
+        let id = self.insert_shared(shared_path.clone(), data, acl, stat);
         let stat = self.slot(id).stat();
         if let Some(real) = quota::trim_quota_path(parent_path) {
             match name_of(path) {

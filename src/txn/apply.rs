@@ -93,7 +93,7 @@ fn apply_one(
                     None => return TxnResult::Error(ErrorCode::BadArguments),
                 },
             };
-            tree.create_node(
+            tree.create_node_shared(
                 path,
                 data.clone(),
                 acl,
@@ -104,7 +104,7 @@ fn apply_one(
                 events,
             )
             .map(|stat| TxnResult::Created {
-                path: path.clone(),
+                path: path.to_string(),
                 stat,
             })
         }

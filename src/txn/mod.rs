@@ -19,6 +19,7 @@ mod apply;
 mod prepare;
 
 use bytes::Bytes;
+use std::sync::Arc;
 
 use crate::protocol::jute::{DecodeError, JuteWrite, Reader};
 use crate::protocol::{op, Acl, ErrorCode};
@@ -52,7 +53,9 @@ pub enum TxnBody {
         paths_to_delete: Vec<String>,
     },
     Create {
-        path: String,
+        /// Shared by every tree copy that applies this txn: one allocation
+        /// of the path for all of them.
+        path: Arc<str>,
         data: Bytes,
         acl: Vec<Acl>,
         kind: CreateKind,
@@ -218,7 +221,7 @@ impl TxnBody {
                     }
                 };
                 TxnBody::Create {
-                    path,
+                    path: Arc::from(path),
                     data,
                     acl,
                     kind,

@@ -246,7 +246,7 @@ fn prepare_create(
     };
     view.put(&path, ctx.zxid, Some(state));
     Ok(TxnBody::Create {
-        path,
+        path: Arc::from(path),
         data: request.data.clone(),
         acl,
         kind,

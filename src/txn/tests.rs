@@ -309,11 +309,11 @@ fn sequential_names_follow_parent_cversion() {
     let t1 = h.prepare_as(SESSION, &create_mode("/q/p", 3)).unwrap();
     let t2 = h.prepare_as(SESSION, &create_mode("/q/p", 3)).unwrap();
     let p1 = match &t1.body {
-        TxnBody::Create { path, .. } => path.clone(),
+        TxnBody::Create { path, .. } => path.to_string(),
         _ => panic!(),
     };
     let p2 = match &t2.body {
-        TxnBody::Create { path, .. } => path.clone(),
+        TxnBody::Create { path, .. } => path.to_string(),
         _ => panic!(),
     };
     assert_eq!(
@@ -879,7 +879,7 @@ fn arb_leaf() -> impl Strategy<Value = TxnBody> {
         (path, data.clone(), arb_acl(), kind, any::<i32>()).prop_map(
             |(path, data, acl, kind, parent_cversion)| {
                 TxnBody::Create {
-                    path,
+                    path: path.into(),
                     data,
                     acl,
                     kind,
