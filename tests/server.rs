@@ -332,3 +332,46 @@ fn a_write_acknowledged_to_one_client_is_visible_to_every_other_client() {
         }
     }
 }
+
+#[test]
+fn a_reconnect_renegotiates_the_session_timeout() {
+    let server = Server::start();
+    let mut owner = Client::connect(("127.0.0.1", server.port), 40_000).expect("connect");
+    let (session_id, passwd) = (owner.session_id(), owner.passwd().to_vec());
+    let created = owner.create("/mine", b"", 1).expect("transport");
+    assert!(created.is_ok(), "ephemeral: {created:?}");
+    owner.disconnect();
+    // Resume the session asking for the minimum timeout (2 ticks = 4 s).
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut out = Vec::new();
+    let request = ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: 0,
+        timeout_ms: 4_000,
+        session_id,
+        passwd,
+        read_only: false,
+    };
+    write_connect_request(&mut out, &request);
+    stream.write_all(&out).expect("send connect");
+    let reply = read_frame(&mut stream);
+    assert_eq!(
+        &reply[4..8],
+        &4_000i32.to_be_bytes(),
+        "the new timeout is granted"
+    );
+    drop(stream);
+    // Now silent: the session must expire on the new timeout, well before 40 s.
+    let mut watcher = server.client();
+    let started = Instant::now();
+    loop {
+        match watcher.exists("/mine", false).expect("transport") {
+            Err(_) => break,
+            Ok(_) if started.elapsed() < Duration::from_secs(20) => {
+                std::thread::sleep(Duration::from_millis(200))
+            }
+            Ok(_) => panic!("the ephemeral outlived the renegotiated 4 s timeout by far"),
+        }
+    }
+}

@@ -482,6 +482,8 @@ impl Conn {
             SequencerInput::Reconnect {
                 origin,
                 session_id: request.session_id,
+                timeout_ms,
+                passwd_ok: request.passwd == super::session_password(request.session_id),
             }
         };
         shard

@@ -45,7 +45,14 @@ pub enum SequencerInput {
     CreateSession { origin: Origin, timeout_ms: i32 },
     /// A reconnect with an existing session id: touches the session and comes
     /// back in order behind every txn sequenced before it.
-    Reconnect { origin: Origin, session_id: i64 },
+    /// `timeout_ms` is what this connect negotiated; it applies only when
+    /// the password was right.
+    Reconnect {
+        origin: Origin,
+        session_id: i64,
+        timeout_ms: i32,
+        passwd_ok: bool,
+    },
     /// Sessions that showed life on a shard since its last report.
     Touch(Vec<i64>),
 }

@@ -106,8 +106,17 @@ impl Sequencer {
                     origin: Some(origin),
                 });
             }
-            SequencerInput::Reconnect { origin, session_id } => {
-                self.tracker.touch(session_id, now_ms);
+            SequencerInput::Reconnect {
+                origin,
+                session_id,
+                timeout_ms,
+                passwd_ok,
+            } => {
+                // As ZooKeeper's revalidation: the session lives on with the
+                // timeout negotiated by this connect.
+                if passwd_ok && self.tracker.contains(session_id) {
+                    self.tracker.add(session_id, timeout_ms, now_ms);
+                }
                 out.push(CommitItem::Reconnected { origin, session_id });
             }
             SequencerInput::Touch(sessions) => {
