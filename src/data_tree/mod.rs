@@ -873,28 +873,11 @@ impl DataTree {
         self.data_watches.count() + self.child_watches.count()
     }
 
-    /// For wchc: session -> watched paths (both tables merged).
-    pub fn watches_by_session(&self) -> BTreeMap<i64, BTreeSet<String>> {
-        let mut out = BTreeMap::new();
-        self.data_watches.collect_by_session(&mut out);
-        self.child_watches.collect_by_session(&mut out);
-        out
-    }
-
-    /// For wchs/wchc/wchp: session -> paths with a data watch (exists,
-    /// getData, persistent). ZooKeeper 3.8 lists only these there.
-    pub fn data_watches_by_session(&self) -> BTreeMap<i64, BTreeSet<String>> {
-        let mut out = BTreeMap::new();
-        self.data_watches.collect_by_session(&mut out);
-        out
-    }
-
-    /// For wchp: path -> watching sessions (both tables merged).
-    pub fn watches_by_path(&self) -> BTreeMap<String, BTreeSet<i64>> {
-        let mut out = BTreeMap::new();
-        self.data_watches.collect_by_path(&mut out);
-        self.child_watches.collect_by_path(&mut out);
-        out
+    /// For wchs/wchc/wchp: every (session, path) with a data-table watch
+    /// (exists, getData, persistent, recursive), sorted. ZooKeeper 3.8 lists
+    /// only these there, though `watch_count` counts child watches too.
+    pub fn data_watches(&self) -> Vec<(i64, String)> {
+        self.data_watches.pairs()
     }
 
     /// Nodes in parent-before-child order (for snapshots and tests).

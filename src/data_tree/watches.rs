@@ -9,7 +9,7 @@
 //! on the path or an ancestor (never for NodeChildrenChanged); standard ones
 //! are removed. One trigger yields at most one event per session.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::protocol::EventType;
 
@@ -159,20 +159,15 @@ impl WatchTable {
         self.by_path.values().map(|w| w.len()).sum()
     }
 
-    pub(crate) fn collect_by_session(&self, out: &mut BTreeMap<i64, BTreeSet<String>>) {
-        for (session_id, paths) in &self.by_session {
-            out.entry(*session_id)
-                .or_default()
-                .extend(paths.iter().map(|p| p.to_string()));
-        }
-    }
-
-    pub(crate) fn collect_by_path(&self, out: &mut BTreeMap<String, BTreeSet<i64>>) {
-        for (path, watchers) in &self.by_path {
-            out.entry(path.to_string())
-                .or_default()
-                .extend(watchers.keys().copied());
-        }
+    /// Every (session, path) in this table, sorted.
+    pub(crate) fn pairs(&self) -> Vec<(i64, String)> {
+        let mut out: Vec<(i64, String)> = self
+            .by_session
+            .iter()
+            .flat_map(|(session_id, paths)| paths.iter().map(move |p| (*session_id, p.to_string())))
+            .collect();
+        out.sort();
+        out
     }
 }
 

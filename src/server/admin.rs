@@ -116,11 +116,7 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
         s.connections.extend(report.connections.iter().cloned());
         s.watch_count += report.watch_count as u64;
         s.outstanding_requests += report.outstanding as u64;
-        for (session, paths) in &report.watches_by_session {
-            for path in paths {
-                s.data_watches.push((*session, path.clone()));
-            }
-        }
+        s.data_watches.extend(report.data_watches.iter().cloned());
     }
     s.data_watches.sort();
     s.data_watches.dedup();

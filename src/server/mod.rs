@@ -131,8 +131,8 @@ pub enum ShardQuery {
 pub struct ShardReport {
     pub shard: usize,
     pub connections: Vec<four_letter::ConnectionInfo>,
-    pub watches_by_session: Vec<(i64, Vec<String>)>,
-    pub watches_by_path: Vec<(String, Vec<i64>)>,
+    /// (session, path) of every data watch (what wchs/wchc/wchp list).
+    pub data_watches: Vec<(i64, String)>,
     pub watch_count: usize,
     pub outstanding: usize,
 }
@@ -870,16 +870,7 @@ pub(crate) fn shard_report(shard: &Shard) -> ShardReport {
     ShardReport {
         shard: shard.id,
         connections: conns.iter().map(|c| admin::connection_info(c)).collect(),
-        watches_by_session: tree
-            .data_watches_by_session()
-            .into_iter()
-            .map(|(s, p)| (s, p.into_iter().collect()))
-            .collect(),
-        watches_by_path: tree
-            .watches_by_path()
-            .into_iter()
-            .map(|(p, s)| (p, s.into_iter().collect()))
-            .collect(),
+        data_watches: tree.data_watches(),
         watch_count: tree.watch_count(),
         outstanding: conns.iter().map(|c| c.queued()).sum(),
     }
