@@ -149,6 +149,11 @@ impl Conn {
     pub fn counters(&self) -> ConnCounters {
         self.state.borrow().counters.clone()
     }
+    /// `crst`: forget this connection's packet and latency counters.
+    pub fn reset_counters(&self) {
+        self.state.borrow_mut().counters = ConnCounters::default();
+    }
+
     pub fn queued(&self) -> usize {
         self.state.borrow().queue.len()
     }
@@ -483,7 +488,7 @@ impl Conn {
                 origin,
                 session_id: request.session_id,
                 timeout_ms,
-                passwd_ok: request.passwd == super::session_password(request.session_id),
+                passwd_ok: request.passwd == crate::sessions::session_password(request.session_id),
             }
         };
         shard
@@ -512,7 +517,7 @@ impl Conn {
         if self.refuse_stale_client(shard) {
             return;
         }
-        let passwd = super::session_password(session_id);
+        let passwd = crate::sessions::session_password(session_id).to_vec();
         self.accept_session(shard, session_id, timeout_ms, passwd);
     }
 
@@ -522,7 +527,7 @@ impl Conn {
         if self.refuse_stale_client(shard) {
             return;
         }
-        let passwd = super::session_password(session_id);
+        let passwd = crate::sessions::session_password(session_id).to_vec();
         let requested = self.state.borrow().requested_passwd.clone();
         if known_timeout.is_none() || requested != passwd {
             log::info!(
@@ -741,7 +746,7 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
             let available = &buffer[start..];
             if conn.phase() == Phase::Handshake && available.len() >= 4 {
                 if let Some(word) = frame::four_letter_word(&available[..4]) {
-                    let text = super::four_letter_reply(shard, word).await;
+                    let text = super::admin::reply(shard, word).await;
                     conn.send_frame(text.as_bytes());
                     conn.close_after_flush();
                     return Ok(());

@@ -137,12 +137,6 @@ pub struct ShardReport {
     pub outstanding: usize,
 }
 
-/// A session's password, derived from its id as ZooKeeper derives it, so
-/// any core (and a restarted server) can check it without shared state.
-pub fn session_password(session_id: i64) -> Vec<u8> {
-    crate::sessions::session_password(session_id).to_vec()
-}
-
 /// Raises RLIMIT_MEMLOCK (glommio's io_uring rings and buffers are locked
 /// memory). Returns a clear message when the limit is too low and cannot be
 /// raised.
@@ -269,10 +263,6 @@ pub fn shard_cores(config: &Config) -> Vec<usize> {
 pub fn run(config: Config) -> Result<(), ServerError> {
     let cores = shard_cores(&config);
     let address = client_address(&config);
-    // Fail early and clearly if the port is taken (the shards bind with
-    // SO_REUSEPORT, which would otherwise hide a foreign listener).
-    check_port_free(&address)?;
-
     // One listening socket per shard, all bound here so that a port we
     // cannot have stops the server at once with a clear error.
     let mut listeners =
@@ -504,6 +494,7 @@ fn bind_client_listeners(
         .map_err(listen_error)?
         .next()
         .ok_or_else(|| listen_error(io::Error::new(io::ErrorKind::InvalidInput, "no address")))?;
+    wait_until_nobody_listens(addr.port()).map_err(listen_error)?;
     let backlog = if backlog > 0 { backlog } else { 1024 };
     (0..count)
         .map(|_| {
@@ -522,28 +513,19 @@ fn bind_client_listeners(
         .collect()
 }
 
-fn check_port_free(address: &str) -> Result<(), ServerError> {
-    let listen_error = |source| ServerError::Listen {
-        address: address.to_string(),
-        source,
-    };
-    let addr: SocketAddr = address
-        .to_socket_addrs()
-        .map_err(listen_error)?
-        .next()
-        .ok_or_else(|| listen_error(io::Error::new(io::ErrorKind::InvalidInput, "no address")))?;
-    // The shards bind with SO_REUSEPORT, which would silently share the port
-    // with another listener (a second paddock, or the listener of a process
-    // just killed with -9, which io_uring releases asynchronously) — and the
-    // kernel would hand some new clients to a socket nobody accepts from. So
-    // wait, briefly, until nobody listens on the port.
+/// Our listeners use SO_REUSEPORT, which would silently share the port with
+/// another listener (a second paddock, or the listener of a process just
+/// killed with -9, which io_uring releases asynchronously) — and the kernel
+/// would hand some new clients to a socket nobody accepts from. So wait,
+/// briefly, until nobody listens on the port; then fail clearly.
+fn wait_until_nobody_listens(port: u16) -> io::Result<()> {
     let deadline = Instant::now() + PORT_WAIT;
-    while is_listening(addr.port()) {
+    while is_listening(port) {
         if Instant::now() >= deadline {
-            return Err(listen_error(io::Error::new(
+            return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,
                 "another process listens on this port",
-            )));
+            ));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -818,7 +800,11 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
             ShardQuery::Report(reply) => {
                 let _ = reply.send(shard_report(&shard));
             }
-            ShardQuery::ResetConnectionStats => {}
+            ShardQuery::ResetConnectionStats => {
+                for conn in shard.conns.borrow().values() {
+                    conn.reset_counters();
+                }
+            }
             ShardQuery::Progress => shard.release_ready(),
             ShardQuery::Shutdown => break,
         }
@@ -874,20 +860,4 @@ pub(crate) fn shard_report(shard: &Shard) -> ShardReport {
         watch_count: tree.watch_count(),
         outstanding: conns.iter().map(|c| c.queued()).sum(),
     }
-}
-
-/// Builds the text of a four-letter word, asking every shard for its part
-/// when the word needs it.
-pub async fn four_letter_reply(shard: &Rc<Shard>, word: &str) -> String {
-    admin::reply(shard, word).await
-}
-
-/// Used by tests and tools: the path of the data directory's log.
-pub fn log_segments(config: &Config) -> Vec<PathBuf> {
-    let dir = log_dir(config);
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    paths.sort();
-    paths
 }
