@@ -52,7 +52,6 @@ enum Slot {
     Waiting {
         token: u64,
         xid: i32,
-        request: Request,
         received: Instant,
     },
     /// A read queued behind a write of the same session.
@@ -189,19 +188,6 @@ impl Conn {
         self.closed_wake.notify();
     }
 
-    pub fn request_for_token(&self, token: u64) -> Option<Request> {
-        self.state
-            .borrow()
-            .queue
-            .iter()
-            .find_map(|slot| match slot {
-                Slot::Waiting {
-                    token: t, request, ..
-                } if *t == token => Some(request.clone()),
-                _ => None,
-            })
-    }
-
     /// The answer to the write `token` has arrived: mark its slot done and
     /// send whatever is now at the head of the FIFO.
     pub fn complete_write(
@@ -336,7 +322,6 @@ impl Conn {
                 self.state.borrow_mut().queue.push_back(Slot::Waiting {
                     token: origin.token,
                     xid,
-                    request: request.clone(),
                     received,
                 });
                 let write = WriteRequest {

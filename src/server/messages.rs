@@ -72,10 +72,13 @@ pub struct WriteRequest {
 /// log core hands, after its flush, to every shard.
 #[derive(Debug)]
 pub enum CommitItem {
-    /// A txn; durable once the shard sees it.
+    /// A txn; durable once the shard sees it. `request` is the client's
+    /// request it came from (moved here, not copied), which the origin shard
+    /// needs to shape the reply (create vs create2, a multi's op types).
     Txn {
         txn: Arc<Txn>,
         origin: Option<Origin>,
+        request: Option<Request>,
     },
     /// A sync: reply once everything before it is applied.
     Synced { origin: Origin, path: String },

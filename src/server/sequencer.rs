@@ -104,6 +104,7 @@ impl Sequencer {
                 out.push(CommitItem::Txn {
                     txn: Arc::new(txn),
                     origin: Some(origin),
+                    request: None,
                 });
             }
             SequencerInput::Reconnect {
@@ -172,6 +173,7 @@ impl Sequencer {
                 out.push(CommitItem::Txn {
                     txn: Arc::new(txn),
                     origin: write.origin,
+                    request: write.origin.map(|_| write.request),
                 });
             }
             Err(error) => {
@@ -184,6 +186,7 @@ impl Sequencer {
                     out.push(CommitItem::Txn {
                         txn: Arc::new(txn),
                         origin: write.origin,
+                        request: None,
                     });
                 }
             }

@@ -114,11 +114,6 @@ impl Shard {
         self.conns.borrow().get(&conn_id).cloned()
     }
 
-    fn conn_for_token_peek(&self, token: u64) -> Option<Rc<Conn>> {
-        let conn_id = *self.tokens.borrow().get(&token)?;
-        self.conns.borrow().get(&conn_id).cloned()
-    }
-
     pub fn conn_for_session(&self, session_id: i64) -> Option<Rc<Conn>> {
         let conn_id = *self.sessions.borrow().get(&session_id)?;
         self.conns.borrow().get(&conn_id).cloned()
@@ -135,7 +130,11 @@ impl Shard {
         let mut completions = Vec::new();
         for item in batch.items.iter() {
             match item {
-                CommitItem::Txn { txn, origin } => self.apply_txn(txn, *origin, &mut completions),
+                CommitItem::Txn {
+                    txn,
+                    origin,
+                    request,
+                } => self.apply_txn(txn, *origin, request.as_ref(), &mut completions),
                 CommitItem::Failed { origin } => {
                     if let Some(origin) = origin.filter(|o| o.shard == self.id) {
                         let zxid = self.last_zxid();
@@ -260,6 +259,7 @@ impl Shard {
         self: &Rc<Self>,
         txn: &Arc<Txn>,
         origin: Option<Origin>,
+        request: Option<&Request>,
         completions: &mut Vec<Completion>,
     ) {
         let outcome = {
@@ -310,11 +310,14 @@ impl Shard {
             }
             _ => {
                 if let Some(origin) = mine {
-                    let reply = self
-                        .conn_for_token_peek(origin.token)
-                        .and_then(|conn| conn.request_for_token(origin.token))
-                        .map(|request| txn::response_for(&request, &outcome.result))
-                        .unwrap_or(Err(ErrorCode::SystemError));
+                    // An error txn carries no request: its reply is the error.
+                    let reply = match request {
+                        Some(request) => txn::response_for(request, &outcome.result),
+                        None => match &outcome.result {
+                            txn::TxnResult::Error(code) => Err(*code),
+                            _ => Err(ErrorCode::SystemError),
+                        },
+                    };
                     completions.push(Completion::Write {
                         token: origin.token,
                         zxid: txn.zxid,
