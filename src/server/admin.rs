@@ -94,14 +94,7 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
         mode,
         ConfInfo::from_config(config),
     );
-    let (min_ms, avg_ms, max_ms) = shared.stats.latency_ms();
-    let count = shared.stats.latency_count.load(Ordering::Relaxed);
-    s.latency = Latency {
-        min_ms: min_ms as u64,
-        max_ms: max_ms as u64,
-        total_ms: (avg_ms * count as f64) as u64,
-        count,
-    };
+    s.latency = shared.stats.latency();
     s.packets_received = shared.stats.packets_received.load(Ordering::Relaxed);
     s.packets_sent = shared.stats.packets_sent.load(Ordering::Relaxed);
     {

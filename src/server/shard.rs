@@ -269,7 +269,7 @@ impl Shard {
         if let Some(sequencer) = &self.sequencer {
             sequencer.borrow_mut().pending.committed_up_to(txn.zxid);
         }
-        self.shared.stats.note_txn_applied(self.id, txn.zxid);
+        self.shared.stats.note_txn_applied(txn.zxid);
         // Watch events go out now; replies are held until every shard has
         // the txn, so an event always precedes any reply reflecting it.
         for (session_id, event) in &outcome.events {

@@ -37,7 +37,7 @@ impl Stats {
         self.latency_micros_max.fetch_max(micros, Ordering::Relaxed);
     }
 
-    pub fn note_txn_applied(&self, _shard: usize, zxid: i64) {
+    pub fn note_txn_applied(&self, zxid: i64) {
         self.last_applied_zxid.fetch_max(zxid, Ordering::Relaxed);
     }
 
@@ -59,15 +59,18 @@ impl Stats {
         self.latency_micros_max.store(0, Ordering::Relaxed);
     }
 
-    /// (min, avg, max) in milliseconds, as ZooKeeper reports them.
-    pub fn latency_ms(&self) -> (f64, f64, f64) {
+    /// Request latency in ZooKeeper's units (milliseconds), for the
+    /// four-letter words.
+    pub fn latency(&self) -> super::four_letter::Latency {
         let count = self.latency_count.load(Ordering::Relaxed);
         if count == 0 {
-            return (0.0, 0.0, 0.0);
+            return super::four_letter::Latency::default();
         }
-        let total = self.latency_micros_total.load(Ordering::Relaxed) as f64;
-        let min = self.latency_micros_min.load(Ordering::Relaxed) as f64;
-        let max = self.latency_micros_max.load(Ordering::Relaxed) as f64;
-        (min / 1000.0, total / count as f64 / 1000.0, max / 1000.0)
+        super::four_letter::Latency {
+            min_ms: self.latency_micros_min.load(Ordering::Relaxed) / 1000,
+            max_ms: self.latency_micros_max.load(Ordering::Relaxed) / 1000,
+            total_ms: self.latency_micros_total.load(Ordering::Relaxed) / 1000,
+            count,
+        }
     }
 }
