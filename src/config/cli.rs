@@ -89,16 +89,34 @@ mod tests {
     #[test]
     fn help_version_and_errors() {
         assert_eq!(parse("--help").unwrap_err().kind(), ErrorKind::DisplayHelp);
-        assert_eq!(parse("start --help").unwrap_err().kind(), ErrorKind::DisplayHelp);
-        assert_eq!(parse("--version").unwrap_err().kind(), ErrorKind::DisplayVersion);
-        assert!(parse("--version").unwrap_err().to_string().contains(VERSION));
-        assert_eq!(parse("start --config").unwrap_err().kind(), ErrorKind::InvalidValue);
-        assert_eq!(parse("start --bogus").unwrap_err().kind(), ErrorKind::UnknownArgument);
+        assert_eq!(
+            parse("start --help").unwrap_err().kind(),
+            ErrorKind::DisplayHelp
+        );
+        assert_eq!(
+            parse("--version").unwrap_err().kind(),
+            ErrorKind::DisplayVersion
+        );
+        assert!(parse("--version")
+            .unwrap_err()
+            .to_string()
+            .contains(VERSION));
+        assert_eq!(
+            parse("start --config").unwrap_err().kind(),
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(
+            parse("start --bogus").unwrap_err().kind(),
+            ErrorKind::UnknownArgument
+        );
         assert_eq!(
             parse("start --config a --config b").unwrap_err().kind(),
             ErrorKind::ArgumentConflict
         );
-        assert_eq!(parse("stop").unwrap_err().kind(), ErrorKind::InvalidSubcommand);
+        assert_eq!(
+            parse("stop").unwrap_err().kind(),
+            ErrorKind::InvalidSubcommand
+        );
         assert!(parse("").is_err());
     }
 }

@@ -544,9 +544,16 @@ fn apply(config: &mut Config, pending: &mut Pending, ctx: &Ctx<'_>) -> Result<()
         "jute.maxbuffer" => config.jute_max_buffer = parse_java_int(ctx)?,
         "extendedTypesEnabled" => config.extended_types_enabled = ctx.bool()?,
         "readonlymode.enabled" => pending.read_only_mode = ctx.bool()?,
-        "standaloneEnabled" | "localSessionsEnabled" | "localSessionsUpgradingEnabled"
-        | "reconfigEnabled" | "quorumListenOnAllIPs" | "syncEnabled" | "admin.enableServer"
-        | "sslQuorum" | "portUnification" | "multiAddress.enabled" => {
+        "standaloneEnabled"
+        | "localSessionsEnabled"
+        | "localSessionsUpgradingEnabled"
+        | "reconfigEnabled"
+        | "quorumListenOnAllIPs"
+        | "syncEnabled"
+        | "admin.enableServer"
+        | "sslQuorum"
+        | "portUnification"
+        | "multiAddress.enabled" => {
             ctx.bool()?;
         }
         "skipACL" | "forceSync" => {
@@ -640,7 +647,9 @@ fn apply_server_line(
     config.servers.retain(|s| s.id != id);
     config.servers.push(entry);
     config.servers.sort_by_key(|s| s.id);
-    pending.server_lines.retain(|origin| origin.key != ctx.entry.key);
+    pending
+        .server_lines
+        .retain(|origin| origin.key != ctx.entry.key);
     pending.server_lines.push(ctx.origin());
     Ok(())
 }
@@ -926,8 +935,8 @@ fn finish_single_server(
     if !myid_path.is_file() {
         return Ok(());
     }
-    let text = std::fs::read_to_string(&myid_path)
-        .map_err(|e| myid_error(format!("cannot read: {e}")))?;
+    let text =
+        std::fs::read_to_string(&myid_path).map_err(|e| myid_error(format!("cannot read: {e}")))?;
     let id = text
         .trim()
         .parse::<u64>()
@@ -1009,9 +1018,18 @@ mod tests {
         let keys: Vec<&str> = warnings.iter().map(|w| w.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["initLimit", "syncLimit", "metricsProvider.className", "metricsProvider.httpPort"]
+            [
+                "initLimit",
+                "syncLimit",
+                "metricsProvider.className",
+                "metricsProvider.httpPort"
+            ]
         );
-        assert!(warnings[0].message.contains("only an ensemble uses it"), "{}", warnings[0]);
+        assert!(
+            warnings[0].message.contains("only an ensemble uses it"),
+            "{}",
+            warnings[0]
+        );
         assert_eq!(config.tick_time_ms, 2000);
         assert_eq!(config.min_session_timeout_ms, 4000);
         assert_eq!(config.max_session_timeout_ms, 40000);
@@ -1042,7 +1060,11 @@ mod tests {
             "{shown}"
         );
         // A removed knob is unknown too, with a hint.
-        for knob in ["paddock.logBackend=direct", "paddock.consensusCore=0", "paddock.channelCapacity=8"] {
+        for knob in [
+            "paddock.logBackend=direct",
+            "paddock.consensusCore=0",
+            "paddock.channelCapacity=8",
+        ] {
             let err = load_text(&format!("dataDir=/d\n{knob}\n")).unwrap_err();
             assert!(err.message.contains("was removed"), "{err}");
         }
@@ -1055,12 +1077,29 @@ mod tests {
         let shown: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
         assert_eq!(shown.len(), 3, "{shown:?}");
         assert!(shown[0].ends_with(":2: key 'skipACL': ignored: ACLs stay enforced (paddock always checks them; skipACL=yes would only have switched them off)"), "{}", shown[0]);
-        assert!(shown[1].contains("'zookeeper.forceSync': ignored: every batch is still flushed"), "{}", shown[1]);
-        assert!(shown[2].contains("only an ensemble uses it"), "{}", shown[2]);
+        assert!(
+            shown[1].contains("'zookeeper.forceSync': ignored: every batch is still flushed"),
+            "{}",
+            shown[1]
+        );
+        assert!(
+            shown[2].contains("only an ensemble uses it"),
+            "{}",
+            shown[2]
+        );
         // Ignored keys still have their values checked, as ZooKeeper does.
-        assert_eq!(load_text("dataDir=/d\nelectionAlg=1\n").unwrap_err().key, "electionAlg");
-        assert_eq!(load_text("dataDir=/d\ninitLimit=x\n").unwrap_err().key, "initLimit");
-        assert_eq!(load_text("dataDir=/d\nskipACL=maybe\n").unwrap_err().key, "skipACL");
+        assert_eq!(
+            load_text("dataDir=/d\nelectionAlg=1\n").unwrap_err().key,
+            "electionAlg"
+        );
+        assert_eq!(
+            load_text("dataDir=/d\ninitLimit=x\n").unwrap_err().key,
+            "initLimit"
+        );
+        assert_eq!(
+            load_text("dataDir=/d\nskipACL=maybe\n").unwrap_err().key,
+            "skipACL"
+        );
     }
 
     #[test]
@@ -1069,7 +1108,10 @@ mod tests {
             ("secureClientPort=2281", "secureClientPort"),
             ("secureClientPortAddress=0.0.0.0", "secureClientPortAddress"),
             ("ssl.keyStore.location=/k.jks", "ssl.keyStore.location"),
-            ("zookeeper.ssl.quorum.trustStore.location=/t.jks", "zookeeper.ssl.quorum.trustStore.location"),
+            (
+                "zookeeper.ssl.quorum.trustStore.location=/t.jks",
+                "zookeeper.ssl.quorum.trustStore.location",
+            ),
             ("sslQuorum=true", "sslQuorum"),
             ("portUnification=true", "portUnification"),
             ("client.secure=true", "client.secure"),
@@ -1103,7 +1145,10 @@ mod tests {
         );
         let err = load_text("dataDir=/d\nstandaloneEnabled=false\nserver.1=a:1:2\n").unwrap_err();
         assert_eq!((err.line, err.key.as_str()), (2, "standaloneEnabled"));
-        assert!(err.message.contains("paddock does not replicate yet"), "{err}");
+        assert!(
+            err.message.contains("paddock does not replicate yet"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1156,7 +1201,11 @@ mod tests {
         let first_core = affinity_cores()[0].to_string();
         for row in registry::REGISTRY {
             let (key, value) = example(row.key);
-            let value = if value == "0" { first_core.as_str() } else { value };
+            let value = if value == "0" {
+                first_core.as_str()
+            } else {
+                value
+            };
             let mut result = load_text(&format!("dataDir=/d\n{key}={value}\n"));
             // Boolean keys: try the value that asks for nothing (false).
             if let Err(err) = &result {
@@ -1329,5 +1378,4 @@ mod tests {
         let (config, _) = load_with_jvm_flags(Some(&cfg), None, Some(flags)).unwrap();
         assert_eq!(config.jaas_config, Some(PathBuf::from("/j.conf")));
     }
-
 }

@@ -74,7 +74,8 @@ const fn refused(
 }
 
 const ENSEMBLE_ONLY: &str = "only an ensemble uses it, and this server runs standalone";
-const NO_TLS: &str = "paddock has no TLS yet; remove this line (clients connect in plain text on clientPort)";
+const NO_TLS: &str =
+    "paddock has no TLS yet; remove this line (clients connect in plain text on clientPort)";
 const NO_ADMIN_SERVER: &str =
     "paddock has no HTTP AdminServer; nothing listens on its port (the four-letter words answer on clientPort)";
 const JVM_ONLY: &str = "it tunes a part of the Java server paddock does not have";
@@ -574,7 +575,10 @@ mod tests {
             );
         }
         assert_eq!(lookup("server.12").map(|r| r.key), Some("server.N"));
-        assert_eq!(lookup("ssl.keyStore.location").map(|r| r.key), Some("ssl.*"));
+        assert_eq!(
+            lookup("ssl.keyStore.location").map(|r| r.key),
+            Some("ssl.*")
+        );
         assert_eq!(lookup("server.x"), None);
         assert_eq!(lookup("bogus"), None);
     }
@@ -591,13 +595,17 @@ mod tests {
             let (file, path) = shown_by.split_once("::").unwrap();
             let name = path.rsplit("::").next().unwrap();
             let text = std::fs::read_to_string(repo().join(file)).unwrap_or_default();
-            let found = text.contains(&format!("def {name}("))
-                || text.contains(&format!("fn {name}("));
+            let found =
+                text.contains(&format!("def {name}(")) || text.contains(&format!("fn {name}("));
             if !found {
                 missing.push(format!("{} -> {shown_by}", row.key));
             }
         }
-        assert!(missing.is_empty(), "shown_by tests missing:\n{}", missing.join("\n"));
+        assert!(
+            missing.is_empty(),
+            "shown_by tests missing:\n{}",
+            missing.join("\n")
+        );
     }
 
     /// Every field of `Config` and `Tuning` is read somewhere outside

@@ -25,8 +25,11 @@ mod tests {
         let config = |max: &str| {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("zoo.cfg");
-            std::fs::write(&path, format!("dataDir=/d\nznode.container.maxPerMinute={max}\n"))
-                .unwrap();
+            std::fs::write(
+                &path,
+                format!("dataDir=/d\nznode.container.maxPerMinute={max}\n"),
+            )
+            .unwrap();
             crate::config::load_with_jvm_flags(Some(&path), None, None)
                 .unwrap()
                 .0
@@ -44,6 +47,9 @@ mod tests {
         let default = config("10000").tuning.container_max_per_minute;
         assert_eq!(deletion_spacing(default), Duration::from_millis(6));
         // A slow deletion is not followed by a pause.
-        assert_eq!(pause_after(spacing, Duration::from_millis(150)), Duration::ZERO);
+        assert_eq!(
+            pause_after(spacing, Duration::from_millis(150)),
+            Duration::ZERO
+        );
     }
 }
