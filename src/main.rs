@@ -1,66 +1,59 @@
-//! The `paddock` binary: parse the command line, load `zoo.cfg` (+ tuning),
-//! and run the server until SIGTERM.
+//! The `paddock` binary: parse the command line (`config::cli`), load
+//! `zoo.cfg` (+ tuning), and run the server until SIGTERM.
 
 use std::process::ExitCode;
 
-use paddock::config::{self, Command};
+use paddock::config::{
+    self,
+    cli::{Command, StartArgs},
+};
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_timestamp_millis()
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match config::parse_cli(&args) {
+    let command = match config::cli::parse_cli(std::env::args_os()) {
         Ok(command) => command,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
+        // --help and --version arrive here too; clap prints them to stdout
+        // with exit code 0, and real errors to stderr with exit code 2.
+        Err(error) => error.exit(),
     };
     match command {
-        Command::Help => {
-            print!("{}", config::USAGE);
-            ExitCode::SUCCESS
-        }
         Command::Version => {
-            println!(
-                "paddock {} (ZooKeeper 3.8 wire protocol)",
-                env!("CARGO_PKG_VERSION")
-            );
+            println!("paddock {}", config::cli::VERSION);
             ExitCode::SUCCESS
         }
-        Command::Start {
-            config: config_path,
-            tuning,
-        } => {
-            let jvm_flags = std::env::var("SERVER_JVMFLAGS").ok();
-            let loaded = config::load_with_jvm_flags(
-                config_path.as_deref(),
-                tuning.as_deref(),
-                jvm_flags.as_deref(),
-            );
-            let (config, warnings) = match loaded {
-                Ok(loaded) => loaded,
-                Err(e) => {
-                    eprintln!("paddock: bad configuration: {e}");
-                    return ExitCode::from(1);
-                }
-            };
-            for warning in &warnings {
-                log::warn!("{warning}");
-            }
-            let cores = paddock::server::shard_cores(&config);
-            if let Err(message) = paddock::server::ensure_memlock(cores.len()) {
-                eprintln!("paddock: {message}");
-                return ExitCode::from(1);
-            }
-            match paddock::server::run(config) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("paddock: {e}");
-                    ExitCode::from(1)
-                }
-            }
+        Command::Start(args) => start(args),
+    }
+}
+
+fn start(args: StartArgs) -> ExitCode {
+    let jvm_flags = std::env::var("SERVER_JVMFLAGS").ok();
+    let loaded = config::load_with_jvm_flags(
+        args.config.as_deref(),
+        args.tuning.as_deref(),
+        jvm_flags.as_deref(),
+    );
+    let (config, warnings) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("paddock: bad configuration: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for warning in &warnings {
+        log::warn!("{warning}");
+    }
+    let cores = paddock::server::shard_cores(&config);
+    if let Err(message) = paddock::server::ensure_memlock(cores.len()) {
+        eprintln!("paddock: {message}");
+        return ExitCode::from(1);
+    }
+    match paddock::server::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("paddock: {e}");
+            ExitCode::from(1)
         }
     }
 }

@@ -27,11 +27,16 @@ use sys::now_ns;
 use workload::{Layout, OP_KINDS};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let code = match cli::parse(&args) {
-        Ok(Command::Help) => {
-            print!("{}", cli::HELP);
-            0
+    let code = match cli::parse(std::env::args_os()) {
+        Err(cli::CliError::Clap(e)) => {
+            // --help prints to stdout and is a success; usage errors exit 1
+            // (EXIT in --help), not clap's 2, which means "deadline exceeded".
+            let _ = e.print();
+            if e.use_stderr() {
+                1
+            } else {
+                0
+            }
         }
         Ok(Command::Compare { files, svg, title }) => {
             match compare::run(&files, svg.as_deref(), title.as_deref()) {
@@ -43,7 +48,7 @@ fn main() {
             }
         }
         Ok(Command::Run(cfg)) => run(*cfg),
-        Err(e) => {
+        Err(cli::CliError::Invalid(e)) => {
             eprintln!("paddock-loadgen: {e}");
             1
         }

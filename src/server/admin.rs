@@ -84,11 +84,9 @@ async fn gather(shard: &Rc<Shard>) -> Vec<ShardReport> {
 fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
     let shared = &shard.shared;
     let config = &shared.config;
-    let mode = if config.is_standalone() {
-        ServerMode::Standalone
-    } else {
-        ServerMode::Leader
-    };
+    // Until replication exists every server is standalone (a config that
+    // would form an ensemble is refused at load): none may claim `leader`.
+    let mode = ServerMode::Standalone;
     let mut s = ServerStats::new(
         four_letter::full_version("01/01/1970 00:00 GMT"),
         mode,

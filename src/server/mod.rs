@@ -29,6 +29,7 @@ pub mod sequencer;
 pub mod shard;
 pub mod snapshot;
 pub mod stats;
+pub mod sweep;
 
 use std::collections::HashMap;
 use std::io;
@@ -177,6 +178,21 @@ pub fn ensure_memlock(cores: usize) -> Result<(), String> {
     }
 }
 
+/// Bounds of the cross-core channels, wired once at start (a full channel
+/// makes its sender wait, which is the back-pressure). Shards → log core:
+/// txns waiting for the next flush; one flush takes what is queued, so this
+/// only needs to cover a flush's worth of bursts.
+const LOG_INPUT_CAPACITY: usize = 1024;
+/// Shards → sequencer: writes of every shard's clients share it, so it is
+/// the largest (16 shards × 1024 outstanding writes).
+const SEQUENCER_INPUT_CAPACITY: usize = 16 * 1024;
+/// Log core → each shard: committed batches a shard has not applied yet; a
+/// shard that falls this far behind slows the log core rather than grow
+/// without bound.
+const COMMIT_BATCHES_PER_SHARD_CAPACITY: usize = 4096;
+/// Log core → snapshot replica: bundles of batches (each up to 512).
+const REPLICA_BUNDLES_CAPACITY: usize = 1024;
+
 /// glommio's registered I/O buffer per executor. paddock does no DMA file
 /// I/O on the executors, so a small area suffices.
 const IO_MEMORY_BYTES: usize = 1 << 20;
@@ -271,14 +287,15 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     let recovered = recover(&config)?;
     let Recovered { tree, log, .. } = recovered;
 
-    let (to_log, log_input) = flume::bounded::<LogInput>(1024);
-    let (to_sequencer, sequencer_input) = flume::bounded::<SequencerInput>(16 * 1024);
+    let (to_log, log_input) = flume::bounded::<LogInput>(LOG_INPUT_CAPACITY);
+    let (to_sequencer, sequencer_input) =
+        flume::bounded::<SequencerInput>(SEQUENCER_INPUT_CAPACITY);
     let mut commit_senders = Vec::new();
     let mut commit_receivers = Vec::new();
     let mut query_senders = Vec::new();
     let mut query_receivers = Vec::new();
     for _ in &cores {
-        let (tx, rx) = flume::bounded::<CommitBatch>(4096);
+        let (tx, rx) = flume::bounded::<CommitBatch>(COMMIT_BATCHES_PER_SHARD_CAPACITY);
         commit_senders.push(tx);
         commit_receivers.push(rx);
         let (tx, rx) = flume::unbounded::<ShardQuery>();
@@ -322,7 +339,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     let mut replica_sender = None;
     let mut replica_thread = None;
     if config.tuning.snapshot_replica {
-        let (tx, rx) = flume::bounded::<Vec<CommitBatch>>(1024);
+        let (tx, rx) = flume::bounded::<Vec<CommitBatch>>(REPLICA_BUNDLES_CAPACITY);
         replica_sender = Some(tx);
         let replica_tree = tree.clone();
         let policy = snapshot::SnapshotPolicy::new(config);
@@ -714,6 +731,7 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
     if index == 0 {
         let shard = shard.clone();
         let interval = Duration::from_millis(config.tuning.container_check_interval_ms.max(10));
+        let spacing = sweep::deletion_spacing(config.tuning.container_max_per_minute);
         glommio::spawn_local(async move {
             loop {
                 glommio::timer::sleep(interval).await;
@@ -724,6 +742,7 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
                     doomed
                 };
                 for path in doomed {
+                    let started = Instant::now();
                     let write = WriteRequest {
                         origin: None,
                         session_id: 0,
@@ -739,6 +758,10 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
                         .is_err()
                     {
                         return;
+                    }
+                    let pause = sweep::pause_after(spacing, started.elapsed());
+                    if !pause.is_zero() {
+                        glommio::timer::sleep(pause).await;
                     }
                 }
             }

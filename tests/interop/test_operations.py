@@ -103,13 +103,14 @@ def test_config_bad_value_names_file_line_and_key():
 
 
 @paddock_only
-def test_config_unknown_key_is_a_warning(servers):
-    s = servers(extra_cfg={"someUnknownKeyXyz": "42"})
-    assert "imok" == s.flw("ruok")
-    log = s.log_text()
-    line = [l for l in log.splitlines() if "someUnknownKeyXyz" in l]
-    assert line, log[-3000:]
-    assert "WARN" in line[0] and s.cfg_path in line[0], line
+def test_config_unknown_key_refuses_to_start(servers):
+    s = servers(start=False, extra_cfg={"someUnknownKeyXyz": "42"})
+    r = run_paddock(["start", "--config", s.cfg_path], cwd=s.dir, timeout=10)
+    assert r.returncode != 0
+    err = r.stderr.decode()
+    line = [l for l in err.splitlines() if "someUnknownKeyXyz" in l]
+    assert line, err
+    assert s.cfg_path in line[0] and "not a ZooKeeper 3.8 or paddock key" in line[0], line
 
 
 @paddock_only

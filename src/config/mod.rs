@@ -1,26 +1,35 @@
 //! Configuration: `zoo.cfg` + `dataDir/myid` + an optional tuning overlay.
 //!
-//! The file format is the one ZooKeeper users already have: Java properties
-//! (`key=value`, `key: value` or `key value`; `#`/`!` comments; backslash line
-//! continuation; `\t \n \r \f \uXXXX` escapes). Keys and defaults follow
-//! ZooKeeper 3.8 (`QuorumPeerConfig`, plus the system properties ZooKeeper
-//! reads, in both their `zookeeper.`-prefixed and bare forms). paddock's own
-//! knobs are keys prefixed `paddock.` in the same format; a *tuning file*
-//! (`--tuning FILE`) is a fragment of such keys laid over the config.
+//! The file format is the one ZooKeeper users already have (Java properties,
+//! [`properties`]); keys and defaults follow ZooKeeper 3.8. paddock's own
+//! knobs are `paddock.*` keys in the same format ([`tuning`]); a tuning file
+//! (`--tuning FILE`) is a fragment of keys laid over the config.
 //!
-//! Promises:
-//! * a bad value is a [`ConfigError`] that names the file, the line and the key;
-//! * an unknown key is a [`ConfigWarning`] naming the same (ZooKeeper silently
-//!   turns unknown keys into system properties; paddock reports them);
-//! * a key that ZooKeeper accepts but paddock does not implement is accepted
-//!   with a warning saying so, so that an existing `zoo.cfg` loads unchanged.
+//! Promises (nothing is silently ignored):
+//! * every key has exactly one status in [`registry`]: implemented, ignored
+//!   with one warning saying why that is harmless, or refused;
+//! * a bad value, a refused key and an unknown key are a [`ConfigError`]
+//!   naming the file, the line and the key: the server does not start;
+//! * a config that would form an ensemble (more than one `server.N` line,
+//!   or `standaloneEnabled=false`) is refused until paddock replicates;
+//!   one `server.N` line with `standaloneEnabled=true` runs standalone, as
+//!   in ZooKeeper.
 //!
-//! This module reads the two files, `myid`, the `SERVER_JVMFLAGS` environment
-//! variable and the process's CPU affinity mask; it opens no socket.
+//! This module reads the two files, `myid`, the `SERVER_JVMFLAGS` value it
+//! is given and the process's CPU affinity mask; it opens no socket.
+
+pub mod cli;
+pub mod properties;
+pub mod registry;
+pub mod tuning;
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+pub use properties::{parse_properties, Property};
+pub use registry::{Row, Status, REGISTRY};
+pub use tuning::{affinity_cores, parse_core_list, Tuning};
 
 /// ZooKeeper's `DEFAULT_TICK_TIME` (the code default; `zoo_sample.cfg` says 2000).
 pub const DEFAULT_TICK_TIME_MS: u32 = 3000;
@@ -63,7 +72,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Something worth telling the operator that does not stop the server:
-/// an unknown key, a ZooKeeper key that paddock accepts but ignores.
+/// a ZooKeeper key that paddock accepts but ignores, and why that is harmless.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigWarning {
     pub file: PathBuf,
@@ -152,98 +161,18 @@ impl Whitelist {
     }
 }
 
-/// How the txn log reaches the disk (`paddock.logBackend`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogBackend {
-    /// Memory-mapped, preallocated segments flushed with `msync`.
-    Mmap,
-    /// O_DIRECT writes (glommio `DmaFile`).
-    Direct,
-}
-
-/// paddock's own knobs (`paddock.*` keys). Each trades something; the
-/// defaults suit a small host and favour latency.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tuning {
-    /// `paddock.cores` — the cores this server runs on, as a list like
-    /// `0,1` or `0-3,6`. Default: every core in the process's affinity mask
-    /// (`sched_getaffinity`), so `taskset` works as expected. One client shard
-    /// runs per listed core; fewer cores means fewer tree copies (less memory)
-    /// but less parallelism for reads.
-    pub cores: Vec<usize>,
-    /// `paddock.logCore` — the core that owns the txn log and its flushes.
-    /// Default: none (placement decides: the last listed core, shared with a
-    /// shard on small hosts). A dedicated core keeps page faults and `msync`
-    /// away from client shards at the cost of one shard.
-    pub log_core: Option<usize>,
-    /// `paddock.consensusCore` — the core that runs zab, peer links and the
-    /// sequencer. Default: none (placement decides).
-    pub consensus_core: Option<usize>,
-    /// `paddock.batchTxnsMax` — most txns in one proposal batch (default 1000).
-    /// Larger batches amortise flushes and messages; they also make one slow
-    /// batch hold up more clients.
-    pub batch_txns_max: usize,
-    /// `paddock.batchBytesMax` — most bytes of txns in one batch (default
-    /// 4 MiB). Bounds memory per batch and the size of one PROPOSAL.
-    pub batch_bytes_max: usize,
-    /// `paddock.groupCommitWaitMicros` — how long the log core waits for more
-    /// txns before flushing a non-full batch (default 0: flush as soon as the
-    /// queue is empty). Raising it trades latency for fewer fsyncs under
-    /// moderate load.
-    pub group_commit_wait_micros: u64,
-    /// `paddock.socketNoDelay` — TCP_NODELAY on client and peer sockets
-    /// (default true: ZooKeeper replies are small and latency-bound; false
-    /// lets Nagle coalesce tiny writes at the cost of up to ~40 ms delays).
-    pub socket_no_delay: bool,
-    /// `paddock.snapshotReplica` — keep one more tree copy on its own thread
-    /// that takes the snapshots (default true), so a snapshot never holds up
-    /// writes. false saves that copy's metadata (~230 bytes per znode) but
-    /// pauses writes while the last shard serializes its tree (~130 ms per
-    /// million znodes).
-    pub snapshot_replica: bool,
-    /// `paddock.spinBeforeParkMicros` — how long an idle shard executor (and
-    /// the log core) spins looking for work before sleeping (default 0).
-    /// Spinning saves the wake-up (a context switch and an IPI) of the next
-    /// request at the price of burning that core meanwhile: worth it with
-    /// cores to spare, harmful when the cores are shared.
-    pub spin_before_park_micros: u64,
-    /// `paddock.sessionTouchIntervalMs` — how often a shard reports the
-    /// sessions that saw traffic to the session tracker (default tickTime/2,
-    /// as a ZooKeeper follower piggybacks touches on its pings). Shorter is
-    /// more cross-core traffic; longer risks expiring a busy session near the
-    /// end of its timeout.
-    pub session_touch_interval_ms: u64,
-    /// `znode.container.checkIntervalMs` (ZooKeeper's ContainerManager
-    /// interval, default 60000): how often empty containers and expired TTL
-    /// nodes are looked for. Shorter deletes them sooner at the cost of a
-    /// scan of the tree each time.
-    pub container_check_interval_ms: u64,
-    /// `znode.container.maxPerMinute` (default 10000): most container/TTL
-    /// deletions issued per minute, so a mass expiry does not flood the log.
-    pub container_max_per_minute: u32,
-    /// `paddock.channelCapacity` — capacity of each bounded cross-core channel
-    /// (default 1024 messages). Larger absorbs bursts; smaller pushes back sooner.
-    pub channel_capacity: usize,
-    /// `paddock.logBackend` — `mmap` (default) or `direct` (O_DIRECT).
-    pub log_backend: LogBackend,
-    /// `paddock.maxOutstandingPerConnection` — requests a connection may have
-    /// in flight before the shard stops reading its socket (default 1000,
-    /// ZooKeeper's globalOutstandingLimit spread per connection).
-    pub outstanding_per_connection_max: usize,
-}
-
-/// The whole configuration, every field with ZooKeeper's default.
+/// The whole configuration, every field with ZooKeeper's default. Only what
+/// something reads is here; keys paddock ignores or refuses have a registry
+/// row and no field.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// The config file this came from (None: the embedded default).
     pub config_path: Option<PathBuf>,
-    /// The tuning overlay applied, if any.
-    pub tuning_path: Option<PathBuf>,
     /// `tickTime` in ms (ZooKeeper's code default 3000).
     pub tick_time_ms: u32,
-    /// `initLimit` in ticks (required in an ensemble; 0 = not set).
+    /// `initLimit` in ticks (0 = not set; only `conf` of an ensemble shows it).
     pub init_limit: u32,
-    /// `syncLimit` in ticks (required in an ensemble; 0 = not set).
+    /// `syncLimit` in ticks (0 = not set; only `conf` of an ensemble shows it).
     pub sync_limit: u32,
     /// `dataDir` (required when a config file is given).
     pub data_dir: PathBuf,
@@ -253,7 +182,8 @@ pub struct Config {
     pub client_port: u16,
     /// `clientPortAddress` (default: all addresses).
     pub client_port_address: Option<String>,
-    /// `secureClientPort` (accepted; TLS is not supported).
+    /// The TLS client port: always None, `secureClientPort` is refused until
+    /// TLS exists (`conf` prints it as ZooKeeper does).
     pub secure_client_port: Option<u16>,
     /// `clientPortListenBacklog` (-1: the OS default).
     pub client_port_listen_backlog: i32,
@@ -265,8 +195,6 @@ pub struct Config {
     pub min_session_timeout_ms: u32,
     /// `maxSessionTimeout` in ms (default 20 × tickTime).
     pub max_session_timeout_ms: u32,
-    /// `globalOutstandingLimit` (1000).
-    pub global_outstanding_limit: u32,
     /// `snapCount`: txns between snapshots (100000; at least 2).
     pub snap_count: u64,
     /// `preAllocSize` in KB (65536 = 64 MiB).
@@ -275,46 +203,19 @@ pub struct Config {
     pub autopurge_snap_retain_count: u32,
     /// `autopurge.purgeInterval` in hours (0 = off).
     pub autopurge_purge_interval_hours: u32,
-    /// `4lw.commands.whitelist`.
+    /// `4lw.commands.whitelist` (+ `isro` with `readonlymode.enabled`).
     pub four_letter_whitelist: Whitelist,
     /// `jute.maxbuffer` in bytes (0xfffff).
     pub jute_max_buffer: usize,
     /// `zookeeper.extendedTypesEnabled` (false): TTL nodes; caps server ids at 254.
     pub extended_types_enabled: bool,
-    /// `readonlymode.enabled` (false).
-    pub read_only_mode_enabled: bool,
-    /// `localSessionsEnabled` (false).
-    pub local_sessions_enabled: bool,
-    /// `localSessionsUpgradingEnabled` (false).
-    pub local_sessions_upgrading_enabled: bool,
-    /// `standaloneEnabled` (true).
-    pub standalone_enabled: bool,
-    /// `reconfigEnabled` (false).
-    pub reconfig_enabled: bool,
-    /// `admin.enableServer` (true; paddock has no AdminServer yet).
-    pub admin_enable_server: bool,
-    /// `admin.serverAddress` (0.0.0.0).
-    pub admin_server_address: String,
-    /// `admin.serverPort` (8080).
-    pub admin_server_port: u16,
-    /// `quorumListenOnAllIPs` (false).
-    pub quorum_listen_on_all_ips: bool,
-    /// `electionPortBindRetry` (3; 0 = retry forever).
-    pub election_port_bind_retry: u32,
-    /// `syncEnabled`: observers log txns (true).
-    pub sync_enabled: bool,
-    /// `skipACL` / `zookeeper.skipACL` = "yes": no ACL checks (false).
-    pub skip_acl: bool,
-    /// `forceSync` / `zookeeper.forceSync` ("yes"): fsync the log.
-    pub force_sync: bool,
     /// `fsync.warningthresholdms` (1000).
     pub fsync_warning_threshold_ms: u64,
     /// `DigestAuthenticationProvider.superDigest`: "super:<base64 sha1>".
     pub super_digest: Option<String>,
-    /// `zookeeper.superUser`: a SASL user that is super.
+    /// `zookeeper.superUser`: a SASL user that is super. Refused for now
+    /// (so always None); kept for the auth work that will implement it.
     pub super_user: Option<String>,
-    /// `authProvider.N` class names, in N order.
-    pub auth_providers: Vec<(u32, String)>,
     /// `sessionRequireClientSASLAuth` (false).
     pub session_require_client_sasl_auth: bool,
     /// `enforce.auth.enabled` (false).
@@ -326,25 +227,19 @@ pub struct Config {
     pub jaas_config: Option<PathBuf>,
     /// `zookeeper.sasl.serverconfig`: the JAAS section for the server ("Server").
     pub sasl_server_section: String,
-    /// `server.N` lines, sorted by id (empty: standalone).
+    /// `server.N` lines: empty, or the one line of a standalone server.
     pub servers: Vec<ServerEntry>,
-    /// `dataDir/myid` (read when `server.N` lines exist).
+    /// `dataDir/myid` (read when a `server.N` line exists and the file does).
     pub my_id: Option<u64>,
-    /// `peerType` (participant).
-    pub peer_type: PeerRole,
-    /// `electionAlg` (3, the only one ZooKeeper 3.8 has).
-    pub election_alg: u32,
-    /// `metricsProvider.*`, `group.*`, `weight.*`: kept verbatim.
-    pub passthrough: Vec<(String, String)>,
     /// paddock's own knobs.
     pub tuning: Tuning,
 }
 
 impl Config {
-    /// True when no `server.N` line exists (or the only one is ours and
-    /// `standaloneEnabled`).
+    /// True when the server runs standalone: always, until replication
+    /// exists (configs that would form an ensemble are refused at load).
     pub fn is_standalone(&self) -> bool {
-        self.servers.is_empty() || (self.standalone_enabled && self.servers.len() == 1)
+        self.servers.len() <= 1
     }
 
     /// The embedded default: standalone, 127.0.0.1:2181, dataDir ./data.
@@ -352,7 +247,6 @@ impl Config {
         let tick = DEFAULT_TICK_TIME_MS;
         Config {
             config_path: None,
-            tuning_path: None,
             tick_time_ms: tick,
             init_limit: 0,
             sync_limit: 0,
@@ -366,7 +260,6 @@ impl Config {
             max_cnxns: 0,
             min_session_timeout_ms: 2 * tick,
             max_session_timeout_ms: 20 * tick,
-            global_outstanding_limit: 1000,
             snap_count: 100_000,
             pre_alloc_size_kb: 65536,
             autopurge_snap_retain_count: 3,
@@ -374,23 +267,9 @@ impl Config {
             four_letter_whitelist: Whitelist::default_for(false),
             jute_max_buffer: DEFAULT_JUTE_MAX_BUFFER,
             extended_types_enabled: false,
-            read_only_mode_enabled: false,
-            local_sessions_enabled: false,
-            local_sessions_upgrading_enabled: false,
-            standalone_enabled: true,
-            reconfig_enabled: false,
-            admin_enable_server: true,
-            admin_server_address: "0.0.0.0".to_string(),
-            admin_server_port: 8080,
-            quorum_listen_on_all_ips: false,
-            election_port_bind_retry: 3,
-            sync_enabled: true,
-            skip_acl: false,
-            force_sync: true,
             fsync_warning_threshold_ms: 1000,
             super_digest: None,
             super_user: None,
-            auth_providers: Vec::new(),
             session_require_client_sasl_auth: false,
             enforce_auth_enabled: false,
             enforce_auth_schemes: Vec::new(),
@@ -398,26 +277,7 @@ impl Config {
             sasl_server_section: "Server".to_string(),
             servers: Vec::new(),
             my_id: None,
-            peer_type: PeerRole::Participant,
-            election_alg: 3,
-            passthrough: Vec::new(),
-            tuning: Tuning {
-                cores: Vec::new(),
-                log_core: None,
-                consensus_core: None,
-                batch_txns_max: 1000,
-                batch_bytes_max: 4 << 20,
-                group_commit_wait_micros: 0,
-                socket_no_delay: true,
-                snapshot_replica: true,
-                spin_before_park_micros: 0,
-                session_touch_interval_ms: u64::from(tick / 2),
-                container_check_interval_ms: 60_000,
-                container_max_per_minute: 10_000,
-                channel_capacity: 1024,
-                log_backend: LogBackend::Mmap,
-                outstanding_per_connection_max: 1000,
-            },
+            tuning: Tuning::default_for(tick),
         }
     }
 }
@@ -431,9 +291,11 @@ struct Pending {
     data_log_dir: Option<PathBuf>,
     client_port_set: bool,
     whitelist: Option<String>,
-    cores: Option<(Vec<usize>, Origin)>,
-    session_touch_interval_ms: Option<u64>,
+    read_only_mode: bool,
     jaas_from_config: bool,
+    /// Where each `server.N` line was, to name it when refusing an ensemble.
+    server_lines: Vec<Origin>,
+    tuning: tuning::TuningPending,
 }
 
 /// Where a value came from, to name it in a later error.
@@ -468,14 +330,13 @@ pub fn load_with_jvm_flags(
         config.client_port_address = None;
         let text = read_file(path)?;
         for entry in parse_properties(&text) {
-            apply(&mut config, &mut pending, path, &entry, &mut warnings)?;
+            load_entry(&mut config, &mut pending, path, &entry, &mut warnings)?;
         }
     }
     if let Some(path) = tuning_path {
-        config.tuning_path = Some(path.to_path_buf());
         let text = read_file(path)?;
         for entry in parse_properties(&text) {
-            apply(&mut config, &mut pending, path, &entry, &mut warnings)?;
+            load_entry(&mut config, &mut pending, path, &entry, &mut warnings)?;
         }
     }
     finish(&mut config, pending, jvm_flags, &mut warnings)?;
@@ -491,166 +352,45 @@ fn read_file(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-/// One `key=value` entry of a properties file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Property {
-    pub key: String,
-    pub value: String,
-    /// The 1-based line where the entry starts.
-    pub line: usize,
-}
-
-/// Parse Java properties text (as `java.util.Properties.load`), with values
-/// trimmed as ZooKeeper trims them.
-pub fn parse_properties(text: &str) -> Vec<Property> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = Vec::new();
-    let mut index = 0;
-    while index < lines.len() {
-        let start_line = index + 1;
-        let first = lines[index].trim_start_matches([' ', '\t', '\x0c']);
-        index += 1;
-        if first.is_empty() || first.starts_with('#') || first.starts_with('!') {
-            continue;
-        }
-        // Join continuation lines: a line ending in an odd number of backslashes.
-        let mut logical = String::new();
-        let mut current = first.to_string();
-        loop {
-            let trailing = current.chars().rev().take_while(|c| *c == '\\').count();
-            if trailing % 2 == 1 {
-                current.pop();
-                logical.push_str(&current);
-                if index < lines.len() {
-                    current = lines[index]
-                        .trim_start_matches([' ', '\t', '\x0c'])
-                        .to_string();
-                    index += 1;
-                    continue;
-                }
-                break;
+/// One entry: look its key up in the registry, refuse what is refused or
+/// unknown, check and apply the value, warn about what is ignored.
+fn load_entry(
+    config: &mut Config,
+    pending: &mut Pending,
+    file: &Path,
+    entry: &Property,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<(), ConfigError> {
+    let key = registry::canonical_key(&entry.key);
+    let ctx = Ctx { file, entry, key };
+    let Some(row) = registry::lookup(key) else {
+        let hint = registry::REMOVED
+            .iter()
+            .find(|(removed, _)| *removed == key)
+            .map_or(
+                "remove it or fix its spelling (keys are case-sensitive)",
+                |(_, hint)| *hint,
+            );
+        return Err(ctx.error(format!("not a ZooKeeper 3.8 or paddock key: {hint}")));
+    };
+    match row.status {
+        Status::Refused {
+            accepted,
+            what_to_do,
+        } => {
+            if !accepted.iter().any(|v| v.eq_ignore_ascii_case(ctx.value())) {
+                return Err(ctx.error(format!("refused: {what_to_do}")));
             }
-            logical.push_str(&current);
-            break;
+            apply(config, pending, &ctx)
         }
-        let (key, value) = split_key_value(&logical);
-        out.push(Property {
-            key: unescape(&key).trim().to_string(),
-            value: unescape(&value).trim().to_string(),
-            line: start_line,
-        });
+        Status::Ignored { why } => {
+            apply(config, pending, &ctx)?;
+            warnings.push(ctx.warning(format!("ignored: {why}")));
+            Ok(())
+        }
+        Status::Implemented { .. } => apply(config, pending, &ctx),
     }
-    out
 }
-
-/// Split at the first unescaped `=`, `:` or whitespace; skip whitespace and
-/// one `=`/`:` after it. Both halves are still escaped.
-fn split_key_value(line: &str) -> (String, String) {
-    let chars: Vec<char> = line.chars().collect();
-    let mut i = 0;
-    let mut key = String::new();
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\\' && i + 1 < chars.len() {
-            key.push(c);
-            key.push(chars[i + 1]);
-            i += 2;
-            continue;
-        }
-        if c == '=' || c == ':' || c == ' ' || c == '\t' || c == '\x0c' {
-            break;
-        }
-        key.push(c);
-        i += 1;
-    }
-    while i < chars.len() && matches!(chars[i], ' ' | '\t' | '\x0c') {
-        i += 1;
-    }
-    if i < chars.len() && (chars[i] == '=' || chars[i] == ':') {
-        i += 1;
-    }
-    while i < chars.len() && matches!(chars[i], ' ' | '\t' | '\x0c') {
-        i += 1;
-    }
-    (key, chars[i..].iter().collect())
-}
-
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('f') => out.push('\x0c'),
-            Some('u') => {
-                let hex: String = (0..4).filter_map(|_| chars.next()).collect();
-                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                    Some(decoded) => out.push(decoded),
-                    None => {
-                        out.push_str("\\u");
-                        out.push_str(&hex);
-                    }
-                }
-            }
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    out
-}
-
-/// Keys ZooKeeper accepts that paddock parses but does not act on; the
-/// message says why it is safe (or not) to ignore.
-const ACCEPTED_UNSUPPORTED: [(&str, &str); 14] = [
-    ("secureClientPortAddress", "TLS is not supported (ignored)"),
-    ("sslQuorum", "TLS is not supported (ignored)"),
-    ("portUnification", "TLS is not supported (ignored)"),
-    (
-        "serverCnxnFactory",
-        "paddock has its own connection layer (ignored)",
-    ),
-    (
-        "dynamicConfigFile",
-        "dynamic reconfiguration files are not supported (ignored)",
-    ),
-    ("leaderServes", "the leader always serves clients (ignored)"),
-    ("cnxTimeout", "accepted (ignored)"),
-    ("connectToLearnerMasterLimit", "accepted (ignored)"),
-    ("maxResponseCacheSize", "accepted (ignored)"),
-    ("maxGetChildrenResponseCacheSize", "accepted (ignored)"),
-    ("audit.enable", "audit logging is not supported (ignored)"),
-    (
-        "admin.commandURL",
-        "paddock has no AdminServer yet (ignored)",
-    ),
-    (
-        "multiAddress.enabled",
-        "multiple addresses per server are not supported (ignored)",
-    ),
-    ("digest.enabled", "accepted (ignored)"),
-];
-
-/// Prefixes ZooKeeper accepts whose keys paddock keeps verbatim or ignores.
-const ACCEPTED_PREFIXES: [(&str, Option<&str>); 6] = [
-    ("metricsProvider.", None),
-    ("group.", None),
-    ("weight.", None),
-    ("ssl.", Some("TLS is not supported (ignored)")),
-    (
-        "quorum.auth.",
-        Some("quorum SASL is not supported (ignored)"),
-    ),
-    (
-        "multiAddress.",
-        Some("multiple addresses per server are not supported (ignored)"),
-    ),
-];
 
 struct Ctx<'a> {
     file: &'a Path,
@@ -747,28 +487,11 @@ impl Ctx<'_> {
     }
 }
 
-/// The canonical (bare) name of a key: ZooKeeper's system properties are
-/// accepted both as `zookeeper.X` and `X`.
-fn canonical_key(key: &str) -> &str {
-    match key {
-        "zookeeper.DigestAuthenticationProvider.superDigest" => {
-            "DigestAuthenticationProvider.superDigest"
-        }
-        "zookeeper.jute.maxbuffer" => "jute.maxbuffer",
-        _ => key.strip_prefix("zookeeper.").unwrap_or(key),
-    }
-}
-
-fn apply(
-    config: &mut Config,
-    pending: &mut Pending,
-    file: &Path,
-    entry: &Property,
-    warnings: &mut Vec<ConfigWarning>,
-) -> Result<(), ConfigError> {
-    let key = canonical_key(&entry.key);
-    let ctx = Ctx { file, entry, key };
-    match key {
+/// Check one value and store it. Keys that are ignored are still checked
+/// where ZooKeeper would reject the value, so a config that ZooKeeper
+/// refuses is refused here too.
+fn apply(config: &mut Config, pending: &mut Pending, ctx: &Ctx<'_>) -> Result<(), ConfigError> {
+    match ctx.key {
         "tickTime" => config.tick_time_ms = ctx.positive_u32()?,
         "initLimit" => config.init_limit = ctx.positive_u32()?,
         "syncLimit" => config.sync_limit = ctx.positive_u32()?,
@@ -787,11 +510,6 @@ fn apply(
             }
             config.client_port_address = Some(ctx.value().to_string());
         }
-        "secureClientPort" => {
-            config.secure_client_port = Some(ctx.port()?);
-            warnings
-                .push(ctx.warning("TLS is not supported; the secure client port is not opened"));
-        }
         "clientPortListenBacklog" => {
             config.client_port_listen_backlog = ctx.i64()?.clamp(-1, i32::MAX as i64) as i32
         }
@@ -799,7 +517,9 @@ fn apply(
         "maxCnxns" => config.max_cnxns = ctx.u32()?,
         "minSessionTimeout" => pending.min_session_timeout = Some(ctx.i64()?),
         "maxSessionTimeout" => pending.max_session_timeout = Some(ctx.i64()?),
-        "globalOutstandingLimit" => config.global_outstanding_limit = ctx.positive_u32()?,
+        "globalOutstandingLimit" => {
+            ctx.positive_u32()?;
+        }
         "snapCount" => {
             let count = ctx.u64()?;
             if count < 2 {
@@ -817,33 +537,34 @@ fn apply(
             }
             config.pre_alloc_size_kb = kb;
         }
-        "autopurge.snapRetainCount" => {
-            let count = ctx.u32()?;
-            if count < 3 {
-                // ZooKeeper logs a warning and uses 3.
-                warnings.push(ctx.warning(format!("must be at least 3, got {count}; using 3")));
-                config.autopurge_snap_retain_count = 3;
-            } else {
-                config.autopurge_snap_retain_count = count;
-            }
-        }
+        // ZooKeeper logs a warning and uses 3; so does paddock (in finish).
+        "autopurge.snapRetainCount" => config.autopurge_snap_retain_count = ctx.u32()?,
         "autopurge.purgeInterval" => config.autopurge_purge_interval_hours = ctx.u32()?,
         "4lw.commands.whitelist" => pending.whitelist = Some(ctx.value().to_string()),
-        "jute.maxbuffer" => config.jute_max_buffer = parse_java_int(&ctx)?,
+        "jute.maxbuffer" => config.jute_max_buffer = parse_java_int(ctx)?,
         "extendedTypesEnabled" => config.extended_types_enabled = ctx.bool()?,
-        "readonlymode.enabled" => config.read_only_mode_enabled = ctx.bool()?,
-        "localSessionsEnabled" => config.local_sessions_enabled = ctx.bool()?,
-        "localSessionsUpgradingEnabled" => config.local_sessions_upgrading_enabled = ctx.bool()?,
-        "standaloneEnabled" => config.standalone_enabled = ctx.bool()?,
-        "reconfigEnabled" => config.reconfig_enabled = ctx.bool()?,
-        "admin.enableServer" => config.admin_enable_server = ctx.bool()?,
-        "admin.serverAddress" => config.admin_server_address = ctx.value().to_string(),
-        "admin.serverPort" => config.admin_server_port = ctx.port()?,
-        "quorumListenOnAllIPs" => config.quorum_listen_on_all_ips = ctx.bool()?,
-        "electionPortBindRetry" => config.election_port_bind_retry = ctx.u32()?,
-        "syncEnabled" => config.sync_enabled = ctx.bool()?,
-        "skipACL" => config.skip_acl = ctx.yes_no()?,
-        "forceSync" => config.force_sync = ctx.yes_no()?,
+        "readonlymode.enabled" => pending.read_only_mode = ctx.bool()?,
+        "standaloneEnabled"
+        | "localSessionsEnabled"
+        | "localSessionsUpgradingEnabled"
+        | "reconfigEnabled"
+        | "quorumListenOnAllIPs"
+        | "syncEnabled"
+        | "admin.enableServer"
+        | "sslQuorum"
+        | "portUnification"
+        | "multiAddress.enabled" => {
+            ctx.bool()?;
+        }
+        "skipACL" | "forceSync" => {
+            ctx.yes_no()?;
+        }
+        "admin.serverPort" | "observerMasterPort" => {
+            ctx.port()?;
+        }
+        "electionPortBindRetry" | "connectToLearnerMasterLimit" | "cnxTimeout" => {
+            ctx.u32()?;
+        }
         "fsync.warningthresholdms" => config.fsync_warning_threshold_ms = ctx.u64()?,
         "DigestAuthenticationProvider.superDigest" => {
             let value = ctx.value();
@@ -858,7 +579,6 @@ fn apply(
                 }
             }
         }
-        "superUser" => config.super_user = Some(ctx.value().to_string()),
         "sessionRequireClientSASLAuth" => config.session_require_client_sasl_auth = ctx.bool()?,
         "enforce.auth.enabled" => config.enforce_auth_enabled = ctx.bool()?,
         "enforce.auth.schemes" => {
@@ -875,24 +595,15 @@ fn apply(
             pending.jaas_from_config = true;
         }
         "sasl.serverconfig" => config.sasl_server_section = ctx.value().to_string(),
-        "peerType" => {
-            config.peer_type = match ctx.value().to_ascii_lowercase().as_str() {
-                "observer" => PeerRole::Observer,
-                "participant" => PeerRole::Participant,
-                _ => {
-                    return Err(ctx.error(format!(
-                        "expected 'participant' or 'observer', got '{}'",
-                        ctx.value()
-                    )))
-                }
+        "peerType" => match ctx.value().to_ascii_lowercase().as_str() {
+            "observer" | "participant" => {}
+            _ => {
+                return Err(ctx.error(format!(
+                    "expected 'participant' or 'observer', got '{}'",
+                    ctx.value()
+                )))
             }
-        }
-        "znode.container.checkIntervalMs" => {
-            config.tuning.container_check_interval_ms = u64::from(ctx.positive_u32()?)
-        }
-        "znode.container.maxPerMinute" => {
-            config.tuning.container_max_per_minute = ctx.positive_u32()?
-        }
+        },
         "electionAlg" => {
             if ctx.value() != "3" {
                 return Err(ctx.error(format!(
@@ -901,106 +612,45 @@ fn apply(
                 )));
             }
         }
-        _ => return apply_other(config, pending, &ctx, warnings),
-    }
-    Ok(())
-}
-
-fn apply_other(
-    config: &mut Config,
-    pending: &mut Pending,
-    ctx: &Ctx<'_>,
-    warnings: &mut Vec<ConfigWarning>,
-) -> Result<(), ConfigError> {
-    let key = ctx.key;
-    if let Some(id) = key.strip_prefix("server.") {
-        let id = id.parse::<u64>().map_err(|_| {
-            ctx.error(format!(
-                "expected server.<id> with a numeric id, got '{key}'"
-            ))
-        })?;
-        let entry = parse_server_entry(id, ctx.value()).map_err(|m| ctx.error(m))?;
-        config.servers.retain(|s| s.id != id);
-        config.servers.push(entry);
-        config.servers.sort_by_key(|s| s.id);
-        return Ok(());
-    }
-    if let Some(n) = key.strip_prefix("authProvider.") {
-        let n = n
-            .parse::<u32>()
-            .map_err(|_| ctx.error(format!("expected authProvider.<number>, got '{key}'")))?;
-        let class = ctx.value();
-        let known = class.ends_with("SASLAuthenticationProvider")
-            || class.ends_with("DigestAuthenticationProvider")
-            || class.ends_with("IPAuthenticationProvider");
-        if !known {
-            warnings.push(ctx.warning(format!(
-                "authentication provider '{class}' is not supported (ignored)"
-            )));
+        "znode.container.checkIntervalMs" => {
+            config.tuning.container_check_interval_ms = u64::from(ctx.positive_u32()?)
         }
-        config.auth_providers.retain(|(i, _)| *i != n);
-        config.auth_providers.push((n, class.to_string()));
-        config.auth_providers.sort();
-        return Ok(());
-    }
-    if let Some(knob) = key.strip_prefix("paddock.") {
-        return apply_paddock(config, pending, ctx, knob);
-    }
-    if let Some((_, why)) = ACCEPTED_UNSUPPORTED.iter().find(|(k, _)| *k == key) {
-        warnings.push(ctx.warning(*why));
-        return Ok(());
-    }
-    if let Some((_, why)) = ACCEPTED_PREFIXES.iter().find(|(p, _)| key.starts_with(p)) {
-        match why {
-            Some(why) => warnings.push(ctx.warning(*why)),
-            None => config
-                .passthrough
-                .push((ctx.entry.key.clone(), ctx.value().to_string())),
+        "znode.container.maxPerMinute" => {
+            config.tuning.container_max_per_minute = ctx.positive_u32()?
         }
-        return Ok(());
-    }
-    warnings.push(ctx.warning(format!("unknown key '{}' (ignored)", ctx.entry.key)));
-    Ok(())
-}
-
-fn apply_paddock(
-    config: &mut Config,
-    pending: &mut Pending,
-    ctx: &Ctx<'_>,
-    knob: &str,
-) -> Result<(), ConfigError> {
-    let tuning = &mut config.tuning;
-    match knob {
-        "cores" => {
-            let cores = parse_core_list(ctx.value()).map_err(|m| ctx.error(m))?;
-            pending.cores = Some((cores, ctx.origin()));
-        }
-        "logCore" => tuning.log_core = Some(ctx.u32()? as usize),
-        "consensusCore" => tuning.consensus_core = Some(ctx.u32()? as usize),
-        "batchTxnsMax" => tuning.batch_txns_max = ctx.positive_u32()? as usize,
-        "batchBytesMax" => tuning.batch_bytes_max = ctx.positive_u32()? as usize,
-        "groupCommitWaitMicros" => tuning.group_commit_wait_micros = ctx.u64()?,
-        "socketNoDelay" => tuning.socket_no_delay = ctx.bool()?,
-        "snapshotReplica" => tuning.snapshot_replica = ctx.bool()?,
-        "spinBeforeParkMicros" => tuning.spin_before_park_micros = u64::from(ctx.u32()?),
-        "sessionTouchIntervalMs" => {
-            pending.session_touch_interval_ms = Some(u64::from(ctx.positive_u32()?))
-        }
-        "channelCapacity" => tuning.channel_capacity = ctx.positive_u32()? as usize,
-        "maxOutstandingPerConnection" => {
-            tuning.outstanding_per_connection_max = ctx.positive_u32()? as usize
-        }
-        "logBackend" => {
-            tuning.log_backend = match ctx.value() {
-                "mmap" => LogBackend::Mmap,
-                "direct" => LogBackend::Direct,
-                other => {
-                    return Err(ctx.error(format!("expected 'mmap' or 'direct', got '{other}'")))
-                }
+        key => {
+            if let Some(id) = key.strip_prefix("server.") {
+                return apply_server_line(config, pending, ctx, id);
             }
+            if let Some(knob) = key.strip_prefix("paddock.") {
+                return tuning::apply_knob(&mut config.tuning, &mut pending.tuning, ctx, knob);
+            }
+            // Every other registered key is ignored or refused and takes any value.
         }
-        _ => return Err(ctx.error(format!("unknown paddock knob '{}'", ctx.entry.key))),
     }
+    Ok(())
+}
+
+fn apply_server_line(
+    config: &mut Config,
+    pending: &mut Pending,
+    ctx: &Ctx<'_>,
+    id: &str,
+) -> Result<(), ConfigError> {
+    let id = id.parse::<u64>().map_err(|_| {
+        ctx.error(format!(
+            "expected server.<id> with a numeric id, got '{}'",
+            ctx.key
+        ))
+    })?;
+    let entry = parse_server_entry(id, ctx.value()).map_err(|m| ctx.error(m))?;
+    config.servers.retain(|s| s.id != id);
+    config.servers.push(entry);
+    config.servers.sort_by_key(|s| s.id);
+    pending
+        .server_lines
+        .retain(|origin| origin.key != ctx.entry.key);
+    pending.server_lines.push(ctx.origin());
     Ok(())
 }
 
@@ -1022,56 +672,6 @@ fn parse_java_int(ctx: &Ctx<'_>) -> Result<usize, ConfigError> {
             "expected a positive integer (decimal or 0x hex), got '{value}'"
         ))),
     }
-}
-
-/// Parse `0,1`, `0-3`, `0-3,6` into a sorted, deduplicated list.
-pub fn parse_core_list(text: &str) -> Result<Vec<usize>, String> {
-    let mut cores = BTreeSet::new();
-    for part in text.split(',').map(str::trim) {
-        if part.is_empty() {
-            return Err(format!(
-                "expected a core list like '0,1' or '0-3', got '{text}'"
-            ));
-        }
-        let bad = || format!("expected a core list like '0,1' or '0-3', got '{text}'");
-        match part.split_once('-') {
-            Some((low, high)) => {
-                let low: usize = low.trim().parse().map_err(|_| bad())?;
-                let high: usize = high.trim().parse().map_err(|_| bad())?;
-                if low > high {
-                    return Err(format!("core range '{part}' runs backwards"));
-                }
-                cores.extend(low..=high);
-            }
-            None => {
-                cores.insert(part.parse::<usize>().map_err(|_| bad())?);
-            }
-        }
-    }
-    Ok(cores.into_iter().collect())
-}
-
-/// The cores in this process's affinity mask (`sched_getaffinity`); falls
-/// back to 0..available_parallelism when the call fails.
-pub fn affinity_cores() -> Vec<usize> {
-    // SAFETY: cpu_set_t is plain data; zeroed is a valid empty set, and the
-    // size passed is the size of the set we own.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let rc =
-        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    if rc == 0 {
-        let cores: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
-            // SAFETY: index is below CPU_SETSIZE and `set` is initialised.
-            .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-            .collect();
-        if !cores.is_empty() {
-            return cores;
-        }
-    }
-    let count = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    (0..count).collect()
 }
 
 /// Parse the value of a `server.N` line.
@@ -1205,6 +805,7 @@ fn finish(
         key: key.to_string(),
         message,
     };
+    refuse_an_ensemble(&pending.server_lines)?;
     if config.config_path.is_some() && !pending.data_dir_set {
         return Err(error("dataDir", "dataDir is not set".to_string()));
     }
@@ -1243,10 +844,23 @@ fn finish(
             ),
         ));
     }
+    if config.autopurge_snap_retain_count < 3 {
+        // ZooKeeper logs a warning and uses 3.
+        warnings.push(ConfigWarning {
+            file: file.clone(),
+            line: 0,
+            key: "autopurge.snapRetainCount".to_string(),
+            message: format!(
+                "must be at least 3, got {}; using 3",
+                config.autopurge_snap_retain_count
+            ),
+        });
+        config.autopurge_snap_retain_count = 3;
+    }
 
     config.four_letter_whitelist = match &pending.whitelist {
-        Some(list) => Whitelist::parse(list, config.read_only_mode_enabled),
-        None => Whitelist::default_for(config.read_only_mode_enabled),
+        Some(list) => Whitelist::parse(list, pending.read_only_mode),
+        None => Whitelist::default_for(pending.read_only_mode),
     };
     for word in config.four_letter_whitelist.words() {
         if !KNOWN_FOUR_LETTER_WORDS.contains(&word) {
@@ -1259,43 +873,7 @@ fn finish(
         }
     }
 
-    config.tuning.session_touch_interval_ms = pending
-        .session_touch_interval_ms
-        .unwrap_or(u64::from((tick / 2).max(1)));
-
-    let available = affinity_cores();
-    match pending.cores {
-        None => config.tuning.cores = available,
-        Some((cores, origin)) => {
-            if let Some(missing) = cores.iter().find(|c| !available.contains(c)) {
-                return Err(ConfigError {
-                    file: origin.file,
-                    line: origin.line,
-                    key: origin.key,
-                    message: format!(
-                        "core {missing} is not in this process's affinity mask {available:?}"
-                    ),
-                });
-            }
-            config.tuning.cores = cores;
-        }
-    }
-    for (key, core) in [
-        ("paddock.logCore", config.tuning.log_core),
-        ("paddock.consensusCore", config.tuning.consensus_core),
-    ] {
-        if let Some(core) = core {
-            if !config.tuning.cores.contains(&core) {
-                return Err(error(
-                    key,
-                    format!(
-                        "core {core} is not one of paddock.cores {:?}",
-                        config.tuning.cores
-                    ),
-                ));
-            }
-        }
-    }
+    tuning::finish(&mut config.tuning, pending.tuning, tick, &file)?;
 
     if !pending.jaas_from_config {
         if let Some(path) = jvm_flags.and_then(jaas_path_from_jvm_flags) {
@@ -1313,29 +891,40 @@ fn finish(
     }
 
     if !config.servers.is_empty() {
-        finish_ensemble(config, &file, pending.client_port_set)?;
+        finish_single_server(config, &file, pending.client_port_set)?;
     }
     Ok(())
 }
 
-fn finish_ensemble(
+/// More than one `server.N` line asks for replication, which paddock does
+/// not have yet: say so at the second line rather than start a server that
+/// would diverge from its peers.
+fn refuse_an_ensemble(server_lines: &[Origin]) -> Result<(), ConfigError> {
+    let [_, second, ..] = server_lines else {
+        return Ok(());
+    };
+    let names: Vec<&str> = server_lines.iter().map(|o| o.key.as_str()).collect();
+    Err(ConfigError {
+        file: second.file.clone(),
+        line: second.line,
+        key: second.key.clone(),
+        message: format!(
+            "paddock does not replicate yet: {} server.N lines ({}) would form an ensemble; \
+             remove the server.N lines to run standalone (one server.N line runs standalone too)",
+            server_lines.len(),
+            names.join(", ")
+        ),
+    })
+}
+
+/// One `server.N` line with standaloneEnabled (the only way it loads): as
+/// ZooKeeper, `myid` is read when present, and then this server's line may
+/// give the client address.
+fn finish_single_server(
     config: &mut Config,
     file: &Path,
     client_port_set: bool,
 ) -> Result<(), ConfigError> {
-    let error = |key: &str, message: String| ConfigError {
-        file: file.to_path_buf(),
-        line: 0,
-        key: key.to_string(),
-        message,
-    };
-    let multi = config.servers.len() > 1 || !config.standalone_enabled;
-    if multi && config.init_limit == 0 {
-        return Err(error("initLimit", "initLimit is not set".to_string()));
-    }
-    if multi && config.sync_limit == 0 {
-        return Err(error("syncLimit", "syncLimit is not set".to_string()));
-    }
     let myid_path = config.data_dir.join("myid");
     let myid_error = |message: String| ConfigError {
         file: myid_path.clone(),
@@ -1343,123 +932,37 @@ fn finish_ensemble(
         key: "myid".to_string(),
         message,
     };
-    let text = std::fs::read_to_string(&myid_path).map_err(|e| {
-        myid_error(format!(
-            "cannot read (needed because server.N lines exist): {e}"
-        ))
-    })?;
+    if !myid_path.is_file() {
+        return Ok(());
+    }
+    let text =
+        std::fs::read_to_string(&myid_path).map_err(|e| myid_error(format!("cannot read: {e}")))?;
     let id = text
         .trim()
         .parse::<u64>()
         .map_err(|_| myid_error(format!("expected a server id, got '{}'", text.trim())))?;
-    let me = config
-        .servers
-        .iter()
-        .find(|s| s.id == id)
-        .ok_or_else(|| myid_error(format!("my id {id} is not in the server.N list")))?;
+    config.my_id = Some(id);
+    let Some(me) = config.servers.iter().find(|s| s.id == id) else {
+        return Ok(());
+    };
     if let Some(port) = me.client_port {
         if client_port_set && port != config.client_port {
-            return Err(error(
-                &format!("server.{id}"),
-                format!(
+            return Err(ConfigError {
+                file: file.to_path_buf(),
+                line: 0,
+                key: format!("server.{id}"),
+                message: format!(
                     "client port {port} differs from clientPort {}",
                     config.client_port
                 ),
-            ));
+            });
         }
         config.client_port = port;
         if me.client_address.is_some() {
             config.client_port_address = me.client_address.clone();
         }
     }
-    config.my_id = Some(id);
     Ok(())
-}
-
-/// What the binary was asked to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
-    Start {
-        config: Option<PathBuf>,
-        tuning: Option<PathBuf>,
-    },
-    Help,
-    Version,
-}
-
-/// The usage text for `paddock --help`.
-pub const USAGE: &str = "\
-paddock - a ZooKeeper-compatible coordination server
-
-Usage:
-  paddock start [--config FILE] [--tuning FILE]
-  paddock version
-  paddock --help
-
-Commands:
-  start      run the server. Without --config: standalone on 127.0.0.1:2181
-             with data in ./data. With --config: a zoo.cfg (ZooKeeper's keys;
-             myid is read from dataDir when server.N lines exist).
-  version    print the version and exit.
-
-Options:
-  --config FILE   zoo.cfg to load
-  --tuning FILE   a fragment of paddock.* (or zoo.cfg) keys laid over the config,
-                  e.g. tuning/throughput.cfg
-  -h, --help      print this text
-
-Environment:
-  SERVER_JVMFLAGS   -Djava.security.auth.login.config=PATH names the JAAS file,
-                    as with ZooKeeper's scripts.
-";
-
-/// Parse the binary's arguments (without the program name).
-pub fn parse_cli(args: &[String]) -> Result<Command, String> {
-    let mut iter = args.iter();
-    let Some(first) = iter.next() else {
-        return Err(format!("no command given\n\n{USAGE}"));
-    };
-    match first.as_str() {
-        "-h" | "--help" | "help" => Ok(Command::Help),
-        "version" | "--version" | "-V" => Ok(Command::Version),
-        "start" => {
-            let mut config = None;
-            let mut tuning = None;
-            while let Some(arg) = iter.next() {
-                let (flag, inline) = match arg.split_once('=') {
-                    Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-                    _ => (arg.as_str(), None),
-                };
-                match flag {
-                    "-h" | "--help" => return Ok(Command::Help),
-                    "--config" | "--tuning" => {
-                        let value = match inline {
-                            Some(v) => v,
-                            None => iter
-                                .next()
-                                .cloned()
-                                .ok_or_else(|| format!("{flag} needs a FILE\n\n{USAGE}"))?,
-                        };
-                        if value.is_empty() {
-                            return Err(format!("{flag} needs a FILE\n\n{USAGE}"));
-                        }
-                        let slot = if flag == "--config" {
-                            &mut config
-                        } else {
-                            &mut tuning
-                        };
-                        if slot.is_some() {
-                            return Err(format!("{flag} given twice"));
-                        }
-                        *slot = Some(PathBuf::from(value));
-                    }
-                    other => return Err(format!("unknown option '{other}'\n\n{USAGE}")),
-                }
-            }
-            Ok(Command::Start { config, tuning })
-        }
-        other => Err(format!("unknown command '{other}'\n\n{USAGE}")),
-    }
 }
 
 #[cfg(test)]
@@ -1478,28 +981,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), "zoo.cfg", text);
         load_with_jvm_flags(Some(&path), None, None)
-    }
-
-    #[test]
-    fn properties_format() {
-        let text = "# comment\n  ! also comment\n\na=1\nb : 2\nc 3\n  d=  spaced value  \ne=one \\\n   two\nf\\=g=h\ni=\\u0041\\t!\n";
-        let props = parse_properties(text);
-        let pairs: Vec<(&str, &str, usize)> = props
-            .iter()
-            .map(|p| (p.key.as_str(), p.value.as_str(), p.line))
-            .collect();
-        assert_eq!(
-            pairs,
-            vec![
-                ("a", "1", 4),
-                ("b", "2", 5),
-                ("c", "3", 6),
-                ("d", "spaced value", 7),
-                ("e", "one two", 8),
-                ("f=g", "h", 10),
-                ("i", "A\t!", 11),
-            ]
-        );
     }
 
     #[test]
@@ -1532,14 +1013,29 @@ mod tests {
              metricsProvider.httpPort=7000\n",
         )
         .unwrap();
-        assert!(warnings.is_empty(), "{warnings:?}");
+        // initLimit, syncLimit (ensemble only) and the two metricsProvider
+        // keys: one warning each, naming the key and why.
+        let keys: Vec<&str> = warnings.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "initLimit",
+                "syncLimit",
+                "metricsProvider.className",
+                "metricsProvider.httpPort"
+            ]
+        );
+        assert!(
+            warnings[0].message.contains("only an ensemble uses it"),
+            "{}",
+            warnings[0]
+        );
         assert_eq!(config.tick_time_ms, 2000);
         assert_eq!(config.min_session_timeout_ms, 4000);
         assert_eq!(config.max_session_timeout_ms, 40000);
         assert_eq!(config.data_log_dir, PathBuf::from("/tmp/zookeeper"));
         assert_eq!(config.client_port_address, None);
         assert_eq!(config.max_client_cnxns, 60);
-        assert_eq!(config.passthrough.len(), 2);
     }
 
     #[test]
@@ -1555,14 +1051,179 @@ mod tests {
     }
 
     #[test]
-    fn unknown_key_is_a_warning() {
-        let (_, warnings) = load_text("dataDir=/tmp/x\nfoo=bar\n").unwrap();
-        assert_eq!(warnings.len(), 1);
-        assert_eq!(warnings[0].line, 2);
-        assert_eq!(warnings[0].key, "foo");
-        assert!(warnings[0]
-            .to_string()
-            .ends_with("zoo.cfg:2: key 'foo': unknown key 'foo' (ignored)"));
+    fn unknown_key_is_refused_naming_file_line_and_key() {
+        let err = load_text("dataDir=/tmp/x\nfoo=bar\n").unwrap_err();
+        assert_eq!((err.line, err.key.as_str()), (2, "foo"));
+        let shown = err.to_string();
+        assert!(
+            shown.ends_with("zoo.cfg:2: key 'foo': not a ZooKeeper 3.8 or paddock key: remove it or fix its spelling (keys are case-sensitive)"),
+            "{shown}"
+        );
+        // A removed knob is unknown too, with a hint.
+        for knob in [
+            "paddock.logBackend=direct",
+            "paddock.consensusCore=0",
+            "paddock.channelCapacity=8",
+        ] {
+            let err = load_text(&format!("dataDir=/d\n{knob}\n")).unwrap_err();
+            assert!(err.message.contains("was removed"), "{err}");
+        }
+    }
+
+    #[test]
+    fn ignored_keys_warn_once_with_why() {
+        let (_, warnings) =
+            load_text("dataDir=/d\nskipACL=yes\nzookeeper.forceSync=no\nelectionAlg=3\n").unwrap();
+        let shown: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(shown.len(), 3, "{shown:?}");
+        assert!(shown[0].ends_with(":2: key 'skipACL': ignored: ACLs stay enforced (paddock always checks them; skipACL=yes would only have switched them off)"), "{}", shown[0]);
+        assert!(
+            shown[1].contains("'zookeeper.forceSync': ignored: every batch is still flushed"),
+            "{}",
+            shown[1]
+        );
+        assert!(
+            shown[2].contains("only an ensemble uses it"),
+            "{}",
+            shown[2]
+        );
+        // Ignored keys still have their values checked, as ZooKeeper does.
+        assert_eq!(
+            load_text("dataDir=/d\nelectionAlg=1\n").unwrap_err().key,
+            "electionAlg"
+        );
+        assert_eq!(
+            load_text("dataDir=/d\ninitLimit=x\n").unwrap_err().key,
+            "initLimit"
+        );
+        assert_eq!(
+            load_text("dataDir=/d\nskipACL=maybe\n").unwrap_err().key,
+            "skipACL"
+        );
+    }
+
+    #[test]
+    fn security_keys_are_refused_unless_they_ask_for_nothing() {
+        for (line, key) in [
+            ("secureClientPort=2281", "secureClientPort"),
+            ("secureClientPortAddress=0.0.0.0", "secureClientPortAddress"),
+            ("ssl.keyStore.location=/k.jks", "ssl.keyStore.location"),
+            (
+                "zookeeper.ssl.quorum.trustStore.location=/t.jks",
+                "zookeeper.ssl.quorum.trustStore.location",
+            ),
+            ("sslQuorum=true", "sslQuorum"),
+            ("portUnification=true", "portUnification"),
+            ("client.secure=true", "client.secure"),
+            ("quorum.auth.enableSasl=true", "quorum.auth.enableSasl"),
+            ("authProvider.1=com.example.LdapProvider", "authProvider.1"),
+            ("zookeeper.superUser=admin", "zookeeper.superUser"),
+            ("audit.enable=true", "audit.enable"),
+        ] {
+            let err = load_text(&format!("dataDir=/d\n{line}\n")).unwrap_err();
+            assert_eq!((err.line, err.key.as_str()), (2, key), "{err}");
+            assert!(err.message.starts_with("refused: "), "{err}");
+        }
+        let (_, warnings) = load_text(
+            "dataDir=/d\nsslQuorum=false\nportUnification=false\nquorum.auth.enableSasl=false\n\
+             authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+             authProvider.2=org.apache.zookeeper.server.auth.DigestAuthenticationProvider\n",
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn an_ensemble_is_refused_at_its_second_server_line() {
+        let text = "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir=/d\nclientPort=2181\n\
+                    server.1=zoo1:2888:3888\nserver.2=zoo2:2888:3888\nserver.3=zoo3:2888:3888\n";
+        let err = load_text(text).unwrap_err();
+        assert_eq!((err.line, err.key.as_str()), (7, "server.2"));
+        assert!(
+            err.message.starts_with("paddock does not replicate yet: 3 server.N lines (server.1, server.2, server.3) would form an ensemble; remove the server.N lines to run standalone"),
+            "{err}"
+        );
+        let err = load_text("dataDir=/d\nstandaloneEnabled=false\nserver.1=a:1:2\n").unwrap_err();
+        assert_eq!((err.line, err.key.as_str()), (2, "standaloneEnabled"));
+        assert!(
+            err.message.contains("paddock does not replicate yet"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn one_server_line_runs_standalone() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let cfg = format!(
+            "dataDir={}\nstandaloneEnabled=true\nserver.1=127.0.0.1:2888:3888;127.0.0.1:2191\n",
+            data.display()
+        );
+        let path = write(dir.path(), "zoo.cfg", &cfg);
+        // No myid: standalone on clientPort, as ZooKeeper ("standalone server
+        // doesn't need myid file").
+        let (config, _) = load_with_jvm_flags(Some(&path), None, None).unwrap();
+        assert!(config.is_standalone());
+        assert_eq!((config.my_id, config.client_port), (None, 2181));
+        // With myid naming the line, its client address is used.
+        write(&data, "myid", "1\n");
+        let (config, _) = load_with_jvm_flags(Some(&path), None, None).unwrap();
+        assert!(config.is_standalone());
+        assert_eq!(config.my_id, Some(1));
+        assert_eq!(config.client_port, 2191);
+        assert_eq!(config.client_port_address.as_deref(), Some("127.0.0.1"));
+        write(&data, "myid", "x\n");
+        let err = load_with_jvm_flags(Some(&path), None, None).unwrap_err();
+        assert_eq!(err.file, data.join("myid"));
+    }
+
+    /// Every registered key loads with a typical value (or is refused with
+    /// its registry message): no row lacks its handling in `apply`.
+    #[test]
+    fn every_registered_key_loads_or_is_refused_by_its_row() {
+        let example = |key: &str| -> (String, &'static str) {
+            let key = key.replace(".N", ".1").replace(".*", ".example");
+            let value = match key.as_str() {
+                "dataDir" | "dataLogDir" | "java.security.auth.login.config" => "/tmp/x",
+                "server.1" => "127.0.0.1:2888:3888",
+                "electionAlg" => "3",
+                "peerType" => "participant",
+                "DigestAuthenticationProvider.superDigest" => "super:abc=",
+                "skipACL" | "forceSync" => "no",
+                "paddock.cores" | "paddock.logCore" => "0",
+                "autopurge.snapRetainCount" => "3",
+                "minSessionTimeout" | "maxSessionTimeout" => "6000",
+                _ => "100",
+            };
+            (key, value)
+        };
+        let first_core = affinity_cores()[0].to_string();
+        for row in registry::REGISTRY {
+            let (key, value) = example(row.key);
+            let value = if value == "0" {
+                first_core.as_str()
+            } else {
+                value
+            };
+            let mut result = load_text(&format!("dataDir=/d\n{key}={value}\n"));
+            // Boolean keys: try the value that asks for nothing (false).
+            if let Err(err) = &result {
+                if err.message.starts_with("expected 'true' or 'false'") {
+                    result = load_text(&format!("dataDir=/d\n{key}=false\n"));
+                }
+            }
+            match (row.status, result) {
+                (Status::Refused { .. }, Err(err)) => {
+                    assert!(err.message.starts_with("refused: "), "{}: {err}", row.key)
+                }
+                (Status::Refused { accepted, .. }, Ok(_)) => {
+                    assert!(!accepted.is_empty(), "{} loaded though refused", row.key)
+                }
+                (_, Err(err)) => panic!("{}: {err}", row.key),
+                (_, Ok(_)) => {}
+            }
+        }
     }
 
     #[test]
@@ -1577,8 +1238,7 @@ mod tests {
             "dataDir=/d\nzookeeper.snapCount=5000\nzookeeper.extendedTypesEnabled=true\n\
              zookeeper.DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n\
              zookeeper.maxCnxns=7\njute.maxbuffer=0x100000\nzookeeper.4lw.commands.whitelist=ruok, stat ,mntr\n\
-             skipACL=yes\nzookeeper.forceSync=no\nreadonlymode.enabled=true\nauthProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
-             secureClientPort=2281\n",
+             readonlymode.enabled=true\nauthProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
         )
         .unwrap();
         assert_eq!(config.snap_count, 5000);
@@ -1593,11 +1253,10 @@ mod tests {
             assert!(config.four_letter_whitelist.allows(word), "{word}");
         }
         assert!(!config.four_letter_whitelist.allows("conf"));
-        assert!(config.skip_acl);
-        assert!(!config.force_sync);
-        assert_eq!(config.auth_providers.len(), 1);
-        assert_eq!(config.secure_client_port, Some(2281));
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // Without readonlymode.enabled, isro is not whitelisted.
+        let (config, _) = load_text("dataDir=/d\n4lw.commands.whitelist=ruok\n").unwrap();
+        assert!(!config.four_letter_whitelist.allows("isro"));
     }
 
     #[test]
@@ -1654,39 +1313,6 @@ mod tests {
     }
 
     #[test]
-    fn ensemble_reads_myid() {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        std::fs::create_dir(&data).unwrap();
-        let cfg = format!(
-            "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort=2181\n\
-             server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.2:2888:3888\nserver.3=127.0.0.3:2888:3888:observer\n",
-            data.display()
-        );
-        let path = write(dir.path(), "zoo.cfg", &cfg);
-        let err = load_with_jvm_flags(Some(&path), None, None).unwrap_err();
-        assert_eq!(err.file, data.join("myid"));
-        write(&data, "myid", "x\n");
-        let err = load_with_jvm_flags(Some(&path), None, None).unwrap_err();
-        assert!(err.message.contains("expected a server id"), "{err}");
-        write(&data, "myid", "9\n");
-        let err = load_with_jvm_flags(Some(&path), None, None).unwrap_err();
-        assert!(err.message.contains("not in the server.N list"), "{err}");
-        write(&data, "myid", "2\n");
-        let (config, _) = load_with_jvm_flags(Some(&path), None, None).unwrap();
-        assert_eq!(config.my_id, Some(2));
-        assert_eq!(config.servers.len(), 3);
-        assert!(!config.is_standalone());
-        assert_eq!(config.servers[2].role, PeerRole::Observer);
-    }
-
-    #[test]
-    fn ensemble_needs_limits() {
-        let err = load_text("dataDir=/d\nserver.1=a:1:2\nserver.2=b:1:2\n").unwrap_err();
-        assert_eq!(err.key, "initLimit");
-    }
-
-    #[test]
     fn tuning_overlay_and_its_errors() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = write(
@@ -1710,7 +1336,7 @@ mod tests {
         assert_eq!(err.key, "paddock.batchBytesMax");
         let unknown = write(dir.path(), "unknown.cfg", "paddock.bogus=1\n");
         let err = load_with_jvm_flags(Some(&cfg), Some(&unknown), None).unwrap_err();
-        assert_eq!(err.key, "paddock.bogus");
+        assert_eq!((err.file, err.key.as_str()), (unknown, "paddock.bogus"));
         // A tuning file without a config overlays the embedded default.
         let (config, _) = load_with_jvm_flags(None, Some(&tuning), None).unwrap();
         assert_eq!(config.tuning.batch_txns_max, 5000);
@@ -1751,30 +1377,5 @@ mod tests {
         let flags = "-Djava.security.auth.login.config=/j.conf";
         let (config, _) = load_with_jvm_flags(Some(&cfg), None, Some(flags)).unwrap();
         assert_eq!(config.jaas_config, Some(PathBuf::from("/j.conf")));
-    }
-
-    #[test]
-    fn cli() {
-        let args = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
-        assert_eq!(parse_cli(&args("--help")), Ok(Command::Help));
-        assert_eq!(parse_cli(&args("version")), Ok(Command::Version));
-        assert_eq!(
-            parse_cli(&args("start")),
-            Ok(Command::Start {
-                config: None,
-                tuning: None
-            })
-        );
-        assert_eq!(
-            parse_cli(&args("start --config zoo.cfg --tuning=tuning/t.cfg")),
-            Ok(Command::Start {
-                config: Some(PathBuf::from("zoo.cfg")),
-                tuning: Some(PathBuf::from("tuning/t.cfg"))
-            })
-        );
-        assert!(parse_cli(&args("start --config")).is_err());
-        assert!(parse_cli(&args("start --bogus")).is_err());
-        assert!(parse_cli(&args("stop")).is_err());
-        assert!(parse_cli(&[]).is_err());
     }
 }
