@@ -226,28 +226,40 @@ impl JavaStringSet {
         JavaStringSet::with_capacity(DEFAULT_INITIAL_CAPACITY)
     }
 
+    /// `HashSet.clone()` of a set whose keys, in its iteration order, are
+    /// `keys` (distinct, as a set's are).
+    pub fn clone_of(keys: Vec<String>) -> JavaStringSet {
+        let mut set = JavaStringSet::with_capacity(DEFAULT_INITIAL_CAPACITY);
+        set.capacity = clone_capacity(keys.len());
+        for key in keys {
+            set.push_new(key);
+        }
+        set
+    }
+
     /// `add`: false when the key is already there.
     pub fn insert(&mut self, key: &str) -> bool {
         if self.entries.iter().any(|(_, _, k)| k == key) {
             return false;
         }
-        let hash = string_spread(key);
+        self.push_new(key.to_string());
+        true
+    }
+
+    /// Adds a key known not to be in the set.
+    fn push_new(&mut self, key: String) {
+        let hash = string_spread(&key);
         let entries = &self.entries;
-        self.capacity = capacity_after_insert(
-            self.capacity,
-            self.initial,
-            entries.len() + 1,
-            |capacity| {
+        self.capacity =
+            capacity_after_insert(self.capacity, self.initial, entries.len() + 1, |capacity| {
                 1 + entries
                     .iter()
                     .filter(|(h, _, _)| bin(*h, capacity) == bin(hash, capacity))
                     .count()
-            },
-        );
+            });
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        self.entries.push((hash, sequence, key.to_string()));
-        true
+        self.entries.push((hash, sequence, key));
     }
 
     /// `remove`: false when the key was not there. The table keeps its size.

@@ -48,10 +48,10 @@ use crate::protocol::{
 };
 
 pub use acl::{check_acl, fixup_acl, ip_matches};
+use java_hash::{order_key, string_spread, CHILDREN_INITIAL_CAPACITY};
 pub use path::{join, name_of, parent_of, validate_path};
 pub use quota::{stat_path, QuotaPaths, StatsTrack, LIMIT_NODE, QUOTA_ROOT, STAT_NODE};
 pub use watches::WatchKind;
-use java_hash::{order_key, string_spread, CHILDREN_INITIAL_CAPACITY};
 use watches::{Mode, WatchTable};
 
 /// `EphemeralType.EXTENDED_MASK`: the top byte of a TTL node's ephemeralOwner.
@@ -180,10 +180,8 @@ impl SessionEphemerals {
         if self.next_sequence == u32::MAX {
             // Renumber in order; sequences only need to be increasing.
             let order: Vec<Arc<str>> = self.order().into_iter().cloned().collect();
-            let mut by_sequence: Vec<(u32, Arc<str>)> = order
-                .into_iter()
-                .map(|p| (self.paths[&p], p))
-                .collect();
+            let mut by_sequence: Vec<(u32, Arc<str>)> =
+                order.into_iter().map(|p| (self.paths[&p], p)).collect();
             by_sequence.sort_unstable_by_key(|(s, _)| *s);
             for (fresh, (_, p)) in by_sequence.into_iter().enumerate() {
                 self.paths.insert(p, fresh as u32);
@@ -487,7 +485,9 @@ impl DataTree {
                 1 + parent
                     .children
                     .iter()
-                    .filter(|&&c| java_hash::bin(string_spread(self.slot(c).name()), capacity) == bin)
+                    .filter(|&&c| {
+                        java_hash::bin(string_spread(self.slot(c).name()), capacity) == bin
+                    })
                     .count()
             },
         );
@@ -572,7 +572,11 @@ impl DataTree {
             .iter()
             .map(|&id| {
                 let child = self.slot(id);
-                order_key(string_spread(child.name()), capacity, child.sequence_in_parent)
+                order_key(
+                    string_spread(child.name()),
+                    capacity,
+                    child.sequence_in_parent,
+                )
             })
             .collect();
         keys.sort_unstable();

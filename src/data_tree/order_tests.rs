@@ -37,7 +37,11 @@ fn java_scenarios() -> Vec<(String, u32, Vec<&'static str>)> {
     for line in JAVA_ORDERS.lines() {
         if let Some(rest) = line.strip_prefix("scenario ") {
             let (name, initial) = rest.split_once(' ').expect("scenario line");
-            out.push((name.to_string(), initial.parse().expect("capacity"), Vec::new()));
+            out.push((
+                name.to_string(),
+                initial.parse().expect("capacity"),
+                Vec::new(),
+            ));
         } else {
             out.last_mut().expect("scenario first").2.push(line);
         }
@@ -186,7 +190,11 @@ fn kazoo_session_against_zookeeper() {
                 log.push((tag == "create", path));
             }
             "children" => {
-                assert_eq!(tree.children("/order").unwrap(), words(rest), "line {number}");
+                assert_eq!(
+                    tree.children("/order").unwrap(),
+                    words(rest),
+                    "line {number}"
+                );
                 checks += 1;
             }
             "restart" => {
@@ -211,17 +219,35 @@ fn tutorial_orders() {
     let mut tree = DataTree::new();
     create(&mut tree, "/abc", 0, 1);
     assert_eq!(tree.children("/").unwrap(), vec!["abc", "zookeeper"]);
-    assert_eq!(tree.children("/zookeeper").unwrap(), vec!["config", "quota"]);
+    assert_eq!(
+        tree.children("/zookeeper").unwrap(),
+        vec!["config", "quota"]
+    );
     // ... and with a dozen children.
-    for (i, name) in ["a", "b", "c", "d", "e", "app", "node1", "node2", "x10", "config"]
-        .iter()
-        .enumerate()
+    for (i, name) in [
+        "a", "b", "c", "d", "e", "app", "node1", "node2", "x10", "config",
+    ]
+    .iter()
+    .enumerate()
     {
         create(&mut tree, &format!("/{name}"), 0, 2 + i as i64);
     }
     assert_eq!(
         tree.children("/").unwrap(),
-        vec!["app", "a", "b", "node2", "abc", "c", "zookeeper", "d", "e", "x10", "node1", "config"]
+        vec![
+            "app",
+            "a",
+            "b",
+            "node2",
+            "abc",
+            "c",
+            "zookeeper",
+            "d",
+            "e",
+            "x10",
+            "node1",
+            "config"
+        ]
     );
 }
 
