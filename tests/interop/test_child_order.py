@@ -7,6 +7,7 @@ Apache ZooKeeper 3.8.0 answered (``PADDOCK_SERVER=zookeeper`` runs this file
 against it unchanged).
 """
 import pytest
+import rawzk
 from kazoo.exceptions import NoAuthError
 from kazoo.security import ACL, Permissions, ANYONE_ID_UNSAFE
 
@@ -87,3 +88,35 @@ def test_recursive_delete_stops_where_zookeeper_stops(fresh_zk_factory):
     assert survivors == order[order.index("job-06"):]
     assert sorted(survivors) == ["job-04", "job-05", "job-06"]
     assert zk.get_children("/t/job-06") == ["inner"]
+
+
+def _get_ephemerals(raw, prefix):
+    rep = raw.request(rawzk.GET_EPHEMERALS, rawzk.Writer().string(prefix).bytes())
+    assert rep.err == 0
+    r = rawzk.Reader(rep.body)
+    return [r.string() for _ in range(r.int())]
+
+
+def test_get_ephemerals_in_zookeepers_order(fresh_zk_factory):
+    """getEphemerals answers from a clone of the session's HashSet, whose
+    table is sized afresh: 25 paths grow the session's set to 64 bins; the
+    clone of the 12 left after deletes has 32, and lists them in its order."""
+    server = fresh_zk_factory.default_server
+    zk = fresh_zk_factory()
+    zk.create("/eph")
+    raw = rawzk.RawZK(server.port)
+    try:
+        raw.connect()
+        for i in range(25):
+            assert raw.create("/eph/e%d" % i, flags=1).err == 0
+        for i in range(0, 25, 2):
+            assert raw.delete("/eph/e%d" % i).err == 0
+        assert _get_ephemerals(raw, "/") == [
+            "/eph/e5", "/eph/e7", "/eph/e9", "/eph/e17", "/eph/e15", "/eph/e1",
+            "/eph/e19", "/eph/e3", "/eph/e21", "/eph/e13", "/eph/e23",
+            "/eph/e11"]
+        assert _get_ephemerals(raw, "/eph/e1") == [
+            "/eph/e17", "/eph/e15", "/eph/e1", "/eph/e19", "/eph/e13",
+            "/eph/e11"]
+    finally:
+        raw.close()
