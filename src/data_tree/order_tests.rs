@@ -291,3 +291,24 @@ fn renumbering_keeps_the_order() {
     assert_eq!(tree.children("/p").unwrap(), before);
     assert_eq!(tree.slot(id).children_table.next_sequence(), 10);
 }
+
+#[test]
+fn get_ephemerals_answers_in_the_clones_order() {
+    // ZooKeeper 3.8's getEphemerals after 25 ephemerals and 13 deletes
+    // (tests/interop/test_child_order.py): the clone has 32 bins, the live
+    // set 64, and the two orders differ.
+    let mut tree = DataTree::new();
+    create(&mut tree, "/eph", 0, 1);
+    for i in 0..25 {
+        create(&mut tree, &format!("/eph/e{i}"), 5, 2 + i);
+    }
+    for i in (0..25).step_by(2) {
+        delete(&mut tree, &format!("/eph/e{i}"), 100 + i);
+    }
+    let expected: Vec<String> = [5, 7, 9, 17, 15, 1, 19, 3, 21, 13, 23, 11]
+        .iter()
+        .map(|i| format!("/eph/e{i}"))
+        .collect();
+    assert_eq!(tree.ephemerals_cloned(5), expected);
+    assert_ne!(tree.ephemerals(5), expected);
+}
