@@ -22,6 +22,9 @@
 //!   which strides through all 10^6 and so pays the index's cache misses.
 //! - `pipeline/setData_frame_to_reply`: the same, starting from the request
 //!   frame's bytes (`decode_request` first).
+//! - `read/getChildren_1000`: `DataTree::children` of one parent of 1,000
+//!   leaves, in ZooKeeper's order (the names sorted by Java hash bin and
+//!   insertion, then copied out), cycling over the parents.
 //!
 //! Run: `cargo bench --bench tree` (add `-- --quick` for a smoke run).
 //! Building the tree takes a few seconds and about 0.5 GB of memory.
@@ -349,9 +352,24 @@ fn bench_snapshot(c: &mut Criterion, fixture: &Fixture) {
     group.finish();
 }
 
+fn bench_read(c: &mut Criterion, fixture: &Fixture) {
+    let mut group = short(c, "read");
+    let parents: Vec<String> = (0..PARENTS).map(parent_path).collect();
+    let mut next = 0usize;
+    group.bench_function("getChildren_1000", |b| {
+        b.iter(|| {
+            next = (next + 1) % PARENTS;
+            let children = fixture.tree.children(&parents[next]);
+            black_box(children.map(|c| c.len()))
+        })
+    });
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let mut fixture = Fixture::build();
     let nodes = fixture.tree.node_count();
+    bench_read(c, &fixture);
     bench_apply(c, &mut fixture);
     bench_pipeline(c, &mut fixture);
     bench_snapshot(c, &fixture);

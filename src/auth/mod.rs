@@ -8,6 +8,7 @@
 //! * [`sasl`]: the server side of SASL DIGEST-MD5 (RFC 2831), as ZooKeeper
 //!   runs it through Java SASL.
 //! * [`who_am_i`]: the `whoAmI` reply (op 107) for a session's ids.
+use crate::data_tree::java_hash::{spread, string_hash as java_string_hash};
 use crate::protocol::{ClientInfo, Id};
 
 pub mod digest;
@@ -40,13 +41,6 @@ pub fn who_am_i(ids: &[Id]) -> Vec<ClientInfo> {
         .collect()
 }
 
-/// Java's `String.hashCode` (over UTF-16 code units).
-fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16().fold(0i32, |h, unit| {
-        h.wrapping_mul(31).wrapping_add(i32::from(unit))
-    })
-}
-
 /// The Jute-generated `Id.hashCode`.
 fn java_id_hash(id: &Id) -> i32 {
     let mut result = 17i32;
@@ -60,7 +54,9 @@ fn java_id_hash(id: &Id) -> i32 {
 
 /// The iteration order of a default `ConcurrentHashMap` (16 buckets, doubled
 /// past 3/4 full) holding `ids` inserted in order: by bucket of the spread
-/// hash, then by insertion within a bucket.
+/// hash, then by insertion within a bucket. (A session has a handful of
+/// ids; `ConcurrentHashMap`'s own resize and tree rules, which differ from
+/// `HashMap`'s in `data_tree::java_hash`, never come into play.)
 pub fn java_set_order(ids: &[Id]) -> Vec<Id> {
     let mut unique: Vec<&Id> = Vec::new();
     for id in ids {
@@ -73,8 +69,8 @@ pub fn java_set_order(ids: &[Id]) -> Vec<Id> {
         buckets *= 2;
     }
     let bucket_of = |id: &Id| {
-        let h = java_id_hash(id) as u32;
-        (((h ^ (h >> 16)) & 0x7fff_ffff) as usize) & (buckets - 1)
+        // ConcurrentHashMap.spread: HashMap's, with the sign bit cleared.
+        ((spread(java_id_hash(id)) & 0x7fff_ffff) as usize) & (buckets - 1)
     };
     let mut ordered: Vec<(usize, usize, &Id)> = unique
         .iter()

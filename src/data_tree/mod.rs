@@ -14,8 +14,16 @@
 //! own path. A node lists its children by id (4 bytes each) and remembers its
 //! index in its parent's list, so removal is O(1). ACL lists are interned
 //! (`Arc<[Acl]>`), as ZooKeeper's ACL cache does. Per node and copy:
-//! 152 bytes of `Node`, ~28 bytes of index entry, the path allocation
-//! (16 + path length), 4 bytes in the parent: ~240 bytes for 40-byte paths.
+//! 160 bytes of `Node`, ~28 bytes of index entry, the path allocation
+//! (16 + path length), 4 bytes in the parent: ~250 bytes for 40-byte paths.
+//!
+//! Orders a client sees are ZooKeeper's: its children and a session's
+//! ephemerals are Java `HashSet<String>`s, and getChildren, getEphemerals,
+//! snapshots (and so the order after a restart) follow their iteration
+//! order, which `java_hash` models. The list of child ids itself stays
+//! unordered (O(1) removal); each child keeps its insertion sequence in the
+//! parent and the parent its Java table size (one packed `u32`), and a read
+//! sorts by (bin, sequence).
 //!
 //! ZooKeeper quirks kept on purpose: `cversion` is stored as the number of
 //! child creations and reported as `2 * stored - numChildren`
@@ -23,6 +31,7 @@
 //! count includes ZooKeeper's "" alias of the root.
 
 mod acl;
+pub mod java_hash;
 mod path;
 mod quota;
 mod snapshot;
@@ -39,6 +48,7 @@ use crate::protocol::{
 };
 
 pub use acl::{check_acl, fixup_acl, ip_matches};
+use java_hash::{order_key, string_spread, CHILDREN_INITIAL_CAPACITY};
 pub use path::{join, name_of, parent_of, validate_path};
 pub use quota::{stat_path, QuotaPaths, StatsTrack, LIMIT_NODE, QUOTA_ROOT, STAT_NODE};
 pub use watches::WatchKind;
@@ -93,6 +103,109 @@ pub struct Node {
     cversion: i32,
     aversion: i32,
     slot_in_parent: u32,
+    /// When this node joined its parent's set, relative to its siblings
+    /// (Java's order within a bin).
+    sequence_in_parent: u32,
+    /// The Java table size of this node's children set, and the next
+    /// child's sequence.
+    children_table: ChildTable,
+}
+
+/// A parent's children set as ZooKeeper's `HashSet<String>(8)` has it,
+/// packed in a `u32`: the table size's log2 in the low 5 bits (0: no table
+/// yet), the next child's insertion sequence above. When the sequence runs
+/// out the children are renumbered, keeping their order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct ChildTable(u32);
+
+impl ChildTable {
+    const LOG2_BITS: u32 = 5;
+    /// Sequences are 27 bits.
+    const SEQUENCE_END: u32 = 1 << (32 - Self::LOG2_BITS);
+
+    fn new(capacity: u32, next_sequence: u32) -> ChildTable {
+        debug_assert!(capacity == 0 || capacity.is_power_of_two() && capacity > 1);
+        debug_assert!(next_sequence < Self::SEQUENCE_END);
+        let log2 = if capacity == 0 {
+            0
+        } else {
+            capacity.trailing_zeros()
+        };
+        ChildTable(log2 | (next_sequence << Self::LOG2_BITS))
+    }
+
+    fn capacity(self) -> u32 {
+        match self.0 & ((1 << Self::LOG2_BITS) - 1) {
+            0 => 0,
+            log2 => 1 << log2,
+        }
+    }
+
+    fn next_sequence(self) -> u32 {
+        self.0 >> Self::LOG2_BITS
+    }
+}
+
+/// A session's ephemeral paths as ZooKeeper's `HashSet<String>()` in
+/// `DataTree.ephemerals` has them. ZooKeeper keeps a session's set (and its
+/// table size) after its last ephemeral is deleted, until the session
+/// closes; so does this.
+#[derive(Debug, Clone, Default)]
+struct SessionEphemerals {
+    /// Path → insertion sequence.
+    paths: BTreeMap<Arc<str>, u32>,
+    capacity: u32,
+    next_sequence: u32,
+}
+
+impl SessionEphemerals {
+    fn insert(&mut self, path: Arc<str>) {
+        if self.paths.contains_key(&path) {
+            return;
+        }
+        let hash = string_spread(&path);
+        let paths = &self.paths;
+        self.capacity = java_hash::capacity_after_insert(
+            self.capacity,
+            java_hash::DEFAULT_INITIAL_CAPACITY,
+            paths.len() + 1,
+            |capacity| {
+                let bin = java_hash::bin(hash, capacity);
+                1 + paths
+                    .keys()
+                    .filter(|p| java_hash::bin(string_spread(p), capacity) == bin)
+                    .count()
+            },
+        );
+        if self.next_sequence == u32::MAX {
+            // Renumber in order; sequences only need to be increasing.
+            let order: Vec<Arc<str>> = self.order().into_iter().cloned().collect();
+            let mut by_sequence: Vec<(u32, Arc<str>)> =
+                order.into_iter().map(|p| (self.paths[&p], p)).collect();
+            by_sequence.sort_unstable_by_key(|(s, _)| *s);
+            for (fresh, (_, p)) in by_sequence.into_iter().enumerate() {
+                self.paths.insert(p, fresh as u32);
+            }
+            self.next_sequence = self.paths.len() as u32;
+        }
+        self.paths.insert(path, self.next_sequence);
+        self.next_sequence += 1;
+    }
+
+    fn remove(&mut self, path: &str) {
+        self.paths.remove(path);
+    }
+
+    /// Java's iteration order of the live set.
+    fn order(&self) -> Vec<&Arc<str>> {
+        let mut keyed: Vec<(u64, &Arc<str>)> = self
+            .paths
+            .iter()
+            .map(|(p, &s)| (order_key(string_spread(p), self.capacity, s), p))
+            .collect();
+        keyed.sort_unstable_by_key(|(k, _)| *k);
+        keyed.into_iter().map(|(_, p)| p).collect()
+    }
 }
 
 impl Node {
@@ -175,7 +288,7 @@ pub struct DataTree {
     free: Vec<u32>,
     index: HashMap<Arc<str>, u32>,
     acls: HashSet<Arc<[Acl]>>,
-    ephemerals: HashMap<i64, BTreeSet<Arc<str>>>,
+    ephemerals: HashMap<i64, SessionEphemerals>,
     containers: BTreeSet<Arc<str>>,
     ttls: BTreeSet<Arc<str>>,
     sessions: BTreeMap<i64, i32>,
@@ -317,6 +430,8 @@ impl DataTree {
             cversion: stat.cversion,
             aversion: stat.aversion,
             slot_in_parent: 0,
+            sequence_in_parent: 0,
+            children_table: ChildTable::default(),
         };
         self.data_size += path::java_length(&path) + node.data.len() as u64;
         let parent_id = if &*path == "/" {
@@ -332,7 +447,10 @@ impl DataTree {
             }
         };
         if let Some(parent_id) = parent_id {
+            let (table, sequence) = self.join_children_set(parent_id, name_of(&path));
+            node.sequence_in_parent = sequence;
             let parent = self.slot_mut(parent_id);
+            parent.children_table = table;
             node.slot_in_parent = parent.children.len() as u32;
             parent.children.push(id);
         }
@@ -349,6 +467,76 @@ impl DataTree {
         id
     }
 
+    /// `addChild` on a parent's `HashSet<String>(8)`: the parent's table
+    /// after adding `name`, and the new child's sequence.
+    fn join_children_set(&mut self, parent_id: u32, name: &str) -> (ChildTable, u32) {
+        if self.slot(parent_id).children_table.next_sequence() + 1 >= ChildTable::SEQUENCE_END {
+            self.renumber_children(parent_id);
+        }
+        let parent = self.slot(parent_id);
+        let table = parent.children_table;
+        let hash = string_spread(name);
+        let capacity = java_hash::capacity_after_insert(
+            table.capacity(),
+            CHILDREN_INITIAL_CAPACITY,
+            parent.children.len() + 1,
+            |capacity| {
+                let bin = java_hash::bin(hash, capacity);
+                1 + parent
+                    .children
+                    .iter()
+                    .filter(|&&c| {
+                        java_hash::bin(string_spread(self.slot(c).name()), capacity) == bin
+                    })
+                    .count()
+            },
+        );
+        let sequence = table.next_sequence();
+        (ChildTable::new(capacity, sequence + 1), sequence)
+    }
+
+    /// Gives a parent's children fresh sequences 0.. in their current
+    /// sequence order, when the 27-bit counter runs out.
+    fn renumber_children(&mut self, parent_id: u32) {
+        let parent = self.slot(parent_id);
+        let capacity = parent.children_table.capacity();
+        let mut by_sequence: Vec<(u32, u32)> = parent
+            .children
+            .iter()
+            .map(|&c| (self.slot(c).sequence_in_parent, c))
+            .collect();
+        assert!(
+            by_sequence.len() < ChildTable::SEQUENCE_END as usize - 1,
+            "data tree invariant broken: more than 2^27 children under one node"
+        );
+        by_sequence.sort_unstable();
+        let count = by_sequence.len() as u32;
+        for (fresh, (_, child)) in by_sequence.into_iter().enumerate() {
+            self.slot_mut(child).sequence_in_parent = fresh as u32;
+        }
+        self.slot_mut(parent_id).children_table = ChildTable::new(capacity, count);
+    }
+
+    /// A node's child ids in ZooKeeper's order (its `HashSet` iteration).
+    fn ordered_children(&self, node: &Node) -> Vec<u32> {
+        let capacity = node.children_table.capacity();
+        let mut keyed: Vec<(u64, u32)> = node
+            .children
+            .iter()
+            .map(|&id| {
+                let child = self.slot(id);
+                let key = order_key(
+                    string_spread(child.name()),
+                    capacity,
+                    child.sequence_in_parent,
+                );
+                (key, id)
+            })
+            .collect();
+        keyed.sort_unstable_by_key(|(key, _)| *key);
+        keyed.into_iter().map(|(_, id)| id).collect()
+    }
+
     // ---- reads -------------------------------------------------------------
 
     pub fn node(&self, path: &str) -> Option<&Node> {
@@ -358,15 +546,41 @@ impl DataTree {
         self.index.get(path).map(|&id| self.slot(id))
     }
 
-    /// Child names, in no particular order (ZooKeeper's are unordered too).
+    /// Child names in ZooKeeper's order: the iteration order of the
+    /// parent's `HashSet<String>` (see `java_hash`), which getChildren,
+    /// getChildren2 and multiRead answer with.
     pub fn children(&self, path: &str) -> Option<Vec<String>> {
-        self.children_iter(path)
-            .map(|it| it.map(str::to_string).collect())
+        let node = self.node(path)?;
+        Some(
+            self.ordered_children(node)
+                .into_iter()
+                .map(|id| self.slot(id).name().to_string())
+                .collect(),
+        )
     }
 
-    pub fn children_iter<'a>(&'a self, path: &str) -> Option<impl Iterator<Item = &'a str> + 'a> {
-        let node = self.node(path)?;
-        Some(node.children.iter().map(move |&id| self.slot(id).name()))
+    /// Whether Java would have turned a bin of this node's children set
+    /// into a tree (≥ 9 names in one bin of ≥ 64): then `children`'s order
+    /// may differ from ZooKeeper's (see `java_hash`).
+    pub fn children_order_inexact(&self, path: &str) -> bool {
+        let Some(node) = self.node(path) else {
+            return false;
+        };
+        let capacity = node.children_table.capacity();
+        let mut keys: Vec<u64> = node
+            .children
+            .iter()
+            .map(|&id| {
+                let child = self.slot(id);
+                order_key(
+                    string_spread(child.name()),
+                    capacity,
+                    child.sequence_in_parent,
+                )
+            })
+            .collect();
+        keys.sort_unstable();
+        java_hash::has_tree_bin(&keys, capacity)
     }
 
     /// ZooKeeper's `getNodeCount()`: its node map holds the root twice ("" and
@@ -381,16 +595,46 @@ impl DataTree {
         self.data_size
     }
 
-    /// The ephemerals of a session, sorted.
+    /// The ephemerals of a session in ZooKeeper's order: the iteration
+    /// order of its live `HashSet<String>` in `DataTree.ephemerals`, which
+    /// `dump` (`dumpEphemerals`) prints.
     pub fn ephemerals(&self, session_id: i64) -> Vec<String> {
         self.ephemerals
             .get(&session_id)
-            .map(|set| set.iter().map(|p| p.to_string()).collect())
+            .map(|set| set.order().into_iter().map(|p| p.to_string()).collect())
             .unwrap_or_default()
     }
 
+    /// The ephemerals of a session as the getEphemerals op lists them:
+    /// `DataTree.getEphemerals` answers with a `clone()` of the set, whose
+    /// table is sized afresh (`java_hash::clone_capacity`), so its order can
+    /// differ from [`DataTree::ephemerals`]'.
+    pub fn ephemerals_cloned(&self, session_id: i64) -> Vec<String> {
+        let Some(set) = self.ephemerals.get(&session_id) else {
+            return Vec::new();
+        };
+        let live: Vec<(u32, &Arc<str>)> = set
+            .order()
+            .into_iter()
+            .map(|p| (string_spread(p), p))
+            .collect();
+        java_hash::clone_order(live)
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    /// Sessions ZooKeeper has an ephemerals set for (sorted): every session
+    /// that ever created an ephemeral and has not closed, even when the set
+    /// is empty again (ZooKeeper's `dump` counts those too).
+    pub fn sessions_with_ephemerals(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self.ephemerals.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     pub fn ephemeral_count(&self) -> usize {
-        self.ephemerals.values().map(|s| s.len()).sum()
+        self.ephemerals.values().map(|s| s.paths.len()).sum()
     }
 
     pub fn sessions(&self) -> impl Iterator<Item = (i64, i32)> + '_ {
@@ -648,6 +892,7 @@ impl DataTree {
         };
         self.index.remove(path);
         self.free.push(id);
+        // The parent's Java table keeps its size: nothing to do but unlink.
         let parent = self.slot_mut(parent_id);
         let at = node.slot_in_parent as usize;
         parent.children.swap_remove(at);
@@ -666,11 +911,10 @@ impl DataTree {
         } else if ttl_of_ephemeral_owner(owner).is_some() {
             self.ttls.remove(path);
         } else if owner != 0 {
+            // The emptied set stays, as in ZooKeeper (its table size
+            // decides the order of the session's later ephemerals).
             if let Some(set) = self.ephemerals.get_mut(&owner) {
                 set.remove(path);
-                if set.is_empty() {
-                    self.ephemerals.remove(&owner);
-                }
             }
         }
         if name_of(path) == LIMIT_NODE {
@@ -880,7 +1124,10 @@ impl DataTree {
         self.data_watches.pairs()
     }
 
-    /// Nodes in parent-before-child order (for snapshots and tests).
+    /// Nodes depth first, parent before child, children in ZooKeeper's
+    /// order: the order `DataTree.serializeNode` writes a snapshot in, so
+    /// that loading it (which re-adds children in file order) gives the
+    /// order ZooKeeper has after a restart.
     pub fn walk(&self) -> Vec<&Node> {
         let mut out = Vec::with_capacity(self.index.len());
         if let Some(&root) = self.index.get("/") {
@@ -888,12 +1135,16 @@ impl DataTree {
             while let Some(id) = stack.pop() {
                 let node = self.slot(id);
                 out.push(node);
-                stack.extend(node.children.iter().rev().copied());
+                let mut children = self.ordered_children(node);
+                children.reverse();
+                stack.extend(children);
             }
         }
         out
     }
 }
 
+#[cfg(test)]
+mod order_tests;
 #[cfg(test)]
 mod tests;

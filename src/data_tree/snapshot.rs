@@ -1,5 +1,13 @@
-//! Snapshot records of a tree: the nodes (path, data, ACL, persisted stat) in
-//! parent-before-child order, and the sessions. Watches are per connection
+//! Snapshot records of a tree: the nodes (path, data, ACL, persisted stat)
+//! depth first, parent before child, and the sessions.
+//!
+//! Children come in ZooKeeper's order (their `HashSet` iteration order, see
+//! `java_hash`), as `DataTree.serializeNode` writes them, and loading adds
+//! them in file order to fresh sets, as `DataTree.deserialize` does; so the
+//! order a client sees after a restart is the one ZooKeeper shows after
+//! loading the same snapshot (checked against a recorded ZooKeeper session
+//! in `order_tests`). Any parent-before-child order still loads, so files
+//! written before this kept their version. Watches are per connection
 //! and never saved. The `storage` module frames, checksums and names files;
 //! this is only the payload.
 //!

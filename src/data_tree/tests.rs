@@ -291,7 +291,7 @@ fn node_cost() {
     let node = std::mem::size_of::<Node>();
     let slot = std::mem::size_of::<Option<Node>>();
     assert_eq!(node, slot, "Option<Node> must use the Arc niche");
-    assert!(node <= 152, "Node grew to {node} bytes");
+    assert!(node <= 160, "Node grew to {node} bytes");
 }
 
 #[test]

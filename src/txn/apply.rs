@@ -269,7 +269,9 @@ pub fn read(
             Ok(Response::GetAcl { acl, stat })
         }
         Request::GetEphemerals { prefix_path } => {
-            let all = tree.ephemerals(session_id);
+            // FinalRequestProcessor filters DataTree.getEphemerals' clone
+            // of the session's set, in the clone's order.
+            let all = tree.ephemerals_cloned(session_id);
             let prefix = prefix_path.trim();
             let paths = if prefix.is_empty() || prefix == "/" {
                 all

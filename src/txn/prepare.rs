@@ -22,6 +22,7 @@ use crate::protocol::{
 };
 
 use super::{CreateKind, TxnBody};
+use crate::data_tree::java_hash::JavaStringSet;
 
 /// Who asks, and the txn's place in history.
 #[derive(Clone, Copy, Debug)]
@@ -444,25 +445,31 @@ pub fn prepare_create_session(timeout_ms: i32) -> TxnBody {
 
 /// closeSession (client close or expiry): the session's ephemerals as the
 /// tree plus pending changes show them, each recorded as deleted.
+///
+/// In ZooKeeper's order (the order the deletions, and so their watch
+/// events, happen in): PrepRequestProcessor takes `getEphemerals`' clone of
+/// the session's `HashSet`, adds and removes the outstanding changes, and
+/// lists the set. paddock's pending changes are kept by path, not in
+/// arrival order, which only matters for two pending ephemeral creates
+/// landing in one Java bin.
 pub fn prepare_close_session(
     session_id: i64,
     zxid: i64,
     tree: &DataTree,
     pending: &mut PendingChanges,
 ) -> TxnBody {
-    let mut paths: std::collections::BTreeSet<String> =
-        tree.ephemerals(session_id).into_iter().collect();
+    let mut paths = JavaStringSet::clone_of(tree.ephemerals(session_id));
     for (path, change) in &pending.by_path {
         match &change.state {
             Some(state) if state.ephemeral_owner == session_id => {
-                paths.insert(path.clone());
+                paths.insert(path);
             }
             _ => {
                 paths.remove(path);
             }
         }
     }
-    let paths: Vec<String> = paths.into_iter().collect();
+    let paths: Vec<String> = paths.iter_order().into_iter().map(str::to_string).collect();
     let mut view = View::new(tree, pending);
     for path in &paths {
         let parent_path = parent_of(path);
