@@ -36,13 +36,74 @@ pub const ZOOKEEPER_COMPAT_VERSION: &str = "3.8.0";
 /// ZooKeeper's default trace mask (`ZooTrace`), printed by `gtmk`.
 pub const DEFAULT_TRACE_MASK: i64 = 306;
 
-/// `Version.getFullVersion()` for paddock: "3.8.0-paddock-<crate version>, built on <when>".
-/// Kazoo's `server_version()` reads the numbers before the first '-'.
-pub fn full_version(built_on: &str) -> String {
+/// When this binary was built, as `build.rs` stamped it: ZooKeeper 3.8's
+/// `yyyy-MM-dd HH:mm UTC` (from `SOURCE_DATE_EPOCH` when set).
+pub const BUILD_DATE: &str = env!("PADDOCK_BUILD_DATE");
+
+/// `Version.getFullVersion()` for paddock:
+/// "3.8.0-paddock-<crate version>, built on <build date>". Kazoo's
+/// `server_version()` reads the numbers before the first '-'.
+pub fn full_version() -> String {
+    full_version_built_on(BUILD_DATE)
+}
+
+/// [`full_version`] with another build date (for tests).
+pub fn full_version_built_on(built_on: &str) -> String {
     format!(
         "{ZOOKEEPER_COMPAT_VERSION}-paddock-{}, built on {built_on}",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+/// How many packets ZooKeeper counts as sent for a word's reply of `bytes`:
+/// its `PrintWriter` sits on an 8192-char `BufferedWriter`, and each chunk it
+/// hands down goes out as one `sendBufferSync` (an empty reply sends none).
+pub fn reply_packets(bytes: usize) -> u64 {
+    bytes.div_ceil(8192) as u64
+}
+
+/// Client response sizes (`BufferStats`): -1 until the first response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseSizes {
+    pub last: i64,
+    pub min: i64,
+    pub max: i64,
+}
+
+impl Default for ResponseSizes {
+    fn default() -> ResponseSizes {
+        ResponseSizes {
+            last: -1,
+            min: -1,
+            max: -1,
+        }
+    }
+}
+
+/// The iteration order of a `ConcurrentHashMap<Long, _>` holding `ids`
+/// (ZooKeeper's `DataTree.ephemerals`, which `dump` walks): by bin of the
+/// spread `Long.hashCode`, in a table of 16 bins doubled whenever the map
+/// reaches 3/4 of it. Within a bin the map keeps insertion order; sessions
+/// are numbered in creation order, so ascending ids stand for it. The model
+/// sizes the table from the ids present; ZooKeeper's never shrinks, so after
+/// more than 11 sessions with ephemerals have come and gone its order can
+/// differ from this one.
+pub fn java_long_map_order(ids: &[i64]) -> Vec<i64> {
+    let mut unique: Vec<i64> = ids.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let mut bins = 16usize;
+    // `addCount` resizes once the count reaches sizeCtl = 0.75 * bins.
+    while unique.len() >= bins - bins / 4 {
+        bins *= 2;
+    }
+    let bin_of = |id: i64| {
+        let v = id as u64;
+        let h = (v ^ (v >> 32)) as u32;
+        (((h ^ (h >> 16)) & 0x7fff_ffff) as usize) & (bins - 1)
+    };
+    unique.sort_by_key(|id| (bin_of(*id), *id));
+    unique
 }
 
 /// The server's role as ZooKeeper names it in `Mode:` and `zk_server_state`.
@@ -305,10 +366,7 @@ pub struct ServerStats {
     pub global_sessions: u64,
     pub local_sessions: u64,
     pub auth_failed_count: u64,
-    /// -1 until the first response (`BufferStats`).
-    pub last_client_response_size: i64,
-    pub min_client_response_size: i64,
-    pub max_client_response_size: i64,
+    pub client_response_sizes: ResponseSizes,
     pub trace_mask: i64,
     /// Ensemble only: `zk_quorum_size`, `zk_peer_state` ("following - broadcast").
     pub quorum_size: Option<u64>,
@@ -352,9 +410,7 @@ impl ServerStats {
             global_sessions: 0,
             local_sessions: 0,
             auth_failed_count: 0,
-            last_client_response_size: -1,
-            min_client_response_size: -1,
-            max_client_response_size: -1,
+            client_response_sizes: ResponseSizes::default(),
             trace_mask: DEFAULT_TRACE_MASK,
             quorum_size: None,
             peer_state: None,
@@ -395,12 +451,11 @@ pub fn render(word: &str, s: &ServerStats, whitelist: &Whitelist) -> String {
         } else {
             "rw"
         }),
-        "gtmk" => {
+        // `stmk`'s 8-byte mask follows the word; the server sets it before
+        // rendering, so both words print the mask now in force.
+        "gtmk" | "stmk" => {
             let _ = write!(out, "{}", s.trace_mask);
         }
-        // The mask follows the word; the server sets it and prints it with
-        // `render_set_trace_mask`.
-        "stmk" => {}
         "envi" => envi(&mut out, s),
         _ if !s.serving => {
             out.push_str(ZK_NOT_SERVING);
@@ -468,11 +523,6 @@ pub fn render(word: &str, s: &ServerStats, whitelist: &Whitelist) -> String {
         _ => {}
     }
     out
-}
-
-/// The reply to `stmk` after the server has set `mask`.
-pub fn render_set_trace_mask(mask: i64) -> String {
-    mask.to_string()
 }
 
 fn stat(out: &mut String, s: &ServerStats, with_clients: bool) {
@@ -609,9 +659,9 @@ fn mntr(out: &mut String, s: &ServerStats) {
     line("uptime", &s.uptime_ms);
     line("global_sessions", &s.global_sessions);
     line("local_sessions", &s.local_sessions);
-    line("last_client_response_size", &s.last_client_response_size);
-    line("max_client_response_size", &s.max_client_response_size);
-    line("min_client_response_size", &s.min_client_response_size);
+    line("last_client_response_size", &s.client_response_sizes.last);
+    line("max_client_response_size", &s.client_response_sizes.max);
+    line("min_client_response_size", &s.client_response_sizes.min);
     line("auth_failed_count", &s.auth_failed_count);
     line("connection_drop_probability", &"0.0");
     line("outstanding_tls_handshake", &0);

@@ -159,6 +159,12 @@ impl SessionTracker {
         self.buckets.keys().next().copied()
     }
 
+    /// The expiry buckets, earliest first: (expiry time, sessions), for
+    /// `dump`.
+    pub fn buckets(&self) -> impl Iterator<Item = (u64, &HashSet<i64>)> + '_ {
+        self.buckets.iter().map(|(at, ids)| (*at, ids))
+    }
+
     pub fn contains(&self, id: i64) -> bool {
         self.sessions.contains_key(&id)
     }
