@@ -196,6 +196,10 @@ fn dump_info(shard: &Shard, reports: &[ShardReport]) -> DumpInfo {
             }
         }
     }
+    // `CLOCK_MONOTONIC` is one clock for every core, so buckets from
+    // different shards merge by their elapsed-time key; each is converted to
+    // wall-clock once.
+    let wall_minus_elapsed = wall_clock_ms() - elapsed_time_ms();
     let mut buckets: std::collections::BTreeMap<i64, Vec<(String, i64)>> = Default::default();
     for report in reports {
         for (at, address, session) in &report.connection_expiries {
@@ -205,7 +209,10 @@ fn dump_info(shard: &Shard, reports: &[ShardReport]) -> DumpInfo {
                 .push((address.clone(), *session));
         }
     }
-    dump.connection_sets = buckets.into_iter().collect();
+    dump.connection_sets = buckets
+        .into_iter()
+        .map(|(at, members)| (at + wall_minus_elapsed, members))
+        .collect();
     dump
 }
 
@@ -230,7 +237,6 @@ pub fn shard_report(shard: &Shard) -> ShardReport {
         }
         None => Vec::new(),
     };
-    let elapsed_now = elapsed_time_ms();
     let connection_expiries = conns
         .iter()
         .map(|conn| {
@@ -244,7 +250,7 @@ pub fn shard_report(shard: &Shard) -> ShardReport {
                 .saturating_add(1)
                 * SESSIONLESS_CONNECTION_TIMEOUT_MS;
             (
-                wall_now + at - elapsed_now,
+                at,
                 ConnectionInfo::java_address(&conn.peer),
                 conn.session_id(),
             )

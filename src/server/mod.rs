@@ -139,7 +139,7 @@ pub struct ShardReport {
     /// session ids).
     pub session_sets: Vec<(i64, Vec<i64>)>,
     /// Every connection's place in ZooKeeper's connection expiry queue:
-    /// (wall-clock ms of its bucket, Java address, session id).
+    /// (elapsed-time ms of its bucket, Java address, session id).
     pub connection_expiries: Vec<(i64, String, i64)>,
 }
 
