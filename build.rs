@@ -24,7 +24,10 @@ fn main() {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
     };
-    println!("cargo:rustc-env=PADDOCK_BUILD_DATE={}", utc_minutes(seconds));
+    println!(
+        "cargo:rustc-env=PADDOCK_BUILD_DATE={}",
+        utc_minutes(seconds)
+    );
 }
 
 /// `yyyy-MM-dd HH:mm UTC` for a time in seconds since the epoch.

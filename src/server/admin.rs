@@ -107,7 +107,11 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
     } else {
         ServerMode::Leader
     };
-    let mut s = ServerStats::new(four_letter::full_version(), mode, ConfInfo::from_config(config));
+    let mut s = ServerStats::new(
+        four_letter::full_version(),
+        mode,
+        ConfInfo::from_config(config),
+    );
     s.trace_mask = shared.stats.trace_mask();
     s.client_response_sizes = shared.stats.response_sizes();
     s.latency = shared.stats.latency();
@@ -144,7 +148,11 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
     s.summaries.push(Summary {
         name: "fsynctime".to_string(),
         latency: Latency {
-            min_ms: log.flush_micros_min_plus_one.load(Ordering::Relaxed).saturating_sub(1) / 1000,
+            min_ms: log
+                .flush_micros_min_plus_one
+                .load(Ordering::Relaxed)
+                .saturating_sub(1)
+                / 1000,
             max_ms: log.flush_micros_max.load(Ordering::Relaxed) / 1000,
             total_ms: flush_total_ms,
             count: flushes,
@@ -179,7 +187,8 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
 fn dump_info(shard: &Shard, reports: &[ShardReport]) -> DumpInfo {
     let mut dump = DumpInfo::default();
     for report in reports {
-        dump.session_sets.extend(report.session_sets.iter().cloned());
+        dump.session_sets
+            .extend(report.session_sets.iter().cloned());
     }
     {
         let tree = shard.tree.borrow();

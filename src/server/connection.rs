@@ -368,12 +368,10 @@ impl Conn {
             .get(8..16)
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
             .map_or(0, i64::from_be_bytes);
-        self.state.borrow_mut().counters.note_answer(
-            xid,
-            zxid,
-            op,
-            latency.as_millis() as u64,
-        );
+        self.state
+            .borrow_mut()
+            .counters
+            .note_answer(xid, zxid, op, latency.as_millis() as u64);
         self.shared.stats.note_latency(latency);
         self.send_response(frame);
     }
@@ -863,7 +861,9 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
                 if let Some(word) = frame::four_letter_word(&available[..4]) {
                     conn.note_packet_received();
                     conn.answering_word.set(true);
-                    let argument = if word == "stmk" && shard.shared.config.four_letter_whitelist.allows(word) {
+                    let argument = if word == "stmk"
+                        && shard.shared.config.four_letter_whitelist.allows(word)
+                    {
                         // ZooKeeper reads the 8-byte mask that follows.
                         let read = read_exactly(&mut stream, &mut buffer, start + 12, &mut chunk);
                         let deadline = async {
@@ -871,7 +871,10 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
                             Err("stmk: no trace mask within the sessionless timeout".to_string())
                         };
                         match futures_lite::future::or(read, deadline).await? {
-                            true => buffer.get(start + 4..start + 12).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(i64::from_be_bytes),
+                            true => buffer
+                                .get(start + 4..start + 12)
+                                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                                .map(i64::from_be_bytes),
                             false => return Err("stmk without its 8-byte trace mask".to_string()),
                         }
                     } else {

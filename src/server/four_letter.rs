@@ -1403,7 +1403,11 @@ mod tests {
         let version = full_version();
         assert!(version.starts_with("3.8.0-paddock-"), "{version}");
         assert!(version.ends_with(&format!(", built on {BUILD_DATE}")));
-        let s = ServerStats::new(version.clone(), ServerMode::Standalone, reference_like().conf);
+        let s = ServerStats::new(
+            version.clone(),
+            ServerMode::Standalone,
+            reference_like().conf,
+        );
         let srvr = render("srvr", &s, &Whitelist::all());
         assert!(srvr.starts_with(&format!("Zookeeper version: {version}\n")));
     }

@@ -28,7 +28,7 @@ pub fn elapsed_time_ms() -> i64 {
     if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
         return 0;
     }
-    now.tv_sec as i64 * 1000 + now.tv_nsec as i64 / 1_000_000
+    now.tv_sec * 1000 + now.tv_nsec / 1_000_000
 }
 
 pub struct Stats {
