@@ -20,7 +20,10 @@
 //! Differences kept on purpose: `mntr` lists keys in a fixed order (ZooKeeper
 //! prints a hash map's order) and adds `zk_fsync_threshold_exceed_count`
 //! (3.4's key, which ZooKeeper's own tests and many monitors still expect);
-//! watch listings are sorted by session id / path.
+//! watch listings are sorted by session id / path; in `dump`, the members of
+//! one expiry bucket come in session-id order (ZooKeeper's are in identity-
+//! hash order, which nothing can reproduce), and each session's ephemeral
+//! paths in the data tree's order.
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
