@@ -1,6 +1,11 @@
 //! Glue between the running server and the four-letter words: gathers a
 //! `four_letter::ServerStats` from the shared counters and from every shard
-//! (connections and watches live on the shards), then renders the word.
+//! (connections and watches live on the shards, the session tracker on shard
+//! 0), then renders the word.
+//!
+//! Times: ZooKeeper keeps its expiry queues on `Time.currentElapsedTime()`
+//! and prints a bucket as wall-clock (`Time.elapsedTimeToDate`: now + the
+//! bucket's distance from now); `dump` does the same with paddock's clocks.
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -8,11 +13,18 @@ use std::time::Duration;
 
 use super::connection::Conn;
 use super::four_letter::{
-    self, ConfInfo, ConnectionInfo, Latency, ServerMode, ServerStats, SessionConnectionInfo,
-    Summary,
+    self, ConfInfo, ConnectionInfo, DumpInfo, Latency, ServerMode, ServerStats,
+    SessionConnectionInfo, Summary,
 };
+use super::sequencer::{monotonic_ms, wall_clock_ms};
 use super::shard::Shard;
+use super::stats::elapsed_time_ms;
 use super::{ShardQuery, ShardReport};
+
+/// `zookeeper.nio.sessionlessCnxnTimeout`'s default: the bucket width of
+/// ZooKeeper's connection expiry queue, and the timeout of a connection
+/// without a session.
+const SESSIONLESS_CONNECTION_TIMEOUT_MS: i64 = 10_000;
 
 /// Words whose text needs every shard's connections or watches.
 fn needs_shards(word: &str) -> bool {
@@ -22,7 +34,8 @@ fn needs_shards(word: &str) -> bool {
     )
 }
 
-pub async fn reply(shard: &Rc<Shard>, word: &str) -> String {
+/// The reply to `word`; `argument` is the trace mask that followed `stmk`.
+pub async fn reply(shard: &Rc<Shard>, word: &str, argument: Option<i64>) -> String {
     let shared = &shard.shared;
     let config = &shared.config;
     if !config.four_letter_whitelist.allows(word) {
@@ -37,6 +50,11 @@ pub async fn reply(shard: &Rc<Shard>, word: &str) -> String {
         );
     }
     match word {
+        "stmk" => {
+            if let Some(mask) = argument {
+                shared.stats.set_trace_mask(mask);
+            }
+        }
         "srst" => shared.stats.reset(),
         "crst" => {
             for query in &shared.queries {
@@ -88,10 +106,12 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
     // would form an ensemble is refused at load): none may claim `leader`.
     let mode = ServerMode::Standalone;
     let mut s = ServerStats::new(
-        four_letter::full_version("01/01/1970 00:00 GMT"),
+        four_letter::full_version(),
         mode,
         ConfInfo::from_config(config),
     );
+    s.trace_mask = shared.stats.trace_mask();
+    s.client_response_sizes = shared.stats.response_sizes();
     s.latency = shared.stats.latency();
     s.packets_received = shared.stats.packets_received.load(Ordering::Relaxed);
     s.packets_sent = shared.stats.packets_sent.load(Ordering::Relaxed);
@@ -111,6 +131,7 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
     }
     s.data_watches.sort();
     s.data_watches.dedup();
+    s.dump = dump_info(shard, reports);
     let (open, max) = file_descriptors();
     s.open_file_descriptor_count = open;
     s.max_file_descriptor_count = max;
@@ -125,7 +146,11 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
     s.summaries.push(Summary {
         name: "fsynctime".to_string(),
         latency: Latency {
-            min_ms: 0,
+            min_ms: log
+                .flush_micros_min_plus_one
+                .load(Ordering::Relaxed)
+                .saturating_sub(1)
+                / 1000,
             max_ms: log.flush_micros_max.load(Ordering::Relaxed) / 1000,
             total_ms: flush_total_ms,
             count: flushes,
@@ -154,27 +179,119 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
     s
 }
 
+/// What `dump` prints: the tracker's session buckets (from shard 0), the
+/// ephemerals of this shard's tree (every shard holds the whole tree) in
+/// ZooKeeper's map order, and the connection buckets of every shard.
+fn dump_info(shard: &Shard, reports: &[ShardReport]) -> DumpInfo {
+    let mut dump = DumpInfo::default();
+    for report in reports {
+        dump.session_sets
+            .extend(report.session_sets.iter().cloned());
+    }
+    {
+        let tree = shard.tree.borrow();
+        let with_ephemerals: std::collections::HashMap<i64, Vec<String>> = tree
+            .sessions()
+            .map(|(id, _)| (id, tree.ephemerals(id)))
+            .filter(|(_, paths)| !paths.is_empty())
+            .collect();
+        let ids: Vec<i64> = with_ephemerals.keys().copied().collect();
+        // The per-session path lists come in the tree's own order.
+        for id in four_letter::java_long_map_order(&ids) {
+            if let Some(paths) = with_ephemerals.get(&id) {
+                dump.ephemerals.push((id, paths.clone()));
+            }
+        }
+    }
+    // `CLOCK_MONOTONIC` is one clock for every core, so buckets from
+    // different shards merge by their elapsed-time key; each is converted to
+    // wall-clock once.
+    let wall_minus_elapsed = wall_clock_ms() - elapsed_time_ms();
+    let mut buckets: std::collections::BTreeMap<i64, Vec<(String, i64)>> = Default::default();
+    for report in reports {
+        for (at, address, session) in &report.connection_expiries {
+            buckets
+                .entry(*at)
+                .or_default()
+                .push((address.clone(), *session));
+        }
+    }
+    dump.connection_sets = buckets
+        .into_iter()
+        .map(|(at, members)| (at + wall_minus_elapsed, members))
+        .collect();
+    dump
+}
+
+/// This shard's part of a four-letter word.
+pub fn shard_report(shard: &Shard) -> ShardReport {
+    let conns: Vec<_> = shard.conns.borrow().values().cloned().collect();
+    let tree = shard.tree.borrow();
+    let wall_now = wall_clock_ms();
+    let session_sets = match &shard.sequencer {
+        Some(sequencer) => {
+            let sequencer = sequencer.borrow();
+            let monotonic_now = monotonic_ms() as i64;
+            sequencer
+                .tracker
+                .buckets()
+                .map(|(at, ids)| {
+                    let mut ids: Vec<i64> = ids.iter().copied().collect();
+                    ids.sort_unstable();
+                    (wall_now + at as i64 - monotonic_now, ids)
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let connection_expiries = conns
+        .iter()
+        .map(|conn| {
+            let timeout_ms = match conn.session_id() {
+                0 => SESSIONLESS_CONNECTION_TIMEOUT_MS,
+                _ => i64::from(conn.timeout_ms()),
+            };
+            // `ExpiryQueue.roundToNextInterval(lastTouch + timeout)`.
+            let at = (conn.counters().last_activity_ms + timeout_ms)
+                .div_euclid(SESSIONLESS_CONNECTION_TIMEOUT_MS)
+                .saturating_add(1)
+                * SESSIONLESS_CONNECTION_TIMEOUT_MS;
+            (
+                at,
+                ConnectionInfo::java_address(&conn.peer),
+                conn.session_id(),
+            )
+        })
+        .collect();
+    ShardReport {
+        shard: shard.id,
+        connections: conns.iter().map(|c| connection_info(c)).collect(),
+        data_watches: tree.data_watches(),
+        watch_count: tree.watch_count(),
+        outstanding: conns.iter().map(|c| c.queued()).sum(),
+        session_sets,
+        connection_expiries,
+    }
+}
+
+/// One connection as `cons` and `stat` show it (`ServerCnxn.dumpConnectionInfo`).
 pub fn connection_info(conn: &Conn) -> ConnectionInfo {
     let counters = conn.counters();
     let session_id = conn.session_id();
     let session = (session_id != 0).then(|| SessionConnectionInfo {
         session_id,
-        last_operation: if counters.last_op.is_empty() {
-            "NA".to_string()
-        } else {
-            counters.last_op.to_string()
-        },
+        // A Java null until the first answer, as ZooKeeper prints it.
+        last_operation: counters.last_op.unwrap_or("null").to_string(),
         established_ms: conn.established_ms,
         session_timeout_ms: conn.timeout_ms().max(0) as u32,
-        last_cxid: if counters.packets_received == 0 {
-            -1
-        } else {
-            counters.last_cxid as i64
-        },
+        last_cxid: counters.last_cxid,
         last_zxid: counters.last_zxid,
         last_response_ms: counters.last_response_ms,
         last_latency_ms: counters.last_latency_ms,
-        min_latency_ms: counters.latency_min_ms,
+        min_latency_ms: match counters.latency_min_ms {
+            u64::MAX => 0,
+            min => min,
+        },
         avg_latency_ms: counters
             .latency_total_ms
             .checked_div(counters.latency_count)
@@ -183,7 +300,9 @@ pub fn connection_info(conn: &Conn) -> ConnectionInfo {
     });
     ConnectionInfo {
         remote: ConnectionInfo::java_address(&conn.peer),
-        interest_ops: 1,
+        // OP_READ while serving; 0 for the connection running a word, whose
+        // selection key ZooKeeper cancels.
+        interest_ops: if conn.answering_word() { 0 } else { 1 },
         queued: conn.queued() as u64,
         received: counters.packets_received,
         sent: counters.packets_sent,

@@ -52,6 +52,7 @@ enum Slot {
     Waiting {
         token: u64,
         xid: i32,
+        op: &'static str,
         received: Instant,
     },
     /// A read queued behind a write of the same session.
@@ -61,23 +62,76 @@ enum Slot {
         received: Instant,
     },
     /// An answer ready to go out once everything before it has.
-    Done { frame: Vec<u8>, received: Instant },
+    Done {
+        frame: Vec<u8>,
+        xid: i32,
+        op: &'static str,
+        received: Instant,
+    },
 }
 
-/// Per-connection counters, for `cons` and `mntr`.
+/// Per-connection counters for `cons`, kept as ZooKeeper's `ServerCnxn`
+/// keeps them: packets count every frame in and out; the `last_*` fields and
+/// latencies change when a request is answered in order (auth and SASL
+/// packets are not). A new connection starts from Java's field defaults
+/// (`lop=null`, `lcxid=0x0`, `minlat` stuck at 0); `crst` puts ZooKeeper's
+/// reset values in (`lop=NA`, no `lcxid`, `lzxid=-1`).
 #[derive(Clone, Debug, Default)]
 pub struct ConnCounters {
     pub packets_received: u64,
     pub packets_sent: u64,
-    pub last_op: &'static str,
-    pub last_cxid: i32,
+    /// None until the first answered request (ZooKeeper prints `null`).
+    pub last_op: Option<&'static str>,
+    /// Below 0: none (not printed).
+    pub last_cxid: i64,
     pub last_zxid: i64,
+    /// `Time.currentElapsedTime()` of the last answer.
     pub last_response_ms: i64,
     pub last_latency_ms: u64,
+    /// `u64::MAX` after a reset, until the next answer (printed as 0).
     pub latency_min_ms: u64,
     pub latency_max_ms: u64,
     pub latency_total_ms: u64,
     pub latency_count: u64,
+    /// Elapsed-time ms of the last frame read or answer written: when the
+    /// connection was last "touched" in ZooKeeper's connection expiry queue.
+    pub last_activity_ms: i64,
+}
+
+impl ConnCounters {
+    fn new() -> ConnCounters {
+        ConnCounters {
+            last_activity_ms: super::stats::elapsed_time_ms(),
+            ..ConnCounters::default()
+        }
+    }
+
+    /// `ServerCnxn.resetStats` (`crst`).
+    fn reset(&mut self) {
+        *self = ConnCounters {
+            last_op: Some("NA"),
+            last_cxid: -1,
+            last_zxid: -1,
+            latency_min_ms: u64::MAX,
+            last_activity_ms: self.last_activity_ms,
+            ..ConnCounters::default()
+        };
+    }
+
+    /// `ServerCnxn.updateStatsForResponse`.
+    fn note_answer(&mut self, cxid: i32, zxid: i64, op: &'static str, latency_ms: u64) {
+        if cxid >= 0 {
+            self.last_cxid = i64::from(cxid);
+        }
+        self.last_zxid = zxid;
+        self.last_op = Some(op);
+        self.last_response_ms = super::stats::elapsed_time_ms();
+        self.last_latency_ms = latency_ms;
+        self.latency_min_ms = self.latency_min_ms.min(latency_ms);
+        self.latency_max_ms = self.latency_max_ms.max(latency_ms);
+        self.latency_total_ms += latency_ms;
+        self.latency_count += 1;
+    }
 }
 
 struct ConnState {
@@ -87,6 +141,8 @@ struct ConnState {
     timeout_ms: i32,
     requested_passwd: Vec<u8>,
     last_zxid_seen: i64,
+    /// When the ConnectRequest arrived (the latency of `SESS`).
+    connect_received: Instant,
     auth: Vec<Id>,
     is_super: bool,
     queue: VecDeque<Slot>,
@@ -98,6 +154,10 @@ pub struct Conn {
     pub id: u64,
     pub peer: SocketAddr,
     pub established_ms: i64,
+    shared: std::sync::Arc<super::Shared>,
+    /// True while this connection runs a four-letter word (`cons` shows it
+    /// with interest ops 0, as ZooKeeper cancels its selection key).
+    answering_word: Cell<bool>,
     state: RefCell<ConnState>,
     out: RefCell<Vec<u8>>,
     writer_wake: Notify,
@@ -109,11 +169,13 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(id: u64, peer: SocketAddr) -> Conn {
+    pub fn new(id: u64, peer: SocketAddr, shared: std::sync::Arc<super::Shared>) -> Conn {
         Conn {
             id,
             peer,
             established_ms: super::sequencer::wall_clock_ms(),
+            shared,
+            answering_word: Cell::new(false),
             state: RefCell::new(ConnState {
                 phase: Phase::Handshake,
                 session_id: 0,
@@ -121,11 +183,12 @@ impl Conn {
                 timeout_ms: 0,
                 requested_passwd: Vec::new(),
                 last_zxid_seen: 0,
+                connect_received: Instant::now(),
                 auth: vec![Id::new("ip", &peer.ip().to_string())],
                 is_super: false,
                 queue: VecDeque::new(),
                 sasl: None,
-                counters: ConnCounters::default(),
+                counters: ConnCounters::new(),
             }),
             out: RefCell::new(Vec::new()),
             writer_wake: Notify::default(),
@@ -150,7 +213,20 @@ impl Conn {
     }
     /// `crst`: forget this connection's packet and latency counters.
     pub fn reset_counters(&self) {
-        self.state.borrow_mut().counters = ConnCounters::default();
+        self.state.borrow_mut().counters.reset();
+    }
+
+    pub fn answering_word(&self) -> bool {
+        self.answering_word.get()
+    }
+
+    /// A frame (or a four-letter word) came in.
+    fn note_packet_received(&self) {
+        let mut st = self.state.borrow_mut();
+        st.counters.packets_received += 1;
+        st.counters.last_activity_ms = super::stats::elapsed_time_ms();
+        drop(st);
+        self.shared.stats.note_packet_received();
     }
 
     pub fn queued(&self) -> usize {
@@ -161,12 +237,42 @@ impl Conn {
         (st.auth.clone(), st.is_super)
     }
 
-    /// Queues bytes for the writer, out of band of the reply FIFO.
+    /// Queues one frame for the writer, out of band of the reply FIFO: a
+    /// packet sent, as ZooKeeper counts `sendBuffer`. Replies and
+    /// notifications go through [`Conn::send_response`] instead.
     pub fn send_frame(&self, frame: &[u8]) {
+        self.send_packets(frame, 1);
+    }
+
+    /// Queues a reply header (+ body) or notification frame: a packet sent,
+    /// and a client response size (`ServerCnxn.serialize`).
+    pub fn send_response(&self, frame: &[u8]) {
         if self.closing.get() {
             return;
         }
-        self.out.borrow_mut().extend_from_slice(frame);
+        self.shared
+            .stats
+            .note_response_size(frame.len().saturating_sub(4));
+        self.send_frame(frame);
+    }
+
+    /// Queues a four-letter word's reply, counted as the packets ZooKeeper
+    /// writes it in.
+    pub fn send_word_reply(&self, text: &[u8]) {
+        self.send_packets(text, super::four_letter::reply_packets(text.len()));
+    }
+
+    fn send_packets(&self, bytes: &[u8], packets: u64) {
+        if self.closing.get() {
+            return;
+        }
+        {
+            let mut st = self.state.borrow_mut();
+            st.counters.packets_sent += packets;
+            st.counters.last_activity_ms = super::stats::elapsed_time_ms();
+        }
+        self.shared.stats.note_packets_sent(packets);
+        self.out.borrow_mut().extend_from_slice(bytes);
         self.writer_wake.notify();
     }
 
@@ -204,13 +310,19 @@ impl Conn {
                 .iter()
                 .position(|slot| matches!(slot, Slot::Waiting { token: t, .. } if *t == token));
             let Some(position) = position else { return };
-            let (xid, received) = match &st.queue[position] {
-                Slot::Waiting { xid, received, .. } => (*xid, *received),
+            let (xid, op, received) = match &st.queue[position] {
+                Slot::Waiting {
+                    xid, op, received, ..
+                } => (*xid, *op, *received),
                 _ => unreachable!("position found a Waiting slot"),
             };
             let frame = reply_frame(xid, zxid, reply);
-            st.counters.last_zxid = zxid;
-            st.queue[position] = Slot::Done { frame, received };
+            st.queue[position] = Slot::Done {
+                frame,
+                xid,
+                op,
+                received,
+            };
         }
         self.drain(shard);
     }
@@ -228,39 +340,40 @@ impl Conn {
             };
             self.reader_wake.notify();
             match head {
-                Some(Slot::Done { frame, received }) => self.send_reply(&frame, received, shard),
+                Some(Slot::Done {
+                    frame,
+                    xid,
+                    op,
+                    received,
+                }) => self.send_reply(&frame, xid, op, received),
                 Some(Slot::Read {
                     xid,
                     request,
                     received,
                 }) => {
                     let frame = self.run_read(shard, xid, &request);
-                    self.send_reply(&frame, received, shard);
+                    self.send_reply(&frame, xid, op_name(request.op_code()), received);
                 }
                 _ => break,
             }
         }
     }
 
-    fn send_reply(&self, frame: &[u8], received: Instant, shard: &Shard) {
-        let latency_ms = received.elapsed().as_millis() as u64;
-        {
-            let mut st = self.state.borrow_mut();
-            let c = &mut st.counters;
-            c.packets_sent += 1;
-            c.last_response_ms = super::sequencer::wall_clock_ms();
-            c.last_latency_ms = latency_ms;
-            c.latency_min_ms = if c.latency_count == 0 {
-                latency_ms
-            } else {
-                c.latency_min_ms.min(latency_ms)
-            };
-            c.latency_max_ms = c.latency_max_ms.max(latency_ms);
-            c.latency_total_ms += latency_ms;
-            c.latency_count += 1;
-        }
-        shard.shared.stats.note_reply(received.elapsed());
-        self.send_frame(frame);
+    /// Sends the in-order answer to request `xid` (`op` as `cons` names it),
+    /// counting it as ZooKeeper's `FinalRequestProcessor.updateStats` does;
+    /// `lzxid` is the zxid the reply header carries.
+    fn send_reply(&self, frame: &[u8], xid: i32, op: &'static str, received: Instant) {
+        let latency = received.elapsed();
+        let zxid = frame
+            .get(8..16)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, i64::from_be_bytes);
+        self.state
+            .borrow_mut()
+            .counters
+            .note_answer(xid, zxid, op, latency.as_millis() as u64);
+        self.shared.stats.note_latency(latency);
+        self.send_response(frame);
     }
 
     fn run_read(&self, shard: &Shard, xid: i32, request: &Request) -> Vec<u8> {
@@ -277,7 +390,7 @@ impl Conn {
                 for (_, event) in events {
                     let mut frame = Vec::new();
                     frame::write_notification(&mut frame, -1, &event);
-                    self.send_frame(&frame);
+                    self.send_response(&frame);
                 }
                 Ok(Response::Empty)
             }
@@ -288,10 +401,18 @@ impl Conn {
 
     /// Queues an answer that needs no work behind whatever the session has
     /// in flight.
-    fn reply_in_order(&self, shard: &Shard, xid: i32, reply: Result<Response, ErrorCode>) {
+    fn reply_in_order(
+        &self,
+        shard: &Shard,
+        xid: i32,
+        op: &'static str,
+        reply: Result<Response, ErrorCode>,
+    ) {
         let frame = reply_frame(xid, shard.last_zxid(), reply);
         self.state.borrow_mut().queue.push_back(Slot::Done {
             frame,
+            xid,
+            op,
             received: Instant::now(),
         });
         self.drain(shard);
@@ -300,21 +421,15 @@ impl Conn {
     /// Acts on one decoded request of a connected session.
     async fn handle_request(self: &Rc<Self>, shard: &Rc<Shard>, xid: i32, request: Request) {
         let received = Instant::now();
-        let session_id = {
-            let mut st = self.state.borrow_mut();
-            st.counters.packets_received += 1;
-            st.counters.last_op = op_name(request.op_code());
-            st.counters.last_cxid = xid;
-            st.session_id
-        };
+        let session_id = self.session_id();
+        let op = op_name(request.op_code());
         shard.touched.borrow_mut().insert(session_id);
-        shard.shared.stats.note_packet_received();
         match request {
             Request::Auth(packet) => self.handle_auth(shard, packet),
             Request::Sasl { token } => self.handle_sasl(shard, xid, &token),
             request if request.is_write() || matches!(request, Request::CloseSession) => {
                 if shard.shared.refusing_writes() && !matches!(request, Request::CloseSession) {
-                    self.reply_in_order(shard, xid, Err(ErrorCode::SystemError));
+                    self.reply_in_order(shard, xid, op, Err(ErrorCode::SystemError));
                     return;
                 }
                 let origin = shard.origin_for(self);
@@ -322,6 +437,7 @@ impl Conn {
                 self.state.borrow_mut().queue.push_back(Slot::Waiting {
                     token: origin.token,
                     xid,
+                    op,
                     received,
                 });
                 let write = WriteRequest {
@@ -345,7 +461,7 @@ impl Conn {
                 let queue_empty = self.state.borrow().queue.is_empty();
                 if queue_empty {
                     let frame = self.run_read(shard, xid, &request);
-                    self.send_reply(&frame, received, shard);
+                    self.send_reply(&frame, xid, op, received);
                 } else {
                     self.state.borrow_mut().queue.push_back(Slot::Read {
                         xid,
@@ -383,7 +499,7 @@ impl Conn {
                     },
                     None,
                 );
-                self.send_frame(&frame);
+                self.send_response(&frame);
             }
             None => {
                 log::warn!(
@@ -398,7 +514,7 @@ impl Conn {
                     err: ErrorCode::AuthFailed.code(),
                 };
                 write_reply(&mut frame, header, None);
-                self.send_frame(&frame);
+                self.send_response(&frame);
                 self.close_after_flush();
             }
         }
@@ -408,7 +524,7 @@ impl Conn {
         let zxid = shard.last_zxid();
         let Some(users) = shard.shared.sasl_users.as_ref() else {
             let frame = reply_frame(xid, zxid, Err(ErrorCode::AuthFailed));
-            self.send_frame(&frame);
+            self.send_response(&frame);
             self.close_after_flush();
             return;
         };
@@ -433,12 +549,12 @@ impl Conn {
                     st.sasl = None;
                 }
                 let frame = reply_frame(xid, zxid, Ok(Response::Sasl { token: response }));
-                self.send_frame(&frame);
+                self.send_response(&frame);
             }
             Err(e) => {
                 log::warn!("SASL authentication from {} failed: {e}", self.peer);
                 let frame = reply_frame(xid, zxid, Err(ErrorCode::AuthFailed));
-                self.send_frame(&frame);
+                self.send_response(&frame);
                 self.close_after_flush();
             }
         }
@@ -464,6 +580,7 @@ impl Conn {
             st.timeout_ms = timeout_ms;
             st.requested_passwd = request.passwd.clone();
             st.last_zxid_seen = request.last_zxid_seen;
+            st.connect_received = Instant::now();
         }
         let origin = shard.origin_for(self);
         let input = if request.session_id == 0 {
@@ -503,6 +620,16 @@ impl Conn {
             return;
         }
         let passwd = crate::sessions::session_password(session_id).to_vec();
+        // ZooKeeper answers createSession through FinalRequestProcessor
+        // (`lop=SESS`, cxid 0); a reconnect is not counted.
+        let latency = {
+            let mut st = self.state.borrow_mut();
+            let latency = st.connect_received.elapsed();
+            st.counters
+                .note_answer(0, shard.last_zxid(), "SESS", latency.as_millis() as u64);
+            latency
+        };
+        self.shared.stats.note_latency(latency);
         self.accept_session(shard, session_id, timeout_ms, passwd);
     }
 
@@ -604,13 +731,14 @@ pub fn op_name(op: i32) -> &'static str {
         op::MULTI => "MULT",
         op::MULTI_READ => "MLTR",
         op::AUTH => "AUTH",
-        op::SET_WATCHES | op::SET_WATCHES2 => "SETW",
+        op::SET_WATCHES => "SETW",
+        op::SET_WATCHES2 => "STW2",
         op::SASL => "SASL",
         op::CLOSE_SESSION => "CLOS",
         op::ADD_WATCH => "ADDW",
         op::REMOVE_WATCHES => "REMW",
         op::CHECK_WATCHES => "CHKW",
-        op::WHO_AM_I => "WHOA",
+        op::WHO_AM_I => "HOMI",
         op::GET_EPHEMERALS => "GETE",
         op::GET_ALL_CHILDREN_NUMBER => "GETACN",
         _ => "UNKN",
@@ -650,7 +778,7 @@ impl AsyncWrite for Half {
 
 /// Serves one accepted connection until it closes.
 pub async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
-    let conn = Rc::new(Conn::new(shard.next_id(), peer));
+    let conn = Rc::new(Conn::new(shard.next_id(), peer, shard.shared.clone()));
     shard.conns.borrow_mut().insert(conn.id, conn.clone());
     shard.shared.stats.connection_opened();
     let stream = Rc::new(RefCell::new(stream));
@@ -731,8 +859,29 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
             let available = &buffer[start..];
             if conn.phase() == Phase::Handshake && available.len() >= 4 {
                 if let Some(word) = frame::four_letter_word(&available[..4]) {
-                    let text = super::admin::reply(shard, word).await;
-                    conn.send_frame(text.as_bytes());
+                    conn.note_packet_received();
+                    conn.answering_word.set(true);
+                    let argument = if word == "stmk"
+                        && shard.shared.config.four_letter_whitelist.allows(word)
+                    {
+                        // ZooKeeper reads the 8-byte mask that follows.
+                        let read = read_exactly(&mut stream, &mut buffer, start + 12, &mut chunk);
+                        let deadline = async {
+                            glommio::timer::sleep(SESSIONLESS_TIMEOUT).await;
+                            Err("stmk: no trace mask within the sessionless timeout".to_string())
+                        };
+                        match futures_lite::future::or(read, deadline).await? {
+                            true => buffer
+                                .get(start + 4..start + 12)
+                                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                                .map(i64::from_be_bytes),
+                            false => return Err("stmk without its 8-byte trace mask".to_string()),
+                        }
+                    } else {
+                        None
+                    };
+                    let text = super::admin::reply(shard, word, argument).await;
+                    conn.send_word_reply(text.as_bytes());
                     conn.close_after_flush();
                     return Ok(());
                 }
@@ -744,6 +893,7 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
             };
             let payload = buffer[start + 4..start + 4 + length].to_vec();
             start += 4 + length;
+            conn.note_packet_received();
             if conn.phase() == Phase::Handshake {
                 conn.handle_connect(shard, &payload).await?;
                 continue;
@@ -767,7 +917,7 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
                         err: ErrorCode::Unimplemented.code(),
                     };
                     write_reply(&mut frame, reply, None);
-                    conn.send_frame(&frame);
+                    conn.send_response(&frame);
                     conn.close_after_flush();
                     return Err(format!("unknown op code {op}"));
                 }
@@ -775,7 +925,12 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
                     // A well-framed request whose body does not decode: ZooKeeper
                     // answers MarshallingError in order and keeps the connection.
                     log::info!("undecodable op {} from {}: {e}", header.op, conn.peer);
-                    conn.reply_in_order(shard, header.xid, Err(ErrorCode::MarshallingError));
+                    conn.reply_in_order(
+                        shard,
+                        header.xid,
+                        op_name(header.op),
+                        Err(ErrorCode::MarshallingError),
+                    );
                 }
             }
         }
@@ -792,4 +947,28 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
         }
         buffer.extend_from_slice(&chunk[..n]);
     }
+}
+
+/// How long a connection may take to send what follows `stmk`
+/// (ZooKeeper's `zookeeper.nio.sessionlessCnxnTimeout` default).
+const SESSIONLESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads until `buffer` holds `length` bytes; false if the peer closed first.
+async fn read_exactly(
+    stream: &mut Half,
+    buffer: &mut Vec<u8>,
+    length: usize,
+    chunk: &mut [u8],
+) -> Result<bool, String> {
+    while buffer.len() < length {
+        let n = stream
+            .read(chunk)
+            .await
+            .map_err(|e| format!("read error: {e}"))?;
+        if n == 0 {
+            return Ok(false);
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    Ok(true)
 }

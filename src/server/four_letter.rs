@@ -20,7 +20,10 @@
 //! Differences kept on purpose: `mntr` lists keys in a fixed order (ZooKeeper
 //! prints a hash map's order) and adds `zk_fsync_threshold_exceed_count`
 //! (3.4's key, which ZooKeeper's own tests and many monitors still expect);
-//! watch listings are sorted by session id / path.
+//! watch listings are sorted by session id / path; in `dump`, the members of
+//! one expiry bucket come in session-id order (ZooKeeper's are in identity-
+//! hash order, which nothing can reproduce), and each session's ephemeral
+//! paths in the data tree's order.
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -36,13 +39,74 @@ pub const ZOOKEEPER_COMPAT_VERSION: &str = "3.8.0";
 /// ZooKeeper's default trace mask (`ZooTrace`), printed by `gtmk`.
 pub const DEFAULT_TRACE_MASK: i64 = 306;
 
-/// `Version.getFullVersion()` for paddock: "3.8.0-paddock-<crate version>, built on <when>".
-/// Kazoo's `server_version()` reads the numbers before the first '-'.
-pub fn full_version(built_on: &str) -> String {
+/// When this binary was built, as `build.rs` stamped it: ZooKeeper 3.8's
+/// `yyyy-MM-dd HH:mm UTC` (from `SOURCE_DATE_EPOCH` when set).
+pub const BUILD_DATE: &str = env!("PADDOCK_BUILD_DATE");
+
+/// `Version.getFullVersion()` for paddock:
+/// "3.8.0-paddock-<crate version>, built on <build date>". Kazoo's
+/// `server_version()` reads the numbers before the first '-'.
+pub fn full_version() -> String {
+    full_version_built_on(BUILD_DATE)
+}
+
+/// [`full_version`] with another build date (for tests).
+pub fn full_version_built_on(built_on: &str) -> String {
     format!(
         "{ZOOKEEPER_COMPAT_VERSION}-paddock-{}, built on {built_on}",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+/// How many packets ZooKeeper counts as sent for a word's reply of `bytes`:
+/// its `PrintWriter` sits on an 8192-char `BufferedWriter`, and each chunk it
+/// hands down goes out as one `sendBufferSync` (an empty reply sends none).
+pub fn reply_packets(bytes: usize) -> u64 {
+    bytes.div_ceil(8192) as u64
+}
+
+/// Client response sizes (`BufferStats`): -1 until the first response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseSizes {
+    pub last: i64,
+    pub min: i64,
+    pub max: i64,
+}
+
+impl Default for ResponseSizes {
+    fn default() -> ResponseSizes {
+        ResponseSizes {
+            last: -1,
+            min: -1,
+            max: -1,
+        }
+    }
+}
+
+/// The iteration order of a `ConcurrentHashMap<Long, _>` holding `ids`
+/// (ZooKeeper's `DataTree.ephemerals`, which `dump` walks): by bin of the
+/// spread `Long.hashCode`, in a table of 16 bins doubled whenever the map
+/// reaches 3/4 of it. Within a bin the map keeps insertion order; sessions
+/// are numbered in creation order, so ascending ids stand for it. The model
+/// sizes the table from the ids present; ZooKeeper's never shrinks, so after
+/// more than 11 sessions with ephemerals have come and gone its order can
+/// differ from this one.
+pub fn java_long_map_order(ids: &[i64]) -> Vec<i64> {
+    let mut unique: Vec<i64> = ids.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let mut bins = 16usize;
+    // `addCount` resizes once the count reaches sizeCtl = 0.75 * bins.
+    while unique.len() >= bins - bins / 4 {
+        bins *= 2;
+    }
+    let bin_of = |id: i64| {
+        let v = id as u64;
+        let h = (v ^ (v >> 32)) as u32;
+        (((h ^ (h >> 16)) & 0x7fff_ffff) as usize) & (bins - 1)
+    };
+    unique.sort_by_key(|id| (bin_of(*id), *id));
+    unique
 }
 
 /// The server's role as ZooKeeper names it in `Mode:` and `zk_server_state`.
@@ -305,10 +369,7 @@ pub struct ServerStats {
     pub global_sessions: u64,
     pub local_sessions: u64,
     pub auth_failed_count: u64,
-    /// -1 until the first response (`BufferStats`).
-    pub last_client_response_size: i64,
-    pub min_client_response_size: i64,
-    pub max_client_response_size: i64,
+    pub client_response_sizes: ResponseSizes,
     pub trace_mask: i64,
     /// Ensemble only: `zk_quorum_size`, `zk_peer_state` ("following - broadcast").
     pub quorum_size: Option<u64>,
@@ -352,9 +413,7 @@ impl ServerStats {
             global_sessions: 0,
             local_sessions: 0,
             auth_failed_count: 0,
-            last_client_response_size: -1,
-            min_client_response_size: -1,
-            max_client_response_size: -1,
+            client_response_sizes: ResponseSizes::default(),
             trace_mask: DEFAULT_TRACE_MASK,
             quorum_size: None,
             peer_state: None,
@@ -395,12 +454,11 @@ pub fn render(word: &str, s: &ServerStats, whitelist: &Whitelist) -> String {
         } else {
             "rw"
         }),
-        "gtmk" => {
+        // `stmk`'s 8-byte mask follows the word; the server sets it before
+        // rendering, so both words print the mask now in force.
+        "gtmk" | "stmk" => {
             let _ = write!(out, "{}", s.trace_mask);
         }
-        // The mask follows the word; the server sets it and prints it with
-        // `render_set_trace_mask`.
-        "stmk" => {}
         "envi" => envi(&mut out, s),
         _ if !s.serving => {
             out.push_str(ZK_NOT_SERVING);
@@ -468,11 +526,6 @@ pub fn render(word: &str, s: &ServerStats, whitelist: &Whitelist) -> String {
         _ => {}
     }
     out
-}
-
-/// The reply to `stmk` after the server has set `mask`.
-pub fn render_set_trace_mask(mask: i64) -> String {
-    mask.to_string()
 }
 
 fn stat(out: &mut String, s: &ServerStats, with_clients: bool) {
@@ -609,9 +662,9 @@ fn mntr(out: &mut String, s: &ServerStats) {
     line("uptime", &s.uptime_ms);
     line("global_sessions", &s.global_sessions);
     line("local_sessions", &s.local_sessions);
-    line("last_client_response_size", &s.last_client_response_size);
-    line("max_client_response_size", &s.max_client_response_size);
-    line("min_client_response_size", &s.min_client_response_size);
+    line("last_client_response_size", &s.client_response_sizes.last);
+    line("max_client_response_size", &s.client_response_sizes.max);
+    line("min_client_response_size", &s.client_response_sizes.min);
     line("auth_failed_count", &s.auth_failed_count);
     line("connection_drop_probability", &"0.0");
     line("outstanding_tls_handshake", &0);
@@ -1062,7 +1115,7 @@ mod tests {
     #[test]
     fn envi_has_zookeeper_version_first() {
         let mut s = reference_like();
-        s.version = full_version("2026-01-01 00:00 UTC");
+        s.version = full_version_built_on("2026-01-01 00:00 UTC");
         s.environment = gather_environment();
         let text = render("envi", &s, &Whitelist::all());
         let mut lines = text.lines();
@@ -1148,6 +1201,228 @@ mod tests {
             membership(&servers, 0x100000000),
             "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\nserver.2=127.0.0.2:2888:3888:observer\nversion=100000000"
         );
+    }
+
+    /// Reads a `cons` line back into the fields it shows (the inverse of
+    /// `connection_line`), so that rendering can be checked byte for byte.
+    fn parse_cons_line(line: &str) -> ConnectionInfo {
+        let (remote, rest) = line.trim_start().split_once('[').unwrap();
+        let (ops, rest) = rest.split_once("](").unwrap();
+        let fields: BTreeMap<&str, &str> = rest
+            .trim_end_matches(')')
+            .split(',')
+            .map(|f| f.split_once('=').unwrap())
+            .collect();
+        let number = |k: &str| fields[k].parse::<i64>().unwrap();
+        let hex = |k: &str| u64::from_str_radix(&fields[k][2..], 16).unwrap() as i64;
+        let session = fields.get("sid").map(|_| SessionConnectionInfo {
+            session_id: hex("sid"),
+            last_operation: fields["lop"].to_string(),
+            established_ms: number("est"),
+            session_timeout_ms: number("to") as u32,
+            last_cxid: if fields.contains_key("lcxid") {
+                hex("lcxid")
+            } else {
+                -1
+            },
+            last_zxid: hex("lzxid"),
+            last_response_ms: number("lresp"),
+            last_latency_ms: number("llat") as u64,
+            min_latency_ms: number("minlat") as u64,
+            avg_latency_ms: number("avglat") as u64,
+            max_latency_ms: number("maxlat") as u64,
+        });
+        ConnectionInfo {
+            remote: remote.to_string(),
+            interest_ops: ops.parse().unwrap(),
+            queued: number("queued") as u64,
+            received: number("recved") as u64,
+            sent: number("sent") as u64,
+            session,
+        }
+    }
+
+    #[test]
+    fn cons_fields_render_exactly_as_zookeeper_prints_them() {
+        // After connect (lop=SESS, lcxid=0x0), writes, reads (lzxid of a
+        // read), ping, crst (no lcxid, lzxid=-1) and reconnect (lop=null).
+        for name in [
+            "cons",
+            "cons_after_connect",
+            "cons_after_write",
+            "cons_after_read",
+            "cons_after_ping",
+            "cons_after_crst",
+            "cons_after_reconnect",
+        ] {
+            let theirs = fixture(name);
+            let mut s = reference_like();
+            s.connections = theirs
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(parse_cons_line)
+                .collect();
+            assert_eq!(render("cons", &s, &Whitelist::all()), theirs, "{name}");
+        }
+        let reset = parse_cons_line(fixture("cons_after_crst").lines().next().unwrap());
+        let session = reset.session.unwrap();
+        assert_eq!((session.last_cxid, session.last_zxid), (-1, -1));
+        assert_eq!(session.last_operation, "NA");
+    }
+
+    const SESSION_A: i64 = 0x100000c27d50000;
+    const SESSION_B: i64 = 0x100000c27d50001;
+
+    fn live_dump() -> DumpInfo {
+        DumpInfo {
+            session_sets: vec![
+                (1796160862000, vec![SESSION_B]),
+                (1796160860000, vec![SESSION_A]),
+            ],
+            ephemerals: java_long_map_order(&[SESSION_A, SESSION_B])
+                .into_iter()
+                .map(|id| {
+                    let paths: &[&str] = if id == SESSION_A {
+                        &["/p/e2", "/p/e1"]
+                    } else {
+                        &["/p/f1"]
+                    };
+                    (id, paths.iter().map(|p| p.to_string()).collect())
+                })
+                .collect(),
+            connection_sets: vec![(
+                1796160862000,
+                vec![
+                    ("/127.0.0.1:47474".into(), SESSION_B),
+                    ("/127.0.0.1:47440".into(), SESSION_A),
+                    ("/127.0.0.1:47516".into(), 0),
+                ],
+            )],
+        }
+    }
+
+    #[test]
+    fn dump_with_live_ephemerals_is_exact() {
+        let mut s = reference_like();
+        s.dump = live_dump();
+        assert_eq!(render("dump", &s, &Whitelist::all()), fixture("dump_live"));
+        // A session whose last ephemeral was deleted stays listed, empty.
+        s.dump.ephemerals[0].1.clear();
+        s.dump.connection_sets[0].1[2].0 = "/127.0.0.1:47522".into();
+        assert_eq!(
+            render("dump", &s, &Whitelist::all()),
+            fixture("dump_after_delete")
+        );
+    }
+
+    #[test]
+    fn ephemeral_sessions_come_in_concurrent_hash_map_order() {
+        // Recorded from ZooKeeper's dump: B (bin 8) before A (bin 9).
+        assert_eq!(
+            java_long_map_order(&[SESSION_A, SESSION_B]),
+            vec![SESSION_B, SESSION_A]
+        );
+        // Recorded from the JDK: n consecutive ids put in order, up to 40
+        // (past two resizes).
+        let recorded = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/four_letter/jdk/concurrent_hash_map_long_order.txt"
+        ))
+        .unwrap();
+        let hex = |t: &str| u64::from_str_radix(t, 16).unwrap() as i64;
+        let mut cases = 0;
+        for line in recorded.lines() {
+            let (head, order) = line.split_once(": ").unwrap();
+            let (base, count) = head.split_once(' ').unwrap();
+            let base = hex(base);
+            let count: i64 = count.parse().unwrap();
+            let expected: Vec<i64> = order.split(' ').map(hex).collect();
+            // Handed over in a scrambled order: the model must not rely on it.
+            let ids: Vec<i64> = (0..count).rev().map(|i| base + i).collect();
+            assert_eq!(java_long_map_order(&ids), expected, "{line}");
+            cases += 1;
+        }
+        assert_eq!(cases, 21);
+    }
+
+    #[test]
+    fn trace_mask_words_print_the_mask_in_force() {
+        let mut s = reference_like();
+        let all = Whitelist::all();
+        assert_eq!(render("gtmk", &s, &all), fixture("gtmk"));
+        s.trace_mask = 0x1ff;
+        assert_eq!(render("stmk", &s, &all), fixture("stmk_511"));
+        assert_eq!(render("gtmk", &s, &all), fixture("gtmk_after_stmk"));
+        s.trace_mask = -2;
+        assert_eq!(render("stmk", &s, &all), fixture("stmk_negative"));
+    }
+
+    #[test]
+    fn client_response_sizes_in_mntr() {
+        let mut s = reference_like();
+        let lines = |s: &ServerStats| -> Vec<String> {
+            render("mntr", s, &Whitelist::all())
+                .lines()
+                .filter(|l| l.contains("client_response_size"))
+                .map(str::to_string)
+                .collect()
+        };
+        let theirs = |name: &str| -> Vec<String> {
+            let mut lines: Vec<String> = fixture(name)
+                .lines()
+                .filter(|l| l.contains("client_response_size"))
+                .map(str::to_string)
+                .collect();
+            lines.sort();
+            lines
+        };
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        assert_eq!(sorted(lines(&s)), theirs("mntr_after_srst"));
+        s.client_response_sizes = ResponseSizes {
+            last: 16,
+            min: 16,
+            max: 89,
+        };
+        assert_eq!(sorted(lines(&s)), theirs("mntr_response_sizes"));
+    }
+
+    #[test]
+    fn version_carries_the_build_date_in_zookeepers_format() {
+        // yyyy-MM-dd HH:mm UTC, as Debian's 3.8.0 prints it.
+        let date = BUILD_DATE.as_bytes();
+        assert_eq!(date.len(), "2024-12-29 17:54 UTC".len(), "{BUILD_DATE}");
+        for (i, c) in date.iter().enumerate() {
+            match i {
+                4 | 7 => assert_eq!(*c, b'-'),
+                10 => assert_eq!(*c, b' '),
+                13 => assert_eq!(*c, b':'),
+                16..=19 => assert_eq!(&date[16..], b" UTC"),
+                _ => assert!(c.is_ascii_digit(), "{BUILD_DATE}"),
+            }
+        }
+        let version = full_version();
+        assert!(version.starts_with("3.8.0-paddock-"), "{version}");
+        assert!(version.ends_with(&format!(", built on {BUILD_DATE}")));
+        let s = ServerStats::new(
+            version.clone(),
+            ServerMode::Standalone,
+            reference_like().conf,
+        );
+        let srvr = render("srvr", &s, &Whitelist::all());
+        assert!(srvr.starts_with(&format!("Zookeeper version: {version}\n")));
+    }
+
+    #[test]
+    fn word_replies_count_as_zookeepers_packets() {
+        assert_eq!(reply_packets(0), 0);
+        assert_eq!(reply_packets(4), 1);
+        assert_eq!(reply_packets(8192), 1);
+        assert_eq!(reply_packets(8193), 2);
+        // The recorded 16619-byte mntr after srst: 3 packets.
+        assert_eq!(reply_packets(fixture("mntr_after_srst").len()), 3);
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub struct LogStats {
     pub txns: AtomicU64,
     pub flush_micros_total: AtomicU64,
     pub flush_micros_max: AtomicU64,
+    /// The shortest flush, in µs, plus one (0: no flush yet), so that the
+    /// derived `Default` needs no sentinel.
+    pub flush_micros_min_plus_one: AtomicU64,
     pub fsync_threshold_exceeded: AtomicU64,
     pub durable_zxid: AtomicI64,
     pub failed: AtomicBool,
@@ -237,6 +240,11 @@ impl LogCore {
                         self.stats
                             .flush_micros_max
                             .fetch_max(micros, Ordering::Relaxed);
+                        let _ = self.stats.flush_micros_min_plus_one.fetch_update(
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                            |min| (min == 0 || micros + 1 < min).then_some(micros + 1),
+                        );
                         self.stats.durable_zxid.store(durable, Ordering::Relaxed);
                         if started.elapsed() > self.fsync_warning {
                             self.stats

@@ -136,6 +136,12 @@ pub struct ShardReport {
     pub data_watches: Vec<(i64, String)>,
     pub watch_count: usize,
     pub outstanding: usize,
+    /// Shard 0 only: the session tracker's expiry buckets, (wall-clock ms,
+    /// session ids).
+    pub session_sets: Vec<(i64, Vec<i64>)>,
+    /// Every connection's place in ZooKeeper's connection expiry queue:
+    /// (elapsed-time ms of its bucket, Java address, session id).
+    pub connection_expiries: Vec<(i64, String, i64)>,
 }
 
 /// Raises RLIMIT_MEMLOCK (glommio's io_uring rings and buffers are locked
@@ -874,13 +880,5 @@ async fn expiry_loop(
 }
 
 pub(crate) fn shard_report(shard: &Shard) -> ShardReport {
-    let conns: Vec<_> = shard.conns.borrow().values().cloned().collect();
-    let tree = shard.tree.borrow();
-    ShardReport {
-        shard: shard.id,
-        connections: conns.iter().map(|c| admin::connection_info(c)).collect(),
-        data_watches: tree.data_watches(),
-        watch_count: tree.watch_count(),
-        outstanding: conns.iter().map(|c| c.queued()).sum(),
-    }
+    admin::shard_report(shard)
 }

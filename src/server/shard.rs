@@ -276,7 +276,7 @@ impl Shard {
             if let Some(conn) = self.conn_for_session(*session_id) {
                 let mut frame = Vec::with_capacity(32 + event.path.len());
                 write_notification(&mut frame, -1, event);
-                conn.send_frame(&frame);
+                conn.send_response(&frame);
             }
         }
         let mine = origin.filter(|o| o.shard == self.id);

@@ -104,12 +104,11 @@ impl SessionTracker {
         self.buckets.entry(expires_at_ms).or_default().insert(id);
     }
 
+    /// Takes `id` out of its bucket. An emptied bucket stays until its time
+    /// comes, as in ZooKeeper's `ExpiryQueue` (`dump` counts it).
     fn unbucket(&mut self, id: i64, at: u64) {
         if let Some(bucket) = self.buckets.get_mut(&at) {
             bucket.remove(&id);
-            if bucket.is_empty() {
-                self.buckets.remove(&at);
-            }
         }
     }
 
@@ -156,7 +155,16 @@ impl SessionTracker {
 
     /// When `expired` will next have something to hand out.
     pub fn next_expiry_ms(&self) -> Option<u64> {
-        self.buckets.keys().next().copied()
+        self.buckets
+            .iter()
+            .find(|(_, ids)| !ids.is_empty())
+            .map(|(at, _)| *at)
+    }
+
+    /// The expiry buckets, earliest first: (expiry time, sessions), for
+    /// `dump`.
+    pub fn buckets(&self) -> impl Iterator<Item = (u64, &HashSet<i64>)> + '_ {
+        self.buckets.iter().map(|(at, ids)| (*at, ids))
     }
 
     pub fn contains(&self, id: i64) -> bool {
@@ -221,6 +229,20 @@ mod tests {
         assert!(t.expired(8000).is_empty());
         assert_eq!(t.expired(10_000), vec![2]);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn emptied_buckets_stay_until_their_time() {
+        let mut t = SessionTracker::new(2000);
+        t.add(1, 5000, 100); // -> 6000
+        assert!(t.touch(1, 2100)); // -> 8000; 6000 stays, empty
+        t.add(2, 5000, 2100); // -> 8000
+        t.remove(2);
+        let buckets: Vec<(u64, usize)> = t.buckets().map(|(at, ids)| (at, ids.len())).collect();
+        assert_eq!(buckets, vec![(6000, 0), (8000, 1)]);
+        assert_eq!(t.next_expiry_ms(), Some(8000));
+        assert!(t.expired(6000).is_empty());
+        assert_eq!(t.buckets().count(), 1);
     }
 
     #[test]
