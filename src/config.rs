@@ -862,13 +862,7 @@ fn apply(
         "sessionRequireClientSASLAuth" => config.session_require_client_sasl_auth = ctx.bool()?,
         "enforce.auth.enabled" => config.enforce_auth_enabled = ctx.bool()?,
         "enforce.auth.schemes" => {
-            config.enforce_auth_schemes = ctx
-                .value()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
+            config.enforce_auth_schemes = crate::auth::enforce::split_schemes(ctx.value())
         }
         "java.security.auth.login.config" => {
             config.jaas_config = Some(ctx.path()?);
@@ -1311,6 +1305,10 @@ fn finish(
             ));
         }
     }
+
+    // ZooKeeper refuses to start on these (AuthenticationHelper).
+    crate::auth::enforce::AuthEnforcement::from_config(config)
+        .map_err(|e| error(e.key, e.message))?;
 
     if !config.servers.is_empty() {
         finish_ensemble(config, &file, pending.client_port_set)?;
