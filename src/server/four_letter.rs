@@ -304,6 +304,9 @@ pub struct ServerStats {
     pub uptime_ms: u64,
     pub global_sessions: u64,
     pub local_sessions: u64,
+    /// ZooKeeper 3.8 counts only TLS handshake and x509 failures here (in
+    /// `NettyServerCnxnFactory`), never a failed addauth or SASL; paddock has
+    /// no TLS (its keys are refused), so 0 is the true count.
     pub auth_failed_count: u64,
     /// -1 until the first response (`BufferStats`).
     pub last_client_response_size: i64,

@@ -200,8 +200,10 @@ def test_enforce_auth_digest(servers, clients):
     (rawzk.WHOAMI, b""),
     (rawzk.CLOSE, b""),
     (SET_WATCHES, Writer().long(0).int(0).int(0).int(0).bytes()),
+    (9999, b""),
+    (rawzk.GETDATA, b"\x00\x00"),
 ], ids=["getData", "exists", "getChildren", "sync", "whoAmI", "closeSession",
-        "setWatches"])
+        "setWatches", "unknownOp", "undecodableBody"])
 def test_enforce_auth_refuses_every_request(servers, op, body):
     s = servers(extra_cfg=ENFORCE_DIGEST)
     z = raw_connected(s)
@@ -319,6 +321,7 @@ def test_enforce_auth_digest_or_sasl(servers, clients):
     assert call(bob.exists_async("/either-none")) is None
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_session_require_client_sasl_auth_bad_password_is_lost(servers, clients):
     s = sasl_server(servers, {"sessionRequireClientSASLAuth": "true"})
     bad = clients(s, start=False, sasl_options=sasl("bob", "wrong"),
@@ -369,6 +372,7 @@ def test_super_user_sasl(servers, clients):
 # zk_auth_failed_count
 # --------------------------------------------------------------------------
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_auth_failed_count(servers, clients):
     """ZooKeeper 3.8 increments zk_auth_failed_count only in
     NettyServerCnxnFactory (TLS handshake / x509 failures); failed addauth,
@@ -402,19 +406,46 @@ def test_auth_failed_count(servers, clients):
     assert mntr_value(s, "zk_auth_failed_count") == "0"
 
 
+def raw_sasl(z, user, password):
+    """DIGEST-MD5 over raw frames (pure-sasl on the client side); returns the
+    last SASL reply."""
+    from puresasl.client import SASLClient
+    client = SASLClient("zk-sasl-md5", "zookeeper", mechanism="DIGEST-MD5",
+                        username=user, password=password)
+    rep = z.request(SASL_OP, Writer().buffer(b"").bytes())
+    assert (rep.zxid, rep.err) == (0, 0), rep
+    response = client.process(Reader(rep.body).buffer())
+    return z.request(SASL_OP, Writer().buffer(response).bytes())
+
+
+def whoami(z):
+    rep = z.request(rawzk.WHOAMI)
+    assert rep.err == 0, rep
+    r = Reader(rep.body)
+    return sorted((r.string(), r.string()) for _ in range(r.int()))
+
+
+def test_super_user_whoami(servers):
+    """ZooKeeper gives the superUser's connection the id super:"" next to
+    sasl:bob; an ordinary SASL user gets sasl:<name> only."""
+    s = sasl_server(servers, {"superUser": "bob"})
+    for user, password, expected in [
+            ("bob", "bobsecret", [("sasl", "bob"), ("super", "")]),
+            ("carol", "carolsecret", [("sasl", "carol")])]:
+        z = raw_connected(s)
+        rep = raw_sasl(z, user, password)
+        assert (rep.zxid, rep.err) == (0, 0), rep
+        ids = whoami(z)
+        assert [i for i in ids if i[0] != "ip"] == expected, ids
+        z.close()
+
+
 def test_sasl_failure_reply_when_sasl_enforced(servers):
     """A bad DIGEST-MD5 response under sessionRequireClientSASLAuth: the
     SASL reply carries -124 (not AuthFailed) and a null token, then a close."""
-    puresasl = pytest.importorskip("puresasl.client")
     s = sasl_server(servers, {"sessionRequireClientSASLAuth": "true"})
     z = raw_connected(s)
-    client = puresasl.SASLClient("127.0.0.1", "zookeeper", mechanism="DIGEST-MD5",
-                                 username="bob", password="wrong")
-    rep = z.request(SASL_OP, Writer().buffer(b"").bytes())
-    assert (rep.zxid, rep.err) == (0, 0)
-    challenge = Reader(rep.body).buffer()
-    response = client.process(challenge)
-    rep = z.request(SASL_OP, Writer().buffer(response).bytes())
+    rep = raw_sasl(z, "bob", "wrong")
     assert (rep.zxid, rep.err) == (0, SESSION_CLOSED_REQUIRE_SASL_AUTH), rep
     assert rep.body == b"\xff\xff\xff\xff"  # SetSASLResponse(token = null)
     assert z.is_closed_by_server(5)
