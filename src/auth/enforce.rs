@@ -72,9 +72,15 @@ impl AuthEnforcement {
         settings: EnforcementSettings<'_>,
     ) -> Result<AuthEnforcement, EnforcementError> {
         let (key, schemes) = if settings.session_require_client_sasl_auth {
-            ("sessionRequireClientSASLAuth", vec![SASL_SCHEME.to_string()])
+            (
+                "sessionRequireClientSASLAuth",
+                vec![SASL_SCHEME.to_string()],
+            )
         } else if settings.enforce_auth_enabled {
-            ("enforce.auth.schemes", settings.enforce_auth_schemes.to_vec())
+            (
+                "enforce.auth.schemes",
+                settings.enforce_auth_schemes.to_vec(),
+            )
         } else {
             return Ok(AuthEnforcement::off());
         };
@@ -134,8 +140,7 @@ impl AuthEnforcement {
         if !self.is_enabled() || op == OP_AUTH || op == OP_SASL {
             return true;
         }
-        auth.iter()
-            .any(|id| self.schemes.iter().any(|s| *s == id.scheme))
+        auth.iter().any(|id| self.schemes.contains(&id.scheme))
     }
 }
 
@@ -229,7 +234,9 @@ mod tests {
         let unknown = AuthEnforcement::from_settings(settings(true, &strings(&["foo"]), false))
             .expect_err("foo has no provider");
         assert_eq!(unknown.key, "enforce.auth.schemes");
-        assert!(unknown.message.contains("Authentication scheme foo is not available"));
+        assert!(unknown
+            .message
+            .contains("Authentication scheme foo is not available"));
         let mut no_provider = settings(false, &[], true);
         no_provider.sasl_provider_configured = false;
         let sasl = AuthEnforcement::from_settings(no_provider).expect_err("no sasl provider");
@@ -244,11 +251,8 @@ mod tests {
         assert!(split_schemes(",,").is_empty());
         assert_eq!(split_schemes("digest,,ip"), strings(&["digest", "", "ip"]));
         assert_eq!(split_schemes(""), strings(&[""]));
-        let inner_empty = AuthEnforcement::from_settings(settings(
-            true,
-            &split_schemes("digest,,ip"),
-            false,
-        ));
+        let inner_empty =
+            AuthEnforcement::from_settings(settings(true, &split_schemes("digest,,ip"), false));
         assert!(inner_empty.is_err());
     }
 }

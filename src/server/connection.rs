@@ -432,7 +432,10 @@ impl Conn {
                     // (ZooKeeper adds the id super:"" next to sasl:user).
                     let is_super = shard.shared.config.super_user.as_deref() == Some(&user);
                     if is_super {
-                        log::info!("{}: authenticated SASL id '{user}' as super user", self.peer);
+                        log::info!(
+                            "{}: authenticated SASL id '{user}' as super user",
+                            self.peer
+                        );
                     }
                     let mut st = self.state.borrow_mut();
                     st.auth.push(Id::new("sasl", &user));
