@@ -244,6 +244,29 @@ mod tests {
         assert!(sasl.message.contains("SASLAuthenticationProvider"));
     }
 
+    /// The config's finish step refuses what ZooKeeper refuses, naming the key.
+    #[test]
+    fn config_load_refuses_unavailable_schemes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let load = |extra: &str| {
+            let path = dir.path().join("zoo.cfg");
+            let text = format!("dataDir={}\n{extra}", dir.path().display());
+            std::fs::write(&path, text).expect("write zoo.cfg");
+            crate::config::load_with_jvm_flags(Some(&path), None, None)
+        };
+        let error = load("enforce.auth.enabled=true\nenforce.auth.schemes=foo\n")
+            .expect_err("foo has no provider");
+        assert_eq!(error.key, "enforce.auth.schemes");
+        let error = load("sessionRequireClientSASLAuth=true\n").expect_err("no SASL provider");
+        assert_eq!(error.key, "sessionRequireClientSASLAuth");
+        let (config, _) = load(&format!(
+            "sessionRequireClientSASLAuth=true\nauthProvider.1={SASL_PROVIDER_CLASS}\n"
+        ))
+        .expect("sasl with its provider starts");
+        let enforcement = AuthEnforcement::from_config(&config).expect("valid");
+        assert!(enforcement.sasl_required());
+    }
+
     #[test]
     fn schemes_split_like_java() {
         assert_eq!(split_schemes("digest, sasl,"), strings(&["digest", "sasl"]));
