@@ -1,6 +1,8 @@
 //! Authentication helpers the server calls: pure functions and small state
 //! machines, no I/O except reading the JAAS file.
 //!
+//! * [`enforce`]: `enforce.auth.*` and `sessionRequireClientSASLAuth`: which
+//!   requests an unauthenticated connection may make (none but auth/SASL).
 //! * [`digest`]: ZooKeeper's `digest` scheme (`addauth digest user:pw`) and
 //!   the `superDigest` check.
 //! * [`jaas`]: the JAAS login file that names the SASL users
@@ -12,6 +14,7 @@ use crate::data_tree::java_hash::{spread, string_hash as java_string_hash};
 use crate::protocol::{ClientInfo, Id};
 
 pub mod digest;
+pub mod enforce;
 pub mod jaas;
 pub mod sasl;
 

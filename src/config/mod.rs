@@ -582,13 +582,7 @@ fn apply(config: &mut Config, pending: &mut Pending, ctx: &Ctx<'_>) -> Result<()
         "sessionRequireClientSASLAuth" => config.session_require_client_sasl_auth = ctx.bool()?,
         "enforce.auth.enabled" => config.enforce_auth_enabled = ctx.bool()?,
         "enforce.auth.schemes" => {
-            config.enforce_auth_schemes = ctx
-                .value()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect()
+            config.enforce_auth_schemes = crate::auth::enforce::split_schemes(ctx.value())
         }
         "java.security.auth.login.config" => {
             config.jaas_config = Some(ctx.path()?);
@@ -889,6 +883,10 @@ fn finish(
             ));
         }
     }
+
+    // ZooKeeper refuses to start on these (AuthenticationHelper).
+    crate::auth::enforce::AuthEnforcement::from_config(config)
+        .map_err(|e| error(e.key, e.message))?;
 
     if !config.servers.is_empty() {
         finish_single_server(config, &file, pending.client_port_set)?;

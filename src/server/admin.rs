@@ -112,6 +112,7 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
     );
     s.trace_mask = shared.stats.trace_mask();
     s.client_response_sizes = shared.stats.response_sizes();
+    s.auth_failed_count = shared.stats.auth_failed();
     s.latency = shared.stats.latency();
     s.packets_received = shared.stats.packets_received.load(Ordering::Relaxed);
     s.packets_sent = shared.stats.packets_sent.load(Ordering::Relaxed);

@@ -514,6 +514,7 @@ impl Conn {
                     err: ErrorCode::AuthFailed.code(),
                 };
                 write_reply(&mut frame, header, None);
+                self.shared.stats.note_auth_failed();
                 self.send_response(&frame);
                 self.close_after_flush();
             }
@@ -524,6 +525,7 @@ impl Conn {
         let zxid = shard.last_zxid();
         let Some(users) = shard.shared.sasl_users.as_ref() else {
             let frame = reply_frame(xid, zxid, Err(ErrorCode::AuthFailed));
+            self.shared.stats.note_auth_failed();
             self.send_response(&frame);
             self.close_after_flush();
             return;
@@ -544,20 +546,73 @@ impl Conn {
         match result {
             Ok((response, authenticated)) => {
                 if let Some(user) = authenticated {
+                    // `zookeeper.superUser`: that SASL user is a super user
+                    // (ZooKeeper adds the id super:"" next to sasl:user).
+                    let is_super = shard.shared.config.super_user.as_deref() == Some(&user);
+                    if is_super {
+                        log::info!(
+                            "{}: authenticated SASL id '{user}' as super user",
+                            self.peer
+                        );
+                    }
                     let mut st = self.state.borrow_mut();
                     st.auth.push(Id::new("sasl", &user));
+                    if is_super {
+                        st.auth.push(Id::new("super", ""));
+                        st.is_super = true;
+                    }
                     st.sasl = None;
                 }
-                let frame = reply_frame(xid, zxid, Ok(Response::Sasl { token: response }));
+                // ZooKeeper answers SASL with zxid 0.
+                let frame = reply_frame(xid, 0, Ok(Response::Sasl { token: response }));
                 self.send_response(&frame);
             }
             Err(e) => {
-                log::warn!("SASL authentication from {} failed: {e}", self.peer);
-                let frame = reply_frame(xid, zxid, Err(ErrorCode::AuthFailed));
-                self.send_response(&frame);
+                // As ZooKeeper's processSasl: SessionClosedRequireSaslAuth when
+                // SASL is enforced, AuthFailed otherwise; either way the reply
+                // carries a null SASL token, then the connection closes.
+                let error = if shard.shared.auth_enforcement.sasl_required() {
+                    ErrorCode::SessionClosedRequireSaslAuth
+                } else {
+                    ErrorCode::AuthFailed
+                };
+                log::warn!(
+                    "SASL authentication from {} failed ({}): {e}",
+                    self.peer,
+                    error.code()
+                );
+                self.shared.stats.note_auth_failed();
+                self.send_response(&null_sasl_reply_frame(xid, error));
                 self.close_after_flush();
             }
         }
+    }
+
+    /// `enforce.auth.*` / `sessionRequireClientSASLAuth`: true when request
+    /// `op` may be served. Otherwise the client has been answered -124 (zxid
+    /// 0, as ZooKeeper's `AuthenticationHelper`) and the connection is closing;
+    /// the session itself lives on until it expires.
+    fn enforce_auth(&self, shard: &Shard, xid: i32, op: i32) -> bool {
+        let enforcement = &shard.shared.auth_enforcement;
+        let schemes: Vec<String> = {
+            let st = self.state.borrow();
+            if enforcement.admits(op, &st.auth) {
+                return true;
+            }
+            st.auth.iter().map(|id| id.scheme.clone()).collect()
+        };
+        log::error!(
+            "client {} (session 0x{:x}): authentication scheme(s) {:?} do not match any of \
+             the enforced schemes {:?}; closing the connection",
+            self.peer,
+            self.session_id(),
+            schemes,
+            enforcement.schemes()
+        );
+        let frame = reply_frame(xid, 0, Err(ErrorCode::SessionClosedRequireSaslAuth));
+        self.send_response(&frame);
+        self.close_after_flush();
+        false
     }
 
     /// The first frame: a ConnectRequest.
@@ -709,6 +764,16 @@ pub fn reply_frame(xid: i32, zxid: i64, reply: Result<Response, ErrorCode>) -> V
             None,
         ),
     }
+    frame
+}
+
+/// A SASL failure as ZooKeeper sends it: header (zxid 0, `error`) and a
+/// `SetSASLResponse` whose token is null (length -1).
+fn null_sasl_reply_frame(xid: i32, error: ErrorCode) -> Vec<u8> {
+    let mut frame = reply_frame(xid, 0, Err(error));
+    frame.extend_from_slice(&(-1i32).to_be_bytes());
+    let length = (frame.len() - 4) as i32;
+    frame[..4].copy_from_slice(&length.to_be_bytes());
     frame
 }
 
@@ -906,6 +971,10 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
             let mut reader = Reader::new(&payload);
             let header = RequestHeader::decode(&mut reader)
                 .map_err(|e| format!("undecodable request header: {e}"))?;
+            // Before the body is decoded, as ZooKeeper's processPacket.
+            if !conn.enforce_auth(shard, header.xid, header.op) {
+                return Ok(());
+            }
             match Request::decode(header.op, reader.rest()) {
                 Ok(request) => conn.handle_request(shard, header.xid, request).await,
                 Err(DecodeError::UnknownOp(op)) => {

@@ -368,6 +368,12 @@ pub struct ServerStats {
     pub uptime_ms: u64,
     pub global_sessions: u64,
     pub local_sessions: u64,
+    /// Failed authentications: addauth refused (unknown scheme, bad
+    /// credentials) and SASL exchanges that failed; reset by `srst`.
+    /// ZooKeeper 3.8 counts only TLS handshake and x509 failures here (in
+    /// `NettyServerCnxnFactory`) and so prints 0 after these; paddock has no
+    /// TLS, and a counter named for failed authentication that never moves
+    /// would hide exactly what an operator watches it for.
     pub auth_failed_count: u64,
     pub client_response_sizes: ResponseSizes,
     pub trace_mask: i64,

@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 
 use glommio::{LocalExecutorBuilder, Placement};
 
+use crate::auth::enforce::AuthEnforcement;
 use crate::config::Config;
 use crate::data_tree::DataTree;
 use crate::protocol::Request;
@@ -69,6 +70,8 @@ pub enum ServerError {
     Executor { core: usize, message: String },
     #[error("{0}")]
     Io(#[from] io::Error),
+    #[error("key '{key}': {message}")]
+    Config { key: &'static str, message: String },
 }
 
 /// State every shard can read: configuration, counters, the per-IP
@@ -80,6 +83,8 @@ pub struct Shared {
     pub log_stats: Arc<LogStats>,
     pub started: Instant,
     pub sasl_users: Option<Arc<HashMap<String, String>>>,
+    /// `enforce.auth.*` / `sessionRequireClientSASLAuth`, resolved once.
+    pub auth_enforcement: AuthEnforcement,
     per_ip: Mutex<HashMap<IpAddr, u32>>,
     pub shutdown: AtomicBool,
     pub queries: Vec<flume::Sender<ShardQuery>>,
@@ -314,7 +319,13 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         .durable_zxid
         .store(log.durable_zxid(), Ordering::Relaxed);
     let sasl_users = load_sasl_users(&config);
+    let auth_enforcement =
+        AuthEnforcement::from_config(&config).map_err(|e| ServerError::Config {
+            key: e.key,
+            message: e.message,
+        })?;
     let shared = Arc::new(Shared {
+        auth_enforcement,
         stats: Stats::new(),
         log_stats: log_stats.clone(),
         started: Instant::now(),

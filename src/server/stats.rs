@@ -44,6 +44,8 @@ pub struct Stats {
     response_size_last: AtomicI64,
     response_size_min: AtomicI64,
     response_size_max: AtomicI64,
+    /// Failed authentications (addauth refused, SASL exchange failed).
+    auth_failed: AtomicU64,
     /// `ZooTrace`'s text trace mask, as `stmk` set it.
     trace_mask: AtomicI64,
 }
@@ -68,8 +70,19 @@ impl Stats {
             response_size_last: AtomicI64::new(-1),
             response_size_min: AtomicI64::new(-1),
             response_size_max: AtomicI64::new(-1),
+            auth_failed: AtomicU64::new(0),
             trace_mask: AtomicI64::new(DEFAULT_TRACE_MASK),
         }
+    }
+
+    /// An authentication that failed: an addauth with an unknown scheme or
+    /// bad credentials, or a SASL exchange that did not authenticate.
+    pub fn note_auth_failed(&self) {
+        self.auth_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn auth_failed(&self) -> u64 {
+        self.auth_failed.load(Ordering::Relaxed)
     }
 
     pub fn note_packet_received(&self) {
@@ -143,6 +156,7 @@ impl Stats {
         self.response_size_last.store(-1, Ordering::Relaxed);
         self.response_size_min.store(-1, Ordering::Relaxed);
         self.response_size_max.store(-1, Ordering::Relaxed);
+        self.auth_failed.store(0, Ordering::Relaxed);
     }
 
     /// Request latency in ZooKeeper's units (milliseconds), for the
