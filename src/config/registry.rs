@@ -206,10 +206,10 @@ pub const REGISTRY: &[Row] = &[
     ),
     ignored("enableEagerACLCheck", "ACLs are still checked when each request is applied, as ZooKeeper does by default"),
     ignored("enforceQuota", "quotas are not enforced, as with ZooKeeper's default (enforceQuota=false)"),
-    refused(
+    implemented(
         "superUser",
-        NONE,
-        "SASL super users are not supported yet; remove this line (DigestAuthenticationProvider.superDigest works)",
+        "super_user",
+        "tests/interop/test_enforce_auth.py::test_super_user_sasl",
     ),
     refused(
         "allowSaslFailedClients",

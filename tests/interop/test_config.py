@@ -19,6 +19,7 @@ from kazoo.security import make_acl, make_digest_acl
 
 from conftest import four_letter, free_port, is_zookeeper, wait_until
 import opshelp
+import rawzk
 from opshelp import run_paddock
 
 paddock_only = pytest.mark.skipif(
@@ -347,3 +348,70 @@ def test_session_touch_interval_longer_than_timeout_expires_busy_sessions(server
     finally:
         zk.stop()
         zk.close()
+
+
+def _cons_recved(server, local_port):
+    """`recved=` of the connection from ``local_port`` in `cons`, or None."""
+    for line in four_letter(server.port, "cons").splitlines():
+        if (":%d[" % local_port) in line and "recved=" in line:
+            return int(line.split("recved=")[1].split(",")[0])
+    return None
+
+
+@paddock_only
+def test_max_outstanding_per_connection_stops_reading(servers):
+    """With paddock.maxOutstandingPerConnection=1 the shard stops reading a
+    connection while one request is in flight: a write held 3 s by the group
+    commit wait, then a read pipelined behind it. `cons` shows the read
+    unread (recved = connect + write) until the write is answered; with the
+    default limit both are read at once (recved = 3)."""
+    for limit, expected in ((1, 2), (1000, 3)):
+        s = servers({"paddock.maxOutstandingPerConnection": str(limit),
+                     "paddock.groupCommitWaitMicros": "3000000",
+                     "paddock.cores": "0"})
+        z = rawzk.RawZK(s.port)
+        try:
+            z.connect()
+            local_port = z.sock.getsockname()[1]
+            create = (rawzk.Writer().string("/held").buffer(b"x")
+                      .acls([(31, "world", "anyone")]).int(0).bytes())
+            z.send_frame(rawzk.Writer().int(1).int(rawzk.CREATE).bytes() + create)
+            z.send_frame(rawzk.Writer().int(2).int(rawzk.EXISTS).bytes()
+                         + rawzk.Writer().string("/").bool(False).bytes())
+            wait_until(lambda: (_cons_recved(s, local_port) or 0) >= 2, 2.0,
+                       what="the write read by the server")
+            time.sleep(0.3)  # let a reader that may read on do so
+            assert _cons_recved(s, local_port) == expected, (limit, four_letter(s.port, "cons"))
+            assert z.read_reply(1, timeout=15).err == 0
+            assert z.read_reply(2, timeout=15).err == 0
+        finally:
+            z.close()
+            s.stop()
+
+
+def _cpu_seconds(pid):
+    """utime + stime of a process, from /proc (clock ticks → seconds)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@paddock_only
+def test_spin_before_park_burns_cpu_when_idle(servers, clients):
+    """paddock.spinBeforeParkMicros makes an idle shard spin before it
+    sleeps: the same trickle of requests (one per 50 ms for 3 s) costs the
+    server a small fraction of a core without it and most of a core with a
+    100 ms spin (the shard never gets to sleep between requests). The
+    margin is wide on purpose: this compares CPU time spent, not latency."""
+    used = {}
+    for spin in (0, 100000):
+        s = servers({"paddock.spinBeforeParkMicros": str(spin), "paddock.cores": "0"})
+        zk = clients(s)
+        before = _cpu_seconds(s.proc.pid)
+        for _ in range(60):
+            zk.exists("/")
+            time.sleep(0.05)
+        used[spin] = _cpu_seconds(s.proc.pid) - before
+        s.stop()
+    assert used[100000] > 0.6, used
+    assert used[100000] > 3 * used[0], used
