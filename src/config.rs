@@ -291,12 +291,16 @@ pub struct Config {
     pub standalone_enabled: bool,
     /// `reconfigEnabled` (false).
     pub reconfig_enabled: bool,
-    /// `admin.enableServer` (true; paddock has no AdminServer yet).
+    /// `admin.enableServer` (true).
     pub admin_enable_server: bool,
     /// `admin.serverAddress` (0.0.0.0).
     pub admin_server_address: String,
     /// `admin.serverPort` (8080).
     pub admin_server_port: u16,
+    /// `admin.commandURL` (/commands).
+    pub admin_command_url: String,
+    /// `admin.idleTimeout` in ms (30000): an idle AdminServer connection is closed.
+    pub admin_idle_timeout_ms: u64,
     /// `quorumListenOnAllIPs` (false).
     pub quorum_listen_on_all_ips: bool,
     /// `electionPortBindRetry` (3; 0 = retry forever).
@@ -382,6 +386,8 @@ impl Config {
             admin_enable_server: true,
             admin_server_address: "0.0.0.0".to_string(),
             admin_server_port: 8080,
+            admin_command_url: "/commands".to_string(),
+            admin_idle_timeout_ms: 30_000,
             quorum_listen_on_all_ips: false,
             election_port_bind_retry: 3,
             sync_enabled: true,
@@ -607,7 +613,7 @@ fn unescape(text: &str) -> String {
 
 /// Keys ZooKeeper accepts that paddock parses but does not act on; the
 /// message says why it is safe (or not) to ignore.
-const ACCEPTED_UNSUPPORTED: [(&str, &str); 14] = [
+const ACCEPTED_UNSUPPORTED: [(&str, &str); 13] = [
     ("secureClientPortAddress", "TLS is not supported (ignored)"),
     ("sslQuorum", "TLS is not supported (ignored)"),
     ("portUnification", "TLS is not supported (ignored)"),
@@ -625,10 +631,6 @@ const ACCEPTED_UNSUPPORTED: [(&str, &str); 14] = [
     ("maxResponseCacheSize", "accepted (ignored)"),
     ("maxGetChildrenResponseCacheSize", "accepted (ignored)"),
     ("audit.enable", "audit logging is not supported (ignored)"),
-    (
-        "admin.commandURL",
-        "paddock has no AdminServer yet (ignored)",
-    ),
     (
         "multiAddress.enabled",
         "multiple addresses per server are not supported (ignored)",
@@ -839,6 +841,8 @@ fn apply(
         "admin.enableServer" => config.admin_enable_server = ctx.bool()?,
         "admin.serverAddress" => config.admin_server_address = ctx.value().to_string(),
         "admin.serverPort" => config.admin_server_port = ctx.port()?,
+        "admin.commandURL" => config.admin_command_url = command_url(&ctx)?,
+        "admin.idleTimeout" => config.admin_idle_timeout_ms = u64::from(ctx.positive_u32()?),
         "quorumListenOnAllIPs" => config.quorum_listen_on_all_ips = ctx.bool()?,
         "electionPortBindRetry" => config.election_port_bind_retry = ctx.u32()?,
         "syncEnabled" => config.sync_enabled = ctx.bool()?,
@@ -1005,6 +1009,18 @@ fn apply_paddock(
 }
 
 /// `Integer.decode`-like: decimal, or `0x`/`0X`/`#` hex.
+/// `admin.commandURL`: a path from the server root, as Jetty mounts it.
+fn command_url(ctx: &Ctx<'_>) -> Result<String, ConfigError> {
+    let url = ctx.value().trim_end_matches('/');
+    if !url.starts_with('/') || url.contains(['?', '#', ' ']) {
+        return Err(ctx.error(format!(
+            "expected a path starting with '/', got '{}'",
+            ctx.value()
+        )));
+    }
+    Ok(url.to_string())
+}
+
 fn parse_java_int(ctx: &Ctx<'_>) -> Result<usize, ConfigError> {
     let value = ctx.value();
     let parsed = if let Some(hex) = value

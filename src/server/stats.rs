@@ -14,12 +14,17 @@ pub struct Stats {
     pub latency_micros_max: AtomicU64,
     pub connections_alive: AtomicI64,
     pub last_applied_zxid: AtomicI64,
+    /// `gtmk`/`get_trace_mask`; set by `set_trace_mask`.
+    pub trace_mask: AtomicI64,
 }
 
 impl Stats {
     pub fn new() -> Stats {
         let stats = Stats::default();
         stats.latency_micros_min.store(u64::MAX, Ordering::Relaxed);
+        stats
+            .trace_mask
+            .store(super::four_letter::DEFAULT_TRACE_MASK, Ordering::Relaxed);
         stats
     }
 
