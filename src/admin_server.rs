@@ -534,7 +534,10 @@ mod tests {
             conf,
         );
         let (first, second) = (72057637180342272_i64, 72057637180342273_i64);
-        for (session, port) in [(first, 54406), (second, 54416)] {
+        for (session, port, established_ms) in [
+            (first, 54406, 1796160712051),
+            (second, 54416, 1796160712119),
+        ] {
             s.connections.push(ConnectionInfo {
                 remote: format!("/127.0.0.1:{port}"),
                 interest_ops: 1,
@@ -544,7 +547,7 @@ mod tests {
                 session: Some(SessionConnectionInfo {
                     session_id: session,
                     last_operation: "NA".into(),
-                    established_ms: 1796160712051,
+                    established_ms,
                     session_timeout_ms: 10000,
                     last_cxid: -1,
                     last_zxid: -1,
