@@ -314,6 +314,9 @@ def test_command_url_is_configurable(server_factory):
 
 
 def test_busy_admin_port_is_logged_and_clients_are_served(server_factory):
+    if is_zookeeper():
+        pytest.skip("ZooKeeper's standalone main exits (code 4) when its admin port is "
+                    "busy; its QuorumPeer logs it and serves on, as paddock does always")
     with socket.socket() as taken:
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         taken.bind(("127.0.0.1", 0))
