@@ -301,6 +301,13 @@ pub struct Config {
     pub admin_command_url: String,
     /// `admin.idleTimeout` in ms (30000): an idle AdminServer connection is closed.
     pub admin_idle_timeout_ms: u64,
+    /// `metricsProvider.className` (None: ZooKeeper's default, no endpoint;
+    /// Some only for [`PROMETHEUS_METRICS_PROVIDER`]).
+    pub metrics_provider_class: Option<String>,
+    /// `metricsProvider.httpHost` (0.0.0.0).
+    pub metrics_http_host: String,
+    /// `metricsProvider.httpPort` (7000).
+    pub metrics_http_port: u16,
     /// `quorumListenOnAllIPs` (false).
     pub quorum_listen_on_all_ips: bool,
     /// `electionPortBindRetry` (3; 0 = retry forever).
@@ -388,6 +395,9 @@ impl Config {
             admin_server_port: 8080,
             admin_command_url: "/commands".to_string(),
             admin_idle_timeout_ms: 30_000,
+            metrics_provider_class: None,
+            metrics_http_host: "0.0.0.0".to_string(),
+            metrics_http_port: 7000,
             quorum_listen_on_all_ips: false,
             election_port_bind_retry: 3,
             sync_enabled: true,
@@ -842,6 +852,9 @@ fn apply(
         "admin.serverAddress" => config.admin_server_address = ctx.value().to_string(),
         "admin.serverPort" => config.admin_server_port = ctx.port()?,
         "admin.commandURL" => config.admin_command_url = command_url(&ctx)?,
+        "metricsProvider.className" => config.metrics_provider_class = metrics_provider(&ctx)?,
+        "metricsProvider.httpHost" => config.metrics_http_host = ctx.value().to_string(),
+        "metricsProvider.httpPort" => config.metrics_http_port = ctx.port()?,
         "admin.idleTimeout" => config.admin_idle_timeout_ms = u64::from(ctx.positive_u32()?),
         "quorumListenOnAllIPs" => config.quorum_listen_on_all_ips = ctx.bool()?,
         "electionPortBindRetry" => config.election_port_bind_retry = ctx.u32()?,
@@ -1009,6 +1022,23 @@ fn apply_paddock(
 }
 
 /// `Integer.decode`-like: decimal, or `0x`/`0X`/`#` hex.
+/// The metrics provider whose `/metrics` endpoint paddock serves.
+pub const PROMETHEUS_METRICS_PROVIDER: &str =
+    "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
+/// ZooKeeper's default provider: no endpoint.
+const DEFAULT_METRICS_PROVIDER: &str = "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider";
+
+fn metrics_provider(ctx: &Ctx<'_>) -> Result<Option<String>, ConfigError> {
+    match ctx.value() {
+        PROMETHEUS_METRICS_PROVIDER => Ok(Some(PROMETHEUS_METRICS_PROVIDER.to_string())),
+        DEFAULT_METRICS_PROVIDER => Ok(None),
+        other => Err(ctx.error(format!(
+            "metrics provider '{other}' is not supported (paddock has \
+             {PROMETHEUS_METRICS_PROVIDER} and {DEFAULT_METRICS_PROVIDER})"
+        ))),
+    }
+}
+
 /// `admin.commandURL`: a path from the server root, as Jetty mounts it.
 fn command_url(ctx: &Ctx<'_>) -> Result<String, ConfigError> {
     let url = ctx.value().trim_end_matches('/');
@@ -1540,6 +1570,38 @@ mod tests {
     }
 
     #[test]
+    fn admin_and_metrics_keys() {
+        let (config, warnings) = load_text(
+            "dataDir=/tmp/zookeeper\nadmin.commandURL=/zk/\nadmin.idleTimeout=500\n\
+             admin.serverPort=9090\nmetricsProvider.httpHost=127.0.0.1\n",
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.admin_command_url, "/zk");
+        assert_eq!(config.admin_idle_timeout_ms, 500);
+        assert_eq!(config.admin_server_port, 9090);
+        assert!(config.admin_enable_server);
+        assert_eq!(config.metrics_http_host, "127.0.0.1");
+        assert_eq!(config.metrics_provider_class, None);
+        let (defaults, _) = load_text("dataDir=/tmp/zookeeper\n").unwrap();
+        assert_eq!(defaults.admin_command_url, "/commands");
+        assert_eq!(defaults.admin_idle_timeout_ms, 30_000);
+        assert_eq!(defaults.admin_server_address, "0.0.0.0");
+        assert_eq!(defaults.admin_server_port, 8080);
+        for bad in [
+            "admin.commandURL=commands",
+            "admin.idleTimeout=0",
+            "metricsProvider.className=com.example.Nope",
+            "metricsProvider.httpPort=0",
+        ] {
+            assert!(
+                load_text(&format!("dataDir=/tmp/zookeeper\n{bad}\n")).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn zoo_sample() {
         let (config, warnings) = load_text(
             "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=/tmp/zookeeper\nclientPort=2181\n\
@@ -1555,7 +1617,13 @@ mod tests {
         assert_eq!(config.data_log_dir, PathBuf::from("/tmp/zookeeper"));
         assert_eq!(config.client_port_address, None);
         assert_eq!(config.max_client_cnxns, 60);
-        assert_eq!(config.passthrough.len(), 2);
+        assert!(config.passthrough.is_empty());
+        assert_eq!(
+            config.metrics_provider_class.as_deref(),
+            Some(PROMETHEUS_METRICS_PROVIDER)
+        );
+        assert_eq!(config.metrics_http_port, 7000);
+        assert_eq!(config.metrics_http_host, "0.0.0.0");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod data_tree;
+pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod sessions;

@@ -73,10 +73,112 @@ pub fn start(shared: Arc<Shared>) {
     );
     let spawned = std::thread::Builder::new()
         .name("paddock-admin".to_string())
-        .spawn(move || accept_loop(listener, shared));
+        .spawn(move || accept_loop(listener, shared, handle));
     if let Err(e) = spawned {
         log::warn!("cannot start the AdminServer thread: {e}");
     }
+}
+
+/// Serves `/metrics` on `metricsProvider.httpHost:httpPort` when the
+/// Prometheus provider is configured; a busy port is logged, not fatal.
+pub fn start_metrics(shared: Arc<Shared>) {
+    let config = &shared.config;
+    if config.metrics_provider_class.is_none() {
+        return;
+    }
+    let address = format!("{}:{}", config.metrics_http_host, config.metrics_http_port);
+    let listener = match bind(&address) {
+        Ok(listener) => listener,
+        Err(e) => {
+            log::warn!(
+                "Cannot start the Prometheus metrics endpoint on {address}: {e}; \
+                 serving clients without it"
+            );
+            return;
+        }
+    };
+    log::info!("Prometheus metrics on http://{address}/metrics");
+    let spawned = std::thread::Builder::new()
+        .name("paddock-metrics".to_string())
+        .spawn(move || accept_loop(listener, shared, handle_metrics));
+    if let Err(e) = spawned {
+        log::warn!("cannot start the metrics thread: {e}");
+    }
+}
+
+/// `/metrics`: the exposition text of the stats every shard reports.
+fn handle_metrics(target: &str, shared: &Shared) -> Response {
+    let path = target.split_once('?').map_or(target, |(path, _)| path);
+    if path != "/metrics" {
+        return Response::text(404, "Not Found", "only /metrics is served here\n");
+    }
+    let Some(stats) = ask_shards(shared) else {
+        return Response::text(503, "Service Unavailable", "the shards did not answer\n");
+    };
+    let log = &shared.log_stats;
+    let sample = crate::metrics::Sample {
+        batch_txns: log.batch_txns.sample(),
+        flush_micros: log.flush_micros.sample(),
+        shard_cpu_seconds: shard_cpu_seconds(),
+        shard_applied_batches: shared
+            .applied_batches
+            .iter()
+            .enumerate()
+            .map(|(shard, applied)| (shard, applied.load(Ordering::Acquire)))
+            .collect(),
+    };
+    let (text, content_type) = crate::metrics::render(&stats, &sample);
+    Response {
+        status: 200,
+        reason: "OK",
+        content_type: Some(if content_type.contains("0.0.4") {
+            "text/plain; version=0.0.4; charset=utf-8"
+        } else {
+            "text/plain; charset=utf-8"
+        }),
+        body: text.into_bytes(),
+        extra_headers: Vec::new(),
+    }
+}
+
+/// CPU seconds of each shard thread (named `paddock-shard-N` by the
+/// executor builder), from /proc/self/task/*/stat.
+fn shard_cpu_seconds() -> Vec<(usize, f64)> {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks <= 0 {
+        return Vec::new();
+    }
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // "tid (comm) state ppid …": comm may hold spaces, so split at ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let Some(shard) = stat[open + 1..close]
+            .strip_prefix("paddock-shard-")
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line; 12 and 13 here.
+        let (Some(user), Some(system)) = (
+            fields.get(11).and_then(|v| v.parse::<u64>().ok()),
+            fields.get(12).and_then(|v| v.parse::<u64>().ok()),
+        ) else {
+            continue;
+        };
+        out.push((shard, (user + system) as f64 / ticks as f64));
+    }
+    out.sort_by_key(|(shard, _)| *shard);
+    out
 }
 
 fn bind(address: &str) -> io::Result<TcpListener> {
@@ -90,7 +192,10 @@ fn bind(address: &str) -> io::Result<TcpListener> {
     Err(last)
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+/// Answers one request target.
+type Handler = fn(&str, &Shared) -> Response;
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>, handler: Handler) {
     let active = Arc::new(AtomicUsize::new(0));
     // Non-blocking accept with a short poll, so the thread notices shutdown.
     if let Err(e) = listener.set_nonblocking(true) {
@@ -129,7 +234,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let spawned = std::thread::Builder::new()
             .name("paddock-admin-conn".to_string())
             .spawn(move || {
-                serve_connection(stream, &shared);
+                serve_connection(stream, &shared, handler);
                 active.fetch_sub(1, Ordering::AcqRel);
             });
         if spawned.is_err() {
@@ -186,7 +291,7 @@ impl Response {
 
 /// Serves requests on one connection until the client closes, asks to
 /// close, sends something unreadable, or stays idle past `admin.idleTimeout`.
-fn serve_connection(mut stream: TcpStream, shared: &Shared) {
+fn serve_connection(mut stream: TcpStream, shared: &Shared, handler: Handler) {
     let idle = Duration::from_millis(shared.config.admin_idle_timeout_ms.max(1));
     if stream.set_read_timeout(Some(idle)).is_err() || stream.set_write_timeout(Some(idle)).is_err()
     {
@@ -213,7 +318,7 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared) {
             return;
         }
         let response = match head.method.as_str() {
-            "GET" | "HEAD" => handle(&head.target, shared),
+            "GET" | "HEAD" => handler(&head.target, shared),
             _ => {
                 let mut response = Response::text(
                     405,

@@ -434,6 +434,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
 
     // After the client port: a busy admin port is logged, never fatal.
     admin_http::start(shared.clone());
+    admin_http::start_metrics(shared.clone());
 
     wait_for_stop_signal(signals);
     log::info!("shutting down: closing client connections, flushing the log");
