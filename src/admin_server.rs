@@ -456,8 +456,14 @@ fn monitor(s: &ServerStats, put: &mut impl FnMut(&str, Value)) {
         "last_client_response_size",
         json!(s.last_client_response_size),
     );
-    put("max_client_response_size", json!(s.max_client_response_size));
-    put("min_client_response_size", json!(s.min_client_response_size));
+    put(
+        "max_client_response_size",
+        json!(s.max_client_response_size),
+    );
+    put(
+        "min_client_response_size",
+        json!(s.min_client_response_size),
+    );
     put("auth_failed_count", json!(s.auth_failed_count));
     // paddock has no TLS and never drops connections on purpose.
     put("connection_drop_probability", json!(0.0));
@@ -502,10 +508,7 @@ mod tests {
         ConfInfo, Latency, SessionConnectionInfo, Summary, ZOOKEEPER_COMPAT_VERSION,
     };
 
-    const FIXTURES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/admin/zk-3.8.0"
-    );
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/admin/zk-3.8.0");
 
     fn fixture(name: &str) -> Value {
         let text = std::fs::read_to_string(format!("{FIXTURES}/{name}.json")).unwrap();
@@ -716,7 +719,12 @@ mod tests {
         let theirs = fixture("connections");
         assert_eq!(ours["connections"], theirs["connections"]);
         let conf = run("conf");
-        for key in ["tick_time", "max_client_cnxns", "min_session_timeout", "server_id"] {
+        for key in [
+            "tick_time",
+            "max_client_cnxns",
+            "min_session_timeout",
+            "server_id",
+        ] {
             assert_eq!(conf[key], fixture("conf")[key], "{key}");
         }
     }
@@ -803,7 +811,10 @@ mod tests {
         let stmk = find("stmk").unwrap();
         assert_eq!(stmk.primary, "set_trace_mask");
         let err = effect(stmk, &[]).unwrap_err();
-        assert_eq!(error_answer("set_trace_mask", &err), fixture("set_trace_mask"));
+        assert_eq!(
+            error_answer("set_trace_mask", &err),
+            fixture("set_trace_mask")
+        );
         let err = effect(stmk, &[("traceMask".into(), "abc".into())]).unwrap_err();
         assert_eq!(
             error_answer("set_trace_mask", &err),
@@ -829,7 +840,10 @@ mod tests {
         assert_eq!(route("/", "/commands"), Route::NotFound);
         assert_eq!(route("/commandsx", "/commands"), Route::NotFound);
         assert_eq!(
-            route("/commands/set_trace_mask?traceMask=%33&traceMask=9&x", "/commands"),
+            route(
+                "/commands/set_trace_mask?traceMask=%33&traceMask=9&x",
+                "/commands"
+            ),
             Route::Command {
                 name: "set_trace_mask".into(),
                 params: vec![
@@ -839,7 +853,13 @@ mod tests {
             }
         );
         assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
-        assert_eq!(route("/x/y/stat", "/x/y"), Route::Command { name: "stat".into(), params: vec![] });
+        assert_eq!(
+            route("/x/y/stat", "/x/y"),
+            Route::Command {
+                name: "stat".into(),
+                params: vec![]
+            }
+        );
     }
 
     #[test]

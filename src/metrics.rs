@@ -137,10 +137,26 @@ fn histogram(name: &str, help: &str, sample: &HistogramSample, scale: f64) -> Me
 /// paddock's own.
 pub fn families(s: &ServerStats, own: &Sample) -> Vec<MetricFamily> {
     let mut out = vec![
-        gauge("avg_latency", "Average request latency (ms)", s.latency.avg()),
-        gauge("max_latency", "Maximum request latency (ms)", s.latency.max_ms as f64),
-        gauge("min_latency", "Minimum request latency (ms)", s.latency.min_ms as f64),
-        gauge("packets_received", "Packets received", s.packets_received as f64),
+        gauge(
+            "avg_latency",
+            "Average request latency (ms)",
+            s.latency.avg(),
+        ),
+        gauge(
+            "max_latency",
+            "Maximum request latency (ms)",
+            s.latency.max_ms as f64,
+        ),
+        gauge(
+            "min_latency",
+            "Minimum request latency (ms)",
+            s.latency.min_ms as f64,
+        ),
+        gauge(
+            "packets_received",
+            "Packets received",
+            s.packets_received as f64,
+        ),
         gauge("packets_sent", "Packets sent", s.packets_sent as f64),
         gauge(
             "num_alive_connections",
@@ -155,7 +171,11 @@ pub fn families(s: &ServerStats, own: &Sample) -> Vec<MetricFamily> {
         gauge("uptime", "Time serving (ms)", s.uptime_ms as f64),
         gauge("znode_count", "Znodes", s.node_count as f64),
         gauge("watch_count", "Watches", s.watch_count as f64),
-        gauge("ephemerals_count", "Ephemeral znodes", s.ephemerals_count as f64),
+        gauge(
+            "ephemerals_count",
+            "Ephemeral znodes",
+            s.ephemerals_count as f64,
+        ),
         gauge(
             "approximate_data_size",
             "Bytes of znode data and paths",
@@ -314,7 +334,10 @@ mod tests {
         };
         let (text, content_type) = render(&s, &own);
         assert!(content_type.starts_with("text/plain"));
-        assert!(text.contains("# TYPE znode_count gauge\nznode_count 5\n"), "{text}");
+        assert!(
+            text.contains("# TYPE znode_count gauge\nznode_count 5\n"),
+            "{text}"
+        );
         assert!(text.contains("# TYPE fsynctime summary\n"));
         assert!(text.contains("fsynctime_sum 7\nfsynctime_count 4\n"));
         assert!(text.contains("paddock_group_commit_batch_txns_bucket{le=\"4\"} 3\n"));

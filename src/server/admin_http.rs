@@ -325,11 +325,19 @@ fn serve_connection(mut stream: TcpStream, shared: &Shared, handler: Handler) {
                     "Method Not Allowed",
                     &format!("HTTP method {} is not supported by this URL\n", head.method),
                 );
-                response.extra_headers.push(("Allow", "GET, HEAD".to_string()));
+                response
+                    .extra_headers
+                    .push(("Allow", "GET, HEAD".to_string()));
                 response
             }
         };
-        if write_response(&mut stream, &response, head.keep_alive, head.method == "HEAD").is_err()
+        if write_response(
+            &mut stream,
+            &response,
+            head.keep_alive,
+            head.method == "HEAD",
+        )
+        .is_err()
             || !head.keep_alive
         {
             return;
