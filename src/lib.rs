@@ -6,10 +6,12 @@
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod admin_server;
 pub mod auth;
 pub mod client;
 pub mod config;
 pub mod data_tree;
+pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod sessions;

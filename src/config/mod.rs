@@ -267,6 +267,14 @@ impl Config {
             four_letter_whitelist: Whitelist::default_for(false),
             jute_max_buffer: DEFAULT_JUTE_MAX_BUFFER,
             extended_types_enabled: false,
+            admin_enable_server: true,
+            admin_server_address: "0.0.0.0".to_string(),
+            admin_server_port: 8080,
+            admin_command_url: "/commands".to_string(),
+            admin_idle_timeout_ms: 30_000,
+            metrics_provider_class: None,
+            metrics_http_host: "0.0.0.0".to_string(),
+            metrics_http_port: 7000,
             fsync_warning_threshold_ms: 1000,
             super_digest: None,
             super_user: None,
@@ -550,7 +558,6 @@ fn apply(config: &mut Config, pending: &mut Pending, ctx: &Ctx<'_>) -> Result<()
         | "reconfigEnabled"
         | "quorumListenOnAllIPs"
         | "syncEnabled"
-        | "admin.enableServer"
         | "sslQuorum"
         | "portUnification"
         | "multiAddress.enabled" => {
@@ -559,12 +566,20 @@ fn apply(config: &mut Config, pending: &mut Pending, ctx: &Ctx<'_>) -> Result<()
         "skipACL" | "forceSync" => {
             ctx.yes_no()?;
         }
-        "admin.serverPort" | "observerMasterPort" => {
+        "observerMasterPort" => {
             ctx.port()?;
         }
         "electionPortBindRetry" | "connectToLearnerMasterLimit" | "cnxTimeout" => {
             ctx.u32()?;
         }
+        "admin.enableServer" => config.admin_enable_server = ctx.bool()?,
+        "admin.serverAddress" => config.admin_server_address = ctx.value().to_string(),
+        "admin.serverPort" => config.admin_server_port = ctx.port()?,
+        "admin.commandURL" => config.admin_command_url = command_url(ctx)?,
+        "admin.idleTimeout" => config.admin_idle_timeout_ms = u64::from(ctx.positive_u32()?),
+        "metricsProvider.className" => config.metrics_provider_class = metrics_provider(ctx)?,
+        "metricsProvider.httpHost" => config.metrics_http_host = ctx.value().to_string(),
+        "metricsProvider.httpPort" => config.metrics_http_port = ctx.port()?,
         "fsync.warningthresholdms" => config.fsync_warning_threshold_ms = ctx.u64()?,
         "DigestAuthenticationProvider.superDigest" => {
             let value = ctx.value();
@@ -649,6 +664,35 @@ fn apply_server_line(
 }
 
 /// `Integer.decode`-like: decimal, or `0x`/`0X`/`#` hex.
+/// The metrics provider whose `/metrics` endpoint paddock serves.
+pub const PROMETHEUS_METRICS_PROVIDER: &str =
+    "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
+/// ZooKeeper's default provider: no endpoint.
+const DEFAULT_METRICS_PROVIDER: &str = "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider";
+
+fn metrics_provider(ctx: &Ctx<'_>) -> Result<Option<String>, ConfigError> {
+    match ctx.value() {
+        PROMETHEUS_METRICS_PROVIDER => Ok(Some(PROMETHEUS_METRICS_PROVIDER.to_string())),
+        DEFAULT_METRICS_PROVIDER => Ok(None),
+        other => Err(ctx.error(format!(
+            "metrics provider '{other}' is not supported (paddock has \
+             {PROMETHEUS_METRICS_PROVIDER} and {DEFAULT_METRICS_PROVIDER})"
+        ))),
+    }
+}
+
+/// `admin.commandURL`: a path from the server root, as Jetty mounts it.
+fn command_url(ctx: &Ctx<'_>) -> Result<String, ConfigError> {
+    let url = ctx.value().trim_end_matches('/');
+    if !url.starts_with('/') || url.contains(['?', '#', ' ']) {
+        return Err(ctx.error(format!(
+            "expected a path starting with '/', got '{}'",
+            ctx.value()
+        )));
+    }
+    Ok(url.to_string())
+}
+
 fn parse_java_int(ctx: &Ctx<'_>) -> Result<usize, ConfigError> {
     let value = ctx.value();
     let parsed = if let Some(hex) = value
@@ -1003,6 +1047,38 @@ mod tests {
     }
 
     #[test]
+    fn admin_and_metrics_keys() {
+        let (config, warnings) = load_text(
+            "dataDir=/tmp/zookeeper\nadmin.commandURL=/zk/\nadmin.idleTimeout=500\n\
+             admin.serverPort=9090\nmetricsProvider.httpHost=127.0.0.1\n",
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.admin_command_url, "/zk");
+        assert_eq!(config.admin_idle_timeout_ms, 500);
+        assert_eq!(config.admin_server_port, 9090);
+        assert!(config.admin_enable_server);
+        assert_eq!(config.metrics_http_host, "127.0.0.1");
+        assert_eq!(config.metrics_provider_class, None);
+        let (defaults, _) = load_text("dataDir=/tmp/zookeeper\n").unwrap();
+        assert_eq!(defaults.admin_command_url, "/commands");
+        assert_eq!(defaults.admin_idle_timeout_ms, 30_000);
+        assert_eq!(defaults.admin_server_address, "0.0.0.0");
+        assert_eq!(defaults.admin_server_port, 8080);
+        for bad in [
+            "admin.commandURL=commands",
+            "admin.idleTimeout=0",
+            "metricsProvider.className=com.example.Nope",
+            "metricsProvider.httpPort=0",
+        ] {
+            assert!(
+                load_text(&format!("dataDir=/tmp/zookeeper\n{bad}\n")).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn zoo_sample() {
         let (config, warnings) = load_text(
             "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=/tmp/zookeeper\nclientPort=2181\n\
@@ -1034,6 +1110,12 @@ mod tests {
         assert_eq!(config.data_log_dir, PathBuf::from("/tmp/zookeeper"));
         assert_eq!(config.client_port_address, None);
         assert_eq!(config.max_client_cnxns, 60);
+        assert_eq!(
+            config.metrics_provider_class.as_deref(),
+            Some(PROMETHEUS_METRICS_PROVIDER)
+        );
+        assert_eq!(config.metrics_http_port, 7000);
+        assert_eq!(config.metrics_http_host, "0.0.0.0");
     }
 
     #[test]

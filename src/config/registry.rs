@@ -76,8 +76,6 @@ const fn refused(
 const ENSEMBLE_ONLY: &str = "only an ensemble uses it, and this server runs standalone";
 const NO_TLS: &str =
     "paddock has no TLS yet; remove this line (clients connect in plain text on clientPort)";
-const NO_ADMIN_SERVER: &str =
-    "paddock has no HTTP AdminServer; nothing listens on its port (the four-letter words answer on clientPort)";
 const JVM_ONLY: &str = "it tunes a part of the Java server paddock does not have";
 const FALSE: &[&str] = &["false"];
 const NONE: &[&str] = &[];
@@ -190,9 +188,24 @@ pub const REGISTRY: &[Row] = &[
     ignored("jvm.pause.sleep.time.ms", JVM_ONLY),
     ignored("jvm.pause.warn-threshold.ms", JVM_ONLY),
     ignored("jvm.pause.info-threshold.ms", JVM_ONLY),
+    implemented(
+        "metricsProvider.className",
+        "metrics_provider_class",
+        "tests/interop/test_prometheus.py::test_zookeeper_names_and_types",
+    ),
+    implemented(
+        "metricsProvider.httpHost",
+        "metrics_http_host",
+        "tests/interop/test_prometheus.py::test_zookeeper_names_and_types",
+    ),
+    implemented(
+        "metricsProvider.httpPort",
+        "metrics_http_port",
+        "tests/interop/test_prometheus.py::test_other_paths_are_not_found",
+    ),
     ignored(
         "metricsProvider.*",
-        "paddock has no metrics provider plug-in; mntr on clientPort serves the metrics",
+        "the Prometheus provider's other settings (JVM info, thread pool, summary ages) tune its Java side; paddock serves /metrics without them",
     ),
     // --- ZooKeeperServer ----------------------------------------------------
     ignored(
@@ -391,12 +404,35 @@ pub const REGISTRY: &[Row] = &[
         "paddock has no TLS yet; remove the ssl.* lines (clients connect in plain text on clientPort)",
     ),
     // --- AdminServer -----------------------------------------------------------
-    ignored("admin.enableServer", NO_ADMIN_SERVER),
-    ignored("admin.serverAddress", NO_ADMIN_SERVER),
-    ignored("admin.serverPort", NO_ADMIN_SERVER),
-    ignored("admin.idleTimeout", NO_ADMIN_SERVER),
-    ignored("admin.commandURL", NO_ADMIN_SERVER),
-    ignored("admin.httpVersion", NO_ADMIN_SERVER),
+    implemented(
+        "admin.enableServer",
+        "admin_enable_server",
+        "tests/interop/test_admin_server.py::test_disabled_admin_server_listens_nowhere",
+    ),
+    implemented(
+        "admin.serverAddress",
+        "admin_server_address",
+        "tests/interop/test_admin_server.py::test_index_lists_every_command",
+    ),
+    implemented(
+        "admin.serverPort",
+        "admin_server_port",
+        "tests/interop/test_admin_server.py::test_busy_admin_port_is_logged_and_clients_are_served",
+    ),
+    implemented(
+        "admin.idleTimeout",
+        "admin_idle_timeout_ms",
+        "tests/interop/test_admin_server.py::test_idle_timeout_closes_connection",
+    ),
+    implemented(
+        "admin.commandURL",
+        "admin_command_url",
+        "tests/interop/test_admin_server.py::test_command_url_is_configurable",
+    ),
+    ignored(
+        "admin.httpVersion",
+        "paddock's AdminServer answers HTTP/1.1 and HTTP/1.0 requests alike",
+    ),
     refused("admin.portUnification", FALSE, NO_TLS),
     refused("admin.forceHttps", FALSE, NO_TLS),
     // --- the rest ----------------------------------------------------------------

@@ -72,6 +72,29 @@ pub async fn reply(shard: &Rc<Shard>, word: &str, argument: Option<i64>) -> Stri
     four_letter::render(word, &stats, &config.four_letter_whitelist)
 }
 
+/// Everything every word can print, gathered from every shard: what the
+/// AdminServer's thread asks shard 0 for (`ShardQuery::Stats`).
+pub async fn server_stats(shard: &Rc<Shard>) -> ServerStats {
+    let reports = gather(shard).await;
+    let mut stats = collect(shard, &reports);
+    if let Some(sequencer) = &shard.sequencer {
+        stats.dump.session_sets = sequencer
+            .borrow()
+            .tracker
+            .expiry_sets()
+            .into_iter()
+            .map(|(at, ids)| (at as i64, ids))
+            .collect();
+    }
+    let tree = shard.tree.borrow();
+    let sessions: Vec<i64> = tree.sessions().map(|(id, _)| id).collect();
+    stats.dump.ephemerals = sessions
+        .into_iter()
+        .map(|id| (id, tree.ephemerals(id)))
+        .collect();
+    stats
+}
+
 /// Asks every shard for its report, each with a deadline so a stuck shard
 /// cannot hang a monitoring script.
 async fn gather(shard: &Rc<Shard>) -> Vec<ShardReport> {
@@ -116,6 +139,7 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
     s.latency = shared.stats.latency();
     s.packets_received = shared.stats.packets_received.load(Ordering::Relaxed);
     s.packets_sent = shared.stats.packets_sent.load(Ordering::Relaxed);
+    s.trace_mask = shared.stats.trace_mask.load(Ordering::Relaxed);
     {
         let tree = shard.tree.borrow();
         s.last_zxid = tree.last_zxid();

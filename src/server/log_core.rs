@@ -61,6 +61,9 @@ pub struct LogStats {
     pub fsync_threshold_exceeded: AtomicU64,
     pub durable_zxid: AtomicI64,
     pub failed: AtomicBool,
+    /// Txns per flush and flush latency (µs), for `/metrics`.
+    pub batch_txns: crate::metrics::Log2Histogram,
+    pub flush_micros: crate::metrics::Log2Histogram,
 }
 
 /// A cheap estimate of a txn's logged size, for the batch byte limit.
@@ -233,6 +236,8 @@ impl LogCore {
                     Ok(durable) => {
                         let micros = started.elapsed().as_micros() as u64;
                         self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+                        self.stats.batch_txns.record(txn_count);
+                        self.stats.flush_micros.record(micros);
                         self.stats.txns.fetch_add(txn_count, Ordering::Relaxed);
                         self.stats
                             .flush_micros_total

@@ -20,6 +20,7 @@
 //! gives and that tests and recipes written against one rely on.
 
 pub mod admin;
+pub mod admin_http;
 pub mod connection;
 pub mod four_letter;
 pub mod log_core;
@@ -129,6 +130,9 @@ pub enum ShardQuery {
     /// Another shard applied more batches: replies held here may be ready.
     Progress,
     ResetConnectionStats,
+    /// From the AdminServer's thread: gather every shard's stats (as a
+    /// four-letter word does) and send them back.
+    Stats(flume::Sender<four_letter::ServerStats>),
     Shutdown,
 }
 
@@ -461,6 +465,10 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         shared.config.data_dir.display(),
         shared.config.data_log_dir.display()
     );
+
+    // After the client port: a busy admin port is logged, never fatal.
+    admin_http::start(shared.clone());
+    admin_http::start_metrics(shared.clone());
 
     wait_for_stop_signal(signals);
     log::info!("shutting down: closing client connections, flushing the log");
@@ -846,6 +854,13 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
                 }
             }
             ShardQuery::Progress => shard.release_ready(),
+            ShardQuery::Stats(reply) => {
+                let shard = shard.clone();
+                glommio::spawn_local(async move {
+                    let _ = reply.send(admin::server_stats(&shard).await);
+                })
+                .detach();
+            }
             ShardQuery::Shutdown => break,
         }
     }

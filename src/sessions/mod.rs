@@ -167,6 +167,19 @@ impl SessionTracker {
         self.buckets.iter().map(|(at, ids)| (*at, ids))
     }
 
+    /// Expiry time (ms) -> the sessions due then, sorted by time: the
+    /// `dump` command's session sets.
+    pub fn expiry_sets(&self) -> Vec<(u64, Vec<i64>)> {
+        self.buckets
+            .iter()
+            .map(|(at, ids)| {
+                let mut ids: Vec<i64> = ids.iter().copied().collect();
+                ids.sort_unstable();
+                (*at, ids)
+            })
+            .collect()
+    }
+
     pub fn contains(&self, id: i64) -> bool {
         self.sessions.contains_key(&id)
     }
