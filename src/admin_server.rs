@@ -393,9 +393,9 @@ fn connections(list: &[ConnectionInfo], brief: bool) -> Value {
 /// `srvr`/`stats`: `SrvrCommand`, with `ServerStats` serialized by Jackson.
 fn server_stats(s: &ServerStats, put: &mut impl FnMut(&str, Value)) {
     let buffers = json!({
-        "last_buffer_size": s.last_client_response_size,
-        "min_buffer_size": s.min_client_response_size,
-        "max_buffer_size": s.max_client_response_size,
+        "last_buffer_size": s.client_response_sizes.last,
+        "min_buffer_size": s.client_response_sizes.min,
+        "max_buffer_size": s.client_response_sizes.max,
     });
     put("version", json!(s.version));
     put("read_only", json!(s.mode == ServerMode::ReadOnly));
@@ -454,15 +454,15 @@ fn monitor(s: &ServerStats, put: &mut impl FnMut(&str, Value)) {
     put("local_sessions", json!(s.local_sessions));
     put(
         "last_client_response_size",
-        json!(s.last_client_response_size),
+        json!(s.client_response_sizes.last),
     );
     put(
         "max_client_response_size",
-        json!(s.max_client_response_size),
+        json!(s.client_response_sizes.max),
     );
     put(
         "min_client_response_size",
-        json!(s.min_client_response_size),
+        json!(s.client_response_sizes.min),
     );
     put("auth_failed_count", json!(s.auth_failed_count));
     // paddock has no TLS and never drops connections on purpose.
@@ -532,7 +532,7 @@ mod tests {
             quorum: None,
         };
         let mut s = ServerStats::new(
-            crate::server::four_letter::full_version("1970"),
+            crate::server::four_letter::full_version(),
             ServerMode::Standalone,
             conf,
         );

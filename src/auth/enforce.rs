@@ -114,10 +114,7 @@ impl AuthEnforcement {
             enforce_auth_enabled: config.enforce_auth_enabled,
             enforce_auth_schemes: &config.enforce_auth_schemes,
             session_require_client_sasl_auth: config.session_require_client_sasl_auth,
-            sasl_provider_configured: config
-                .auth_providers
-                .iter()
-                .any(|(_, class)| class == SASL_PROVIDER_CLASS),
+            sasl_provider_configured: config.sasl_provider_configured,
         })
     }
 

@@ -209,6 +209,26 @@ pub struct Config {
     pub jute_max_buffer: usize,
     /// `zookeeper.extendedTypesEnabled` (false): TTL nodes; caps server ids at 254.
     pub extended_types_enabled: bool,
+    /// `admin.enableServer` (true).
+    pub admin_enable_server: bool,
+    /// `admin.serverAddress` (0.0.0.0).
+    pub admin_server_address: String,
+    /// `admin.serverPort` (8080).
+    pub admin_server_port: u16,
+    /// `admin.commandURL` (/commands).
+    pub admin_command_url: String,
+    /// `admin.idleTimeout` in ms (30000): an idle AdminServer connection is closed.
+    pub admin_idle_timeout_ms: u64,
+    /// `metricsProvider.className` (None: ZooKeeper's default, no endpoint;
+    /// Some only for [`PROMETHEUS_METRICS_PROVIDER`]).
+    pub metrics_provider_class: Option<String>,
+    /// `metricsProvider.httpHost` (0.0.0.0).
+    pub metrics_http_host: String,
+    /// `metricsProvider.httpPort` (7000).
+    pub metrics_http_port: u16,
+    /// An `authProvider.N` line names ZooKeeper's SASLAuthenticationProvider
+    /// (what ZooKeeper needs before SASL can be enforced).
+    pub sasl_provider_configured: bool,
     /// `fsync.warningthresholdms` (1000).
     pub fsync_warning_threshold_ms: u64,
     /// `DigestAuthenticationProvider.superDigest`: "super:<base64 sha1>".
@@ -275,6 +295,7 @@ impl Config {
             metrics_provider_class: None,
             metrics_http_host: "0.0.0.0".to_string(),
             metrics_http_port: 7000,
+            sasl_provider_configured: false,
             fsync_warning_threshold_ms: 1000,
             super_digest: None,
             super_user: None,
@@ -634,6 +655,11 @@ fn apply(config: &mut Config, pending: &mut Pending, ctx: &Ctx<'_>) -> Result<()
             if let Some(knob) = key.strip_prefix("paddock.") {
                 return tuning::apply_knob(&mut config.tuning, &mut pending.tuning, ctx, knob);
             }
+            if key.starts_with("authProvider.")
+                && ctx.value() == crate::auth::enforce::SASL_PROVIDER_CLASS
+            {
+                config.sasl_provider_configured = true;
+            }
             // Every other registered key is ignored or refused and takes any value.
         }
     }
@@ -663,7 +689,6 @@ fn apply_server_line(
     Ok(())
 }
 
-/// `Integer.decode`-like: decimal, or `0x`/`0X`/`#` hex.
 /// The metrics provider whose `/metrics` endpoint paddock serves.
 pub const PROMETHEUS_METRICS_PROVIDER: &str =
     "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
@@ -693,6 +718,7 @@ fn command_url(ctx: &Ctx<'_>) -> Result<String, ConfigError> {
     Ok(url.to_string())
 }
 
+/// `Integer.decode`-like: decimal, or `0x`/`0X`/`#` hex.
 fn parse_java_int(ctx: &Ctx<'_>) -> Result<usize, ConfigError> {
     let value = ctx.value();
     let parsed = if let Some(hex) = value

@@ -139,7 +139,6 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
     s.latency = shared.stats.latency();
     s.packets_received = shared.stats.packets_received.load(Ordering::Relaxed);
     s.packets_sent = shared.stats.packets_sent.load(Ordering::Relaxed);
-    s.trace_mask = shared.stats.trace_mask.load(Ordering::Relaxed);
     {
         let tree = shard.tree.borrow();
         s.last_zxid = tree.last_zxid();

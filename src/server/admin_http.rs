@@ -542,12 +542,9 @@ fn ask_shards(shared: &Shared) -> Option<ServerStats> {
 /// server is not serving).
 fn local_stats(shared: &Shared) -> ServerStats {
     let mut stats = ServerStats::new(
-        four_letter::full_version("01/01/1970 00:00 GMT"),
-        if shared.config.is_standalone() {
-            ServerMode::Standalone
-        } else {
-            ServerMode::Leader
-        },
+        four_letter::full_version(),
+        // paddock refuses ensemble configs until it replicates.
+        ServerMode::Standalone,
         ConfInfo::from_config(&shared.config),
     );
     stats.serving = false;
