@@ -24,10 +24,15 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with("")
+    }
+
+    /// Starts with `extra` (whole `key=value` lines) appended to zoo.cfg.
+    fn start_with(extra: &str) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let config = format!(
-            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n",
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n{extra}",
             dir.path().join("data").display()
         );
         std::fs::write(dir.path().join("zoo.cfg"), config).expect("write zoo.cfg");
@@ -312,12 +317,74 @@ fn sigterm_stops_cleanly_and_kill_9_loses_no_acknowledged_write() {
     }
 }
 
+/// The shard index of every session, from mntr's `zk_paddock_shard<k>_sessions`
+/// lines (session ids in hex).
+fn shard_of_sessions(port: u16) -> std::collections::HashMap<i64, usize> {
+    let text = paddock::client::four_letter(("127.0.0.1", port), "mntr").expect("mntr");
+    let mut shards = std::collections::HashMap::new();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once('\t') else {
+            continue;
+        };
+        let Some(index) = key
+            .strip_prefix("zk_paddock_shard")
+            .and_then(|rest| rest.strip_suffix("_sessions"))
+        else {
+            continue;
+        };
+        let index: usize = index.parse().expect("shard index");
+        for id in value.split(',').filter(|id| !id.is_empty()) {
+            let id = u64::from_str_radix(id.trim_start_matches("0x"), 16).expect("hex id");
+            shards.insert(id as i64, index);
+        }
+    }
+    shards
+}
+
 #[test]
 fn a_write_acknowledged_to_one_client_is_visible_to_every_other_client() {
-    // Clients land on different cores (SO_REUSEPORT), each with its own tree
-    // copy; a write's reply must wait until every copy has it.
-    let server = Server::start();
-    let mut clients: Vec<Client> = (0..6).map(|_| server.client()).collect();
+    // Each shard keeps its own tree copy; a write's reply must wait until every
+    // copy has it. That only means something with clients on two shards, so
+    // pin two and check where the clients landed (SO_REUSEPORT spreads them by
+    // a hash of the address, so open connections until both shards hold some).
+    // SAFETY: sched_getaffinity fills a cpu_set_t we own.
+    let cores = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+            0,
+            "sched_getaffinity"
+        );
+        libc::CPU_COUNT(&set)
+    };
+    assert!(
+        cores >= 2,
+        "this test needs two cores to put clients on two shards; the process may use {cores}"
+    );
+    let server = Server::start_with("paddock.cores=0,1\n");
+    let mut clients: Vec<Client> = Vec::new();
+    let mut per_shard = [0usize; 2];
+    for _ in 0..64 {
+        if per_shard.iter().all(|&n| n >= 3) {
+            break;
+        }
+        let client = server.client();
+        let shards = shard_of_sessions(server.port);
+        let shard = *shards
+            .get(&client.session_id())
+            .unwrap_or_else(|| panic!("mntr does not place session {:#x}", client.session_id()));
+        if per_shard[shard] < 3 {
+            per_shard[shard] += 1;
+            clients.push(client);
+        }
+    }
+    assert_eq!(
+        per_shard,
+        [3, 3],
+        "64 connections did not give three clients on each of the two shards"
+    );
+    let shards = shard_of_sessions(server.port);
+    let client_shards: Vec<usize> = clients.iter().map(|c| shards[&c.session_id()]).collect();
     for i in 0..600 {
         let path = format!("/seen{i}");
         let writer = i % clients.len();
@@ -327,7 +394,9 @@ fn a_write_acknowledged_to_one_client_is_visible_to_every_other_client() {
             let got = client.get_data(&path).expect("transport");
             assert!(
                 got.is_ok(),
-                "client {reader} does not see {path} written by client {writer}"
+                "client {reader} (shard {}) does not see {path} written by client {writer} (shard {})",
+                client_shards[reader],
+                client_shards[writer]
             );
         }
     }

@@ -10,11 +10,11 @@
 # Env: WORKLOAD (set), SESSIONS (8), INFLIGHT (16), DURATION (10), WARMUP (2),
 #      DATA_BYTES (1024), PROFILES (all tuning/*.cfg), LOAD_MAX, BENCH_TMP.
 set -u -o pipefail
-source "$(dirname "$0")/../bench/lib.sh"
+source "$(dirname "$0")/../measure/lib.sh"
 
 OUT=${1:-$REPO/loadgen/results/tuning-$(date +%Y%m%d)}
 PROFILES=${PROFILES:-$(ls "$REPO"/tuning/*.cfg)}
-PORT_BASE=${PORT_BASE:-22583}   # a new port per start: see bench/compare-zookeeper.sh
+PORT_BASE=${PORT_BASE:-22583}   # a new port per start: see measure/compare-zookeeper.sh
 mkdir -p "$OUT"
 [ -x "$PADDOCK_BIN" ] && [ -x "$LOADGEN" ] || die "build first: cargo build --release --workspace"
 WORK=$(mktemp -d "$BENCH_TMP/paddock-sweep.XXXXXX")

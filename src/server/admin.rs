@@ -200,6 +200,23 @@ fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
         "paddock_shard_cores".to_string(),
         format!("{:?}", shared.cores),
     ));
+    // Which shard holds which session: tests (and operators) can check that
+    // clients really spread over the shards. A shard that missed the report
+    // deadline has no line.
+    let mut by_shard: Vec<&ShardReport> = reports.iter().collect();
+    by_shard.sort_by_key(|report| report.shard);
+    for report in by_shard {
+        let sessions: Vec<String> = report
+            .connections
+            .iter()
+            .filter_map(|c| c.session.as_ref())
+            .map(|session| format!("0x{:x}", session.session_id as u64))
+            .collect();
+        s.counters.push((
+            format!("paddock_shard{}_sessions", report.shard),
+            sessions.join(","),
+        ));
+    }
     s
 }
 

@@ -58,9 +58,10 @@
 //! # Flush: msync vs fdatasync
 //!
 //! Both are implemented ([`SyncMethod`]; `TxnLog::open_with` picks one).
-//! Measured with `cargo test --release --lib storage::tests::flush_latency --
-//! --ignored --nocapture` (one 1 KiB append + flush, 1000 times, ext4 on a
-//! shared virtio disk while other builds ran), three runs:
+//! Measured with a since-retired ignored test (one 1 KiB append + flush, 1000
+//! times, ext4 on a shared virtio disk while other builds ran; it lives on as
+//! `cargo bench --bench log`, groups `log_append_flush_1KiB` and
+//! `log_append_flush_1KiB_zero_filled`), three runs:
 //!
 //! ```text
 //!                              p50 (us)           p99 (us)

@@ -637,57 +637,6 @@ proptest! {
     }
 }
 
-/// One 1 KiB append + flush, 1000 times, per sync method. Run with
-/// `cargo test --release --lib storage::tests::flush_latency -- --ignored --nocapture`.
-#[test]
-#[ignore = "measurement, not a test"]
-fn flush_latency() {
-    // `zero_filled`: the preallocated extent is written with zeros first
-    // (ZooKeeper's way) instead of being left as fallocate's unwritten extents.
-    for (method, zero_filled) in [
-        (SyncMethod::Msync, false),
-        (SyncMethod::Fdatasync, false),
-        (SyncMethod::Msync, true),
-        (SyncMethod::Fdatasync, true),
-    ] {
-        let dir = tempfile::tempdir_in("/tmp").unwrap();
-        let config = config(
-            dir.path(),
-            PREALLOCATE_BYTES_DEFAULT,
-            SEGMENT_BYTES_MAX_DEFAULT,
-        );
-        let (mut log, _) = TxnLog::open_with(config, method).unwrap();
-        let body = vec![7u8; 1024];
-        log.append(1, &body).unwrap();
-        log.flush().unwrap();
-        if zero_filled {
-            let path = log.segment_paths()[0].clone();
-            let file = OpenOptions::new().write(true).open(&path).unwrap();
-            let start = 4096u64;
-            let zeros = vec![0u8; 1 << 20];
-            let mut offset = start;
-            while offset < PREALLOCATE_BYTES_DEFAULT {
-                file.write_at(&zeros, offset).unwrap();
-                offset += zeros.len() as u64;
-            }
-            file.sync_all().unwrap();
-        }
-        let mut micros = Vec::with_capacity(1000);
-        for zxid in 2..=1001 {
-            let start = std::time::Instant::now();
-            log.append(zxid, &body).unwrap();
-            log.flush().unwrap();
-            micros.push(start.elapsed().as_secs_f64() * 1e6);
-        }
-        micros.sort_by(f64::total_cmp);
-        println!(
-            "{method:?} zero_filled={zero_filled}: 1 KiB append+flush x1000: \
-             p50 {:.0} us, p99 {:.0} us, max {:.0} us",
-            micros[499], micros[989], micros[999]
-        );
-    }
-}
-
 /// A full disk fails the append that needs a new segment, cleanly. Needs a
 /// small filesystem, e.g. as root:
 /// `mount -t tmpfs -o size=1m tmpfs /tmp/paddock-enospc` then

@@ -24,40 +24,58 @@ UNIMPLEMENTED = -6
 BAD_ARGUMENTS = -8
 
 
+class BackgroundLoad:
+    """A kazoo client doing set/get in a loop on its own connection, so a test
+    can show that abuse on other connections did not hurt it."""
+
+    def __init__(self, server, client, path):
+        self.server = server
+        self.client = client
+        self.path = path
+        self.stop = threading.Event()
+        self.ok = 0
+        self.errors = []
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        i = 0
+        while not self.stop.is_set():
+            i += 1
+            try:
+                self.client.set(self.path, b"%d" % i)
+                got = self.client.get(self.path)[0]
+                if got != b"%d" % i:
+                    self.errors.append("read %r after writing %d" % (got, i))
+                self.ok += 1
+            except Exception as e:  # noqa: BLE001 - recorded, asserted by the test
+                self.errors.append(repr(e))
+                time.sleep(0.05)
+
+    def assert_unharmed(self, rounds=5, timeout=10.0):
+        """The loop makes `rounds` more round trips without an error, and the
+        server still answers ruok. Called at the end of each test body."""
+        target = self.ok + rounds
+        deadline = time.monotonic() + timeout
+        while self.ok < target and not self.errors and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.errors == []
+        assert self.ok >= target, "the background client stalled"
+        assert self.server.flw("ruok") == "imok"
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(10)
+
+
 @pytest.fixture
 def background_load(shared_server, zk_factory, root):
-    """A kazoo client doing get/set in a loop on its own connection."""
     c = zk_factory()
     path = root + "/load"
     c.create(path, b"0")
-    stop = threading.Event()
-    stats = {"ok": 0, "errors": []}
-
-    def loop():
-        i = 0
-        while not stop.is_set():
-            i += 1
-            try:
-                c.set(path, b"%d" % i)
-                assert c.get(path)[0] == b"%d" % i
-                stats["ok"] += 1
-            except Exception as e:  # noqa: BLE001
-                stats["errors"].append(repr(e))
-                time.sleep(0.05)
-
-    t = threading.Thread(target=loop, daemon=True)
-    t.start()
-    yield stats
-    # the client must keep making progress after the abuse
-    target = stats["ok"] + 5
-    deadline = time.monotonic() + 10
-    while stats["ok"] < target and time.monotonic() < deadline:
-        time.sleep(0.02)
-    stop.set()
-    t.join(10)
-    assert stats["errors"] == []
-    assert stats["ok"] >= target
-    assert shared_server.flw("ruok") == "imok"
+    load = BackgroundLoad(shared_server, c, path)
+    yield load
+    load.close()
 
 
 def _assert_closed(c, timeout=5):
@@ -82,6 +100,7 @@ def test_random_bytes(shared_server, background_load):
     c = RawZK(shared_server.port)
     c.send_raw(struct.pack(">i", 40) + bytes(rng.randrange(256) for _ in range(40)))
     _assert_closed(c)
+    background_load.assert_unharmed()
 
 
 @pytest.mark.parametrize("connected", [False, True])
@@ -92,6 +111,7 @@ def test_bad_length_prefix(shared_server, background_load, connected, length):
         c.connect()
     c.send_raw(struct.pack(">i", length))
     _assert_closed(c)
+    background_load.assert_unharmed()
 
 
 def test_length_at_maxbuffer_is_accepted_framing(shared_server, background_load):
@@ -102,6 +122,7 @@ def test_length_at_maxbuffer_is_accepted_framing(shared_server, background_load)
     c.send_raw(struct.pack(">i", 1_048_575) + b"\0" * 1000)
     assert not c.is_closed_by_server(1.5)
     c.close()
+    background_load.assert_unharmed()
 
 
 def test_truncated_packet_then_close(shared_server, background_load):
@@ -110,8 +131,17 @@ def test_truncated_packet_then_close(shared_server, background_load):
         if connected:
             c.connect()
         c.send_raw(struct.pack(">i", 100) + b"x" * 10)
+        # ZooKeeper waits for the rest of the frame rather than closing
+        assert not c.is_closed_by_server(0.3)
         c.close()
-    time.sleep(0.2)
+    # the server dropped both half-sent connections and still takes new ones
+    fresh = RawZK(shared_server.port)
+    try:
+        fresh.connect()
+        _assert_usable(fresh)
+    finally:
+        fresh.close()
+    background_load.assert_unharmed()
 
 
 def test_frame_shorter_than_header(shared_server, background_load):
@@ -119,12 +149,14 @@ def test_frame_shorter_than_header(shared_server, background_load):
     c.connect()
     c.send_frame(b"\0\0")
     _assert_closed(c)
+    background_load.assert_unharmed()
 
 
 def test_request_before_connect(shared_server, background_load):
     c = RawZK(shared_server.port)
     c.send_frame(Writer().int(1).int(rawzk.GETDATA).string("/").bool(False).bytes())
     _assert_closed(c)
+    background_load.assert_unharmed()
 
 
 @pytest.mark.parametrize("op", [999, 0, 10, -3, 0x7FFFFFFF])
@@ -135,6 +167,7 @@ def test_unknown_op_code(shared_server, background_load, op):
     assert (rep.xid, rep.zxid, rep.err) == (1, -1, UNIMPLEMENTED)
     assert rep.body == b""
     _assert_closed(c)
+    background_load.assert_unharmed()
 
 
 def _body_cases():
@@ -169,6 +202,7 @@ def test_undecodable_body_gets_marshalling_error(shared_server, background_load,
         c.close()
     for p in ("/huge", "/neg", "/x", "/mf"):
         assert zk.exists(p) is None
+    background_load.assert_unharmed()
 
 
 def test_semantically_bad_requests(shared_server, background_load, root):
@@ -197,6 +231,7 @@ def test_semantically_bad_requests(shared_server, background_load, root):
         _assert_usable(c)
     finally:
         c.close()
+    background_load.assert_unharmed()
 
 
 def test_many_bad_connections_in_parallel(shared_server, background_load):
@@ -211,7 +246,12 @@ def test_many_bad_connections_in_parallel(shared_server, background_load):
             c.send_raw(bytes(rng.randrange(256) for _ in range(32)))
         else:
             c.send_raw(struct.pack(">i", 50) + b"\1" * 20)  # half a packet, left open
-        socks.append(c)
-    time.sleep(0.5)
-    for c in socks:
-        c.close()
+        socks.append((kind, c))
+    for kind, c in socks:
+        if kind == 2:
+            # a frame still arriving is waited for, not refused
+            assert not c.is_closed_by_server(0.1)
+            c.close()
+        else:
+            _assert_closed(c)
+    background_load.assert_unharmed()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# bench/compare-zookeeper.sh — paddock vs Apache ZooKeeper 3.8 (Debian), back to back.
+# measure/compare-zookeeper.sh — paddock vs Apache ZooKeeper 3.8 (Debian), back to back.
 #
-#   bench/compare-zookeeper.sh [OUTDIR]      (default loadgen/results/compare-<date>)
+#   measure/compare-zookeeper.sh [OUTDIR]      (default loadgen/results/compare-<date>)
 #
 # For each server in turn (ZooKeeper first, then paddock): a fresh data dir under
 # $BENCH_TMP (same filesystem for both), start, run every workload below, stop.

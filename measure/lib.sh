@@ -1,4 +1,4 @@
-# bench/lib.sh — shared by bench/*.sh and tuning/sweep.sh (source it).
+# measure/lib.sh — shared by measure/*.sh and tuning/sweep.sh (source it).
 # Starting/stopping paddock and Apache ZooKeeper, /proc CPU sampling, running
 # the loadgen with server-CPU accounting over its measured window.
 
@@ -6,7 +6,7 @@ REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 PADDOCK_BIN=${PADDOCK_BIN:-$REPO/target/release/paddock}
 LOADGEN=${LOADGEN:-$REPO/target/release/paddock-loadgen}
 ZKSERVER=${ZKSERVER:-/usr/share/zookeeper/bin/zkServer.sh}
-ZKRAW="python3 $REPO/bench/zkraw.py"
+ZKRAW="python3 $REPO/measure/zkraw.py"
 # Data dirs go here; same filesystem for both servers (default: /var/tmp, on /).
 BENCH_TMP=${BENCH_TMP:-/var/tmp}
 CLK_TCK=$(getconf CLK_TCK)
@@ -146,4 +146,4 @@ EOF
 }
 
 # table.py-style markdown summary of result JSONs (pairs zk/paddock by workload).
-summary_md() { python3 "$REPO/bench/summary.py" "$@"; }
+summary_md() { python3 "$REPO/measure/summary.py" "$@"; }

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# bench/memory.sh — RSS with 1,000,000 znodes of 100 B, and restart time with them.
+# measure/memory.sh — RSS with 1,000,000 znodes of 100 B, and restart time with them.
 #
-#   bench/memory.sh [OUTDIR]      (default loadgen/results/compare-<date>)
+#   measure/memory.sh [OUTDIR]      (default loadgen/results/compare-<date>)
 #
 # For each server (ZooKeeper, then paddock), on a fresh data dir under $BENCH_TMP:
 #   1. start; RSS when idle
 #   2. load N znodes of BYTES bytes (/load/b<i/1000>/n<i%1000>, 1000 parents)
-#      with bench/zkraw.py: one session, WINDOW creates pipelined (one txn per
+#      with measure/zkraw.py: one session, WINDOW creates pipelined (one txn per
 #      znode, so both servers snapshot every snapCount=100000 txns as usual)
 #   3. RSS (VmRSS) and peak (VmHWM) after the load, and again after SETTLE s
 #   4. SIGTERM; restart on the same data dir; restart time = from spawning the

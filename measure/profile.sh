@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# bench/profile.sh — where paddock's CPU goes under one loadgen workload.
+# measure/profile.sh — where paddock's CPU goes under one loadgen workload.
 #
-#   bench/profile.sh OUTDIR NAME LOADGEN-FLAGS...
-#   e.g. bench/profile.sh loadgen/results/x set-sat --workload set --data-bytes 1024 --sessions 8 --inflight 16
+#   measure/profile.sh OUTDIR NAME LOADGEN-FLAGS...
+#   e.g. measure/profile.sh loadgen/results/x set-sat --workload set --data-bytes 1024 --sessions 8 --inflight 16
 #
 # Fresh paddock; the loadgen runs WARMUP(2)+DURATION(10) s; 4 s into it
 # `perf record -g -F 999 -p PID -- sleep 5` (software cpu-clock: no PMU in a VM),

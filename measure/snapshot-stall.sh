@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# bench/snapshot-stall.sh — open-loop p99 while the tree is big (snapshots are big).
+# measure/snapshot-stall.sh — open-loop p99 while the tree is big (snapshots are big).
 #
-#   bench/snapshot-stall.sh [OUTDIR]
+#   measure/snapshot-stall.sh [OUTDIR]
 #
 # For each server: fresh data dir; grow the tree with GROW_SECS (10) s of
 # saturated 1 KiB creates (8x16); then the fixed-load run: set 1 KiB at RATE

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Markdown tables from result JSONs written by bench/lib.sh run_lg.
+"""Markdown tables from result JSONs written by measure/lib.sh run_lg.
 
     summary.py pairs DIR A_PREFIX B_PREFIX    one row per run name present as
                                               DIR/A_PREFIX-NAME.json and B_PREFIX-NAME.json,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Small raw-protocol ZooKeeper helper for the bench scripts (stdlib only).
+"""Small raw-protocol ZooKeeper helper for the measure/ scripts (stdlib only).
 
     zkraw.py wait-srvr PORT TIMEOUT        poll `srvr` until it shows a Mode: line
     zkraw.py wait-get PORT PATH TIMEOUT [SINCE]
