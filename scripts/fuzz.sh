@@ -28,7 +28,7 @@ bin="target/$triple/release"
 echo "== writing the seed corpus (make_seeds)"
 "$bin/make_seeds" seeds
 
-targets="${FUZZ_TARGETS:-$(cargo "+$toolchain" fuzz list)}"
+targets="${FUZZ_TARGETS:-$(cargo "+$toolchain" fuzz list | grep -vx make_seeds)}"
 failed=()
 for target in $targets; do
     mkdir -p "corpus/$target" "seeds/$target" "artifacts/$target"
