@@ -172,7 +172,10 @@ pub fn sasl_digest(input: &[u8]) {
             Ok((response, authenticated)) => {
                 assert!(!response.is_empty(), "a SASL step answered nothing");
                 if let Some(user) = authenticated {
-                    assert_eq!(user, SASL_USER, "authenticated as a user that does not exist");
+                    assert_eq!(
+                        user, SASL_USER,
+                        "authenticated as a user that does not exist"
+                    );
                     assert!(server.is_complete());
                     assert!(
                         response.starts_with(b"rspauth="),
@@ -346,7 +349,11 @@ pub fn snapshot(input: &[u8]) {
             assert_eq!(found_zxid, zxid);
             let crc_at = input.len() - 4;
             let stored = u32::from_le_bytes(input[crc_at..].try_into().expect("4 bytes"));
-            assert_eq!(crc32c::crc32c(&input[..crc_at]), stored, "CRC did not check");
+            assert_eq!(
+                crc32c::crc32c(&input[..crc_at]),
+                stored,
+                "CRC did not check"
+            );
             assert_eq!(&input[24..crc_at], &body[..]);
             if let Ok(tree) = DataTree::deserialize(&body) {
                 tree_round_trip(&tree);
@@ -362,7 +369,11 @@ pub fn txn_record(input: &[u8]) {
     if let Ok(txn) = Txn::decode(input) {
         let mut encoded = Vec::new();
         txn.encode(&mut encoded);
-        assert_eq!(encoded.len(), input.len(), "txn re-encoded to another length");
+        assert_eq!(
+            encoded.len(),
+            input.len(),
+            "txn re-encoded to another length"
+        );
         let again = Txn::decode(&encoded).expect("a txn we encoded decodes");
         assert_eq!(again, txn, "txn round trip");
     }

@@ -372,7 +372,9 @@ fn parse_directives(text: &str) -> Result<HashMap<String, String>, SaslError> {
         // `digest-uri` from whatever reads the other one.
         let key = key.trim().to_ascii_lowercase();
         if out.contains_key(&key) {
-            return Err(SaslError::Malformed(format!("directive '{key}' appears twice")));
+            return Err(SaslError::Malformed(format!(
+                "directive '{key}' appears twice"
+            )));
         }
         out.insert(key, value);
     }

@@ -223,7 +223,11 @@ fn client_seeds(seeds: &Seeds) {
     seeds.put("connect_handshake", "new-session", &connect(Some(false), 0));
     seeds.put("connect_handshake", "read-only", &connect(Some(true), 0));
     seeds.put("connect_handshake", "no-read-only-byte", &connect(None, 0));
-    seeds.put("connect_handshake", "reconnect", &connect(Some(false), 0x1234));
+    seeds.put(
+        "connect_handshake",
+        "reconnect",
+        &connect(Some(false), 0x1234),
+    );
     for word in FOUR_LETTER_WORDS {
         seeds.put("connect_handshake", &format!("4lw-{word}"), word.as_bytes());
     }
@@ -298,15 +302,14 @@ fn sasl_seeds(seeds: &Seeds) {
 /// set, ACL, quota nodes, a multi, ephemerals, close).
 fn history() -> Vec<Txn> {
     let session = 0x1000_0000_0000_0001;
-    let create = |path: &str, data: &'static [u8], kind: CreateKind, parent_cversion: i32| {
-        TxnBody::Create {
+    let create =
+        |path: &str, data: &'static [u8], kind: CreateKind, parent_cversion: i32| TxnBody::Create {
             path: path.into(),
             data: Bytes::from_static(data),
             acl: Acl::open_unsafe(),
             kind,
             parent_cversion,
-        }
-    };
+        };
     let bodies = vec![
         TxnBody::CreateSession { timeout_ms: 30_000 },
         create("/a", b"hello", CreateKind::Persistent, 1),
@@ -381,7 +384,11 @@ fn storage_seeds(seeds: &Seeds) {
     for txn in &txns {
         let mut encoded = Vec::new();
         txn.encode(&mut encoded);
-        seeds.put("txn_record", &format!("{:02x}-op{}", txn.cxid, txn.body.op_code()), &encoded);
+        seeds.put(
+            "txn_record",
+            &format!("{:02x}-op{}", txn.cxid, txn.body.op_code()),
+            &encoded,
+        );
         apply(&mut tree, txn);
     }
     tree.set_last_zxid(txns.last().map_or(0, |t| t.zxid));
@@ -424,7 +431,11 @@ fn storage_seeds(seeds: &Seeds) {
     let mut empty = Vec::new();
     DataTree::new().serialize(&mut empty);
     let path = storage::write_snapshot(&snapshot_dir, 0, &empty).expect("snapshot");
-    seeds.put("snapshot", "empty-tree", &fs::read(path).expect("read snapshot"));
+    seeds.put(
+        "snapshot",
+        "empty-tree",
+        &fs::read(path).expect("read snapshot"),
+    );
 }
 
 /// The server's own JAAS sample (tests/interop/test_operations.py) and the
