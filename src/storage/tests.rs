@@ -337,6 +337,31 @@ fn stray_records_after_the_end_of_an_older_segment_cut_the_log() {
 }
 
 #[test]
+fn a_file_ending_inside_the_last_records_padding_recovers() {
+    // Fuzz finding (txn_log_recovery, fuzz/seeds/txn_log_recovery/crash-850a*):
+    // a segment cut right after a record, before its padding, made recovery
+    // sync past the end of the file and panic.
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), 4096, 4096);
+    let (mut log, _) = TxnLog::open(config.clone()).unwrap();
+    log.append(1, &payload(1, 5)).unwrap();
+    log.flush().unwrap();
+    let segments = log.segment_paths();
+    drop(log);
+    let file = OpenOptions::new().write(true).open(&segments[0]).unwrap();
+    file.set_len(16 + 16 + 5).unwrap();
+    drop(file);
+    let (mut log, recovery) = TxnLog::open(config.clone()).unwrap();
+    assert_eq!((recovery.records, recovery.truncated), (1, None));
+    log.append(2, &payload(2, 5)).unwrap();
+    log.flush().unwrap();
+    drop(log);
+    let (log, recovery) = TxnLog::open(config).unwrap();
+    assert_eq!(recovery.truncated, None);
+    assert_eq!(read_all(&log, 0), expected(1..=2, 5));
+}
+
+#[test]
 fn corruption_in_an_older_segment_sets_later_segments_aside() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), 4096, 4096);
