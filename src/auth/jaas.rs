@@ -127,6 +127,12 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Jaas, JaasError> {
                 format!("expected a section name, found {}", show(&token)),
             ));
         };
+        // As Java's ConfigFile ("Can not specify multiple entries for
+        // <name>"): a second section of one name would otherwise be read
+        // by nobody, its users silently missing.
+        if sections.iter().any(|s: &JaasSection| s.name == name) {
+            return Err(error(line, format!("section '{name}' is given twice")));
+        }
         match next(&mut index) {
             Some((Token::Symbol('{'), _)) => {}
             Some((t, l)) => {
@@ -395,5 +401,21 @@ Client {
         assert_eq!(err.line, 2);
         let err = parse(Path::new("/nonexistent/jaas.conf")).unwrap_err();
         assert_eq!(err.line, 0);
+    }
+
+    #[test]
+    fn a_section_given_twice_is_refused() {
+        // Review finding (fuzz deliverable): the second `Server` section was
+        // parsed and then never read, so user_carol silently could not log in.
+        let text = "Server {\n org.Mod required user_bob=\"b\";\n};\nServer {\n org.Mod required user_carol=\"c\";\n};\n";
+        let err = parse_str(text, Path::new("j")).unwrap_err();
+        assert_eq!(err.line, 4);
+        assert_eq!(err.message, "section 'Server' is given twice");
+        // Different names (and a different case) are different sections, as in Java.
+        let text = "Server {\n};\nserver {\n};\nClient {\n};\n";
+        assert_eq!(
+            parse_str(text, Path::new("j")).unwrap().section_names(),
+            ["Server", "server", "Client"]
+        );
     }
 }

@@ -307,7 +307,7 @@ fn quote(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-/// Parse `key=value, key="quoted \" value"` into a map (first occurrence wins).
+/// Parse `key=value, key="quoted \" value"` into a map; a directive given twice is an error.
 fn parse_directives(text: &str) -> Result<HashMap<String, String>, SaslError> {
     let mut out = HashMap::new();
     let chars: Vec<char> = text.chars().collect();
@@ -366,7 +366,17 @@ fn parse_directives(text: &str) -> Result<HashMap<String, String>, SaslError> {
             }
             value = value.trim().to_string();
         }
-        out.entry(key.trim().to_ascii_lowercase()).or_insert(value);
+        // RFC 2831: each directive of a digest-response may appear at most
+        // once (the JDK server refuses "more than one ... directive"); taking
+        // the first of two would let a client hide a second `realm` or
+        // `digest-uri` from whatever reads the other one.
+        let key = key.trim().to_ascii_lowercase();
+        if out.contains_key(&key) {
+            return Err(SaslError::Malformed(format!(
+                "directive '{key}' appears twice"
+            )));
+        }
+        out.insert(key, value);
     }
     Ok(out)
 }
@@ -451,6 +461,32 @@ mod tests {
         assert!(server.is_complete());
         assert_eq!(server.authorization_id(), Some("bob"));
         assert_eq!(server.step(b"x"), Err(SaslError::AlreadyComplete));
+    }
+
+    #[test]
+    fn a_directive_given_twice_is_refused() {
+        // Review finding (fuzz deliverable): a valid response with a second
+        // `digest-uri` (or `realm`, `username`) appended was accepted, the
+        // first occurrence silently winning.
+        for extra in [
+            ",digest-uri=\"zookeeper/elsewhere\"",
+            ",realm=\"other\"",
+            ",USERNAME=\"eve\"",
+        ] {
+            let mut s = server();
+            let challenge = s.start();
+            let (response, _) =
+                client_response(&challenge, "bob", "bobsecret", "zookeeper/zk-sasl-md5");
+            let response = format!("{response}{extra}");
+            assert!(
+                matches!(s.step(response.as_bytes()), Err(SaslError::Malformed(_))),
+                "accepted {extra}"
+            );
+        }
+        assert_eq!(
+            parse_directives("nc=1,nc=1"),
+            Err(SaslError::Malformed("directive 'nc' appears twice".into()))
+        );
     }
 
     #[test]

@@ -102,7 +102,11 @@ fn unescape(text: &str) -> String {
             Some('f') => out.push('\x0c'),
             Some('u') => {
                 let hex: String = (0..4).filter_map(|_| chars.next()).collect();
-                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                // Four hex digits exactly: `from_str_radix` alone would take
+                // "+041" (a fuzz-review finding).
+                let digits = hex.len() == 4 && hex.chars().all(|c| c.is_ascii_hexdigit());
+                let code = u32::from_str_radix(&hex, 16).ok().filter(|_| digits);
+                match code.and_then(char::from_u32) {
                     Some(decoded) => out.push(decoded),
                     None => {
                         out.push_str("\\u");
@@ -120,6 +124,15 @@ fn unescape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unicode_escape_needs_four_hex_digits() {
+        // "\u+041" decoded as 'A' because u32::from_str_radix accepts a
+        // sign. Java refuses it as malformed; here it stays literal text.
+        let props = parse_properties("a=\\u+041\nb=\\u0041\nc=\\u-041\n");
+        let values: Vec<&str> = props.iter().map(|p| p.value.as_str()).collect();
+        assert_eq!(values, ["\\u+041", "A", "\\u-041"]);
+    }
 
     #[test]
     fn properties_format() {

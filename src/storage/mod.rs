@@ -40,7 +40,7 @@
 //!   increase within a segment and across segments.
 //! * A record with `len < 8`, with `len` past the end of the file, with a bad
 //!   CRC or a non-increasing zxid, or any non-zero byte after the last record
-//!   of the last segment, is a torn tail: recovery cuts the log there (zeroes
+//!   of a segment, is a torn tail: recovery cuts the log there (zeroes
 //!   the bytes, sets later segments aside as `*.truncated`) and reports it.
 //!
 //! # Segment sizing

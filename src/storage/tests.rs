@@ -296,6 +296,72 @@ fn flipped_bit_in_a_middle_record_cuts_everything_from_it() {
 }
 
 #[test]
+fn stray_records_after_the_end_of_an_older_segment_cut_the_log() {
+    // Fuzz finding (txn_log_recovery, fuzz/seeds/txn_log_recovery/crash-*):
+    // only the newest file was checked for non-zero bytes after its last
+    // record. Here an older segment's record has a zeroed `len` (a lost
+    // page), so it "ends" there with valid stale records behind it. Recovery
+    // kept the later segments, and once they were cut away the next append
+    // landed in front of the stale records, which came back as committed.
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), 4096, 4096);
+    let (mut log, _) = TxnLog::open(config.clone()).unwrap();
+    for zxid in 1..=100 {
+        log.append(zxid, &payload(zxid, 100)).unwrap();
+    }
+    log.flush().unwrap();
+    let segments = log.segment_paths();
+    assert!(segments.len() >= 3);
+    drop(log);
+    let first_of_second =
+        i64::from_str_radix(&segments[1].file_name().unwrap().to_str().unwrap()[4..], 16).unwrap();
+    let victim = first_of_second - 3;
+    let offset = record_offset(&segments[0], victim);
+    let file = OpenOptions::new().write(true).open(&segments[0]).unwrap();
+    file.write_at(&[0, 0, 0, 0], offset).unwrap();
+    drop(file);
+
+    let (mut log, recovery) = TxnLog::open(config.clone()).unwrap();
+    assert_eq!(recovery.last_zxid, victim - 1);
+    let tail = recovery.truncated.expect("the stray bytes are reported");
+    assert_eq!(tail.segment, segments[0]);
+    assert_eq!(tail.offset, offset);
+    assert_eq!(tail.reason, "non-zero bytes after the last record");
+    assert_eq!(log.segment_paths(), segments[..1].to_vec());
+    log.append(victim, &payload(victim, 100)).unwrap();
+    log.flush().unwrap();
+    drop(log);
+    let (log, recovery) = TxnLog::open(config).unwrap();
+    assert_eq!(recovery.truncated, None);
+    assert_eq!(read_all(&log, 0), expected(1..=victim, 100));
+}
+
+#[test]
+fn a_file_ending_inside_the_last_records_padding_recovers() {
+    // Fuzz finding (txn_log_recovery, fuzz/seeds/txn_log_recovery/crash-850a*):
+    // a segment cut right after a record, before its padding, made recovery
+    // sync past the end of the file and panic.
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), 4096, 4096);
+    let (mut log, _) = TxnLog::open(config.clone()).unwrap();
+    log.append(1, &payload(1, 5)).unwrap();
+    log.flush().unwrap();
+    let segments = log.segment_paths();
+    drop(log);
+    let file = OpenOptions::new().write(true).open(&segments[0]).unwrap();
+    file.set_len(16 + 16 + 5).unwrap();
+    drop(file);
+    let (mut log, recovery) = TxnLog::open(config.clone()).unwrap();
+    assert_eq!((recovery.records, recovery.truncated), (1, None));
+    log.append(2, &payload(2, 5)).unwrap();
+    log.flush().unwrap();
+    drop(log);
+    let (log, recovery) = TxnLog::open(config).unwrap();
+    assert_eq!(recovery.truncated, None);
+    assert_eq!(read_all(&log, 0), expected(1..=2, 5));
+}
+
+#[test]
 fn corruption_in_an_older_segment_sets_later_segments_aside() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), 4096, 4096);

@@ -307,7 +307,7 @@ impl<S: LogSegment> TxnLogOn<S> {
     /// zxid not increasing, bad header) the log ends: the rest of that
     /// segment is zeroed and synced, later segments are renamed
     /// `*.truncated`, and the cut is reported in [`Recovery::truncated`].
-    /// Non-zero bytes after the last record of the last segment (pages written
+    /// Non-zero bytes after the last record of any segment (pages written
     /// back out of order before a crash) are treated the same way. A segment
     /// left with no records is removed.
     pub fn open(config: LogConfig) -> Result<(TxnLogOn<S>, Recovery), StorageError> {
@@ -338,8 +338,7 @@ impl<S: LogSegment> TxnLogOn<S> {
         let mut directory_changed = false;
         let mut previous_zxid = 0;
         let mut records = 0;
-        let file_count = files.len();
-        for (index, (first_zxid, path)) in files.into_iter().enumerate() {
+        for (first_zxid, path) in files {
             if truncated.is_some() {
                 // Never read past a bad record: later segments are not part of the log.
                 let mut aside = path.clone().into_os_string();
@@ -350,7 +349,6 @@ impl<S: LogSegment> TxnLogOn<S> {
                 directory_changed = true;
                 continue;
             }
-            let is_last = index + 1 == file_count;
             let size = fs::metadata(&path)
                 .map_err(|e| StorageError::io("stat segment", &path, e))?
                 .len();
@@ -372,16 +370,18 @@ impl<S: LogSegment> TxnLogOn<S> {
             let mut segment = S::open(&path, sync_method)?;
             let scan = scan_segment(&segment, first_zxid, previous_zxid)?;
             let cut = scan.end;
-            // Only the last segment can hold unsynced bytes (the log syncs a
-            // segment before moving to the next), but a cut segment is
-            // zeroed whatever its place.
+            // Every segment ends in zeros after its last record: the log
+            // syncs a segment before moving to the next, so non-zero bytes
+            // there are a torn write or corruption wherever the segment is.
+            // Checking only the newest file is not enough: when a later
+            // segment is cut away, this one becomes the log's end, the next
+            // append lands in front of those bytes, and a stale record among
+            // them would be read back as committed (fuzz finding,
+            // txn_log_recovery).
             let mut reason = scan.bad.clone();
-            let mut zero_to = None;
-            if reason.is_some() || is_last {
-                zero_to = nonzero_extent(&segment, cut)?;
-                if reason.is_none() && zero_to.is_some() {
-                    reason = Some("non-zero bytes after the last record".to_string());
-                }
+            let zero_to = nonzero_extent(&segment, cut)?;
+            if reason.is_none() && zero_to.is_some() {
+                reason = Some("non-zero bytes after the last record".to_string());
             }
             if let Some(reason) = reason {
                 log::warn!(
@@ -422,7 +422,11 @@ impl<S: LogSegment> TxnLogOn<S> {
         // process died, the machine did not): make it durable before
         // reporting it as such.
         if let (Some(segment), Some(info)) = (active.as_mut(), segments.last()) {
-            segment.sync_range(0, info.end)?;
+            // A file cut short right after a record lacks that record's
+            // padding: its end is past the file (fuzz finding; the next
+            // append grows the file first).
+            let synced_end = info.end.min(segment.allocated_bytes());
+            segment.sync_range(0, synced_end)?;
         }
         let last_zxid = segments.last().map_or(0, |info| info.last_zxid);
         let recovery = Recovery {

@@ -1,0 +1,380 @@
+//! The fuzz harnesses, one function per decoder that reads bytes from
+//! outside the process. Each `fuzz_targets/<name>.rs` is a one-line call into
+//! here, so the harnesses are plain functions that a regression test (or a
+//! debugger) can call with a crash input.
+//!
+//! Every harness drives the same library entry point the server uses and
+//! adds an oracle beyond "did not panic": a decoded record must re-encode to
+//! something that decodes to the same record, a log record handed back by
+//! recovery must carry a CRC that checks, and so on.
+#![deny(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use paddock::auth::jaas;
+use paddock::auth::sasl::{DigestMd5Server, SaslError, ZK_SASL_REALM, ZK_SASL_SERVICE};
+use paddock::data_tree::DataTree;
+use paddock::protocol::{
+    decode_request, four_letter_word, frame_length, write_connect_request, write_request,
+    ConnectRequest, DecodeError, FrameError, JUTE_MAXBUFFER_DEFAULT_BYTES, LENGTH_PREFIX_BYTES,
+};
+use paddock::storage::{self, LogConfig, TxnLog};
+use paddock::txn::Txn;
+
+/// The frame limit the server applies by default (`jute.maxbuffer`).
+pub const MAX_FRAME_BYTES: usize = JUTE_MAXBUFFER_DEFAULT_BYTES;
+
+/// Frames a stream can hold at most in a fuzz input: each takes 4 bytes.
+fn frames_bound(stream: &[u8]) -> usize {
+    stream.len() / LENGTH_PREFIX_BYTES + 1
+}
+
+/// A scratch directory for the file-backed harnesses, in RAM when possible
+/// (recovery syncs; on tmpfs that costs nothing).
+pub fn scratch_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    let made = if shm.is_dir() {
+        tempfile::Builder::new()
+            .prefix("paddock-fuzz")
+            .tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    };
+    made.expect("a scratch directory")
+}
+
+/// Checks that a decoded ConnectRequest re-encodes to one that decodes equal.
+fn connect_round_trip(request: &ConnectRequest, payload: &[u8]) {
+    let mut frame = Vec::new();
+    write_connect_request(&mut frame, request);
+    let again = ConnectRequest::decode(&frame[LENGTH_PREFIX_BYTES..])
+        .expect("a ConnectRequest we encoded decodes");
+    assert_eq!(&again, request, "ConnectRequest round trip");
+    // The re-encoding always carries the readOnly byte; the input may lack it.
+    let body_bytes = frame.len() - LENGTH_PREFIX_BYTES;
+    assert!(
+        body_bytes <= payload.len() + 1,
+        "ConnectRequest of {} bytes re-encoded to {body_bytes}",
+        payload.len()
+    );
+}
+
+/// The first bytes of a client connection, as the server's read loop sees
+/// them: a four-letter word, or a length-checked ConnectRequest frame.
+pub fn connect_handshake(stream: &[u8]) {
+    if let Some(word) = stream.get(..4).and_then(four_letter_word) {
+        // A four-letter word must never pass for a frame length.
+        assert!(
+            matches!(
+                frame_length(stream, MAX_FRAME_BYTES),
+                Err(FrameError::TooLarge { .. })
+            ),
+            "four-letter word {word} reads as a sane frame length"
+        );
+        return;
+    }
+    let Ok(Some(length)) = frame_length(stream, MAX_FRAME_BYTES) else {
+        return;
+    };
+    let payload = &stream[LENGTH_PREFIX_BYTES..LENGTH_PREFIX_BYTES + length];
+    if let Ok(request) = ConnectRequest::decode(payload) {
+        connect_round_trip(&request, payload);
+    }
+    // The bare decoder on the whole input too (no framing to get past).
+    if let Ok(request) = ConnectRequest::decode(stream) {
+        connect_round_trip(&request, stream);
+    }
+}
+
+/// A whole client byte stream: the handshake, then request frames, each
+/// decoded by [`decode_request`] (header + record) as the server does.
+pub fn client_frames(stream: &[u8]) {
+    let mut start = 0;
+    let mut handshake = true;
+    for _ in 0..frames_bound(stream) {
+        let available = &stream[start..];
+        if handshake && available.len() >= 4 && four_letter_word(&available[..4]).is_some() {
+            return;
+        }
+        let length = match frame_length(available, MAX_FRAME_BYTES) {
+            Ok(Some(length)) => length,
+            Ok(None) | Err(_) => return,
+        };
+        let payload = &available[LENGTH_PREFIX_BYTES..LENGTH_PREFIX_BYTES + length];
+        start += LENGTH_PREFIX_BYTES + length;
+        if handshake {
+            match ConnectRequest::decode(payload) {
+                Ok(request) => connect_round_trip(&request, payload),
+                Err(_) => return,
+            }
+            handshake = false;
+            continue;
+        }
+        match decode_request(payload) {
+            Ok((header, request)) => {
+                let mut frame = Vec::new();
+                write_request(&mut frame, header.xid, &request);
+                let encoded = &frame[LENGTH_PREFIX_BYTES..];
+                // encode(decode(bytes)) has the length of the bytes decoded
+                // (trailing bytes are ignored, as ZooKeeper does).
+                assert!(
+                    encoded.len() <= payload.len(),
+                    "request {request:?} re-encoded to {} bytes from {}",
+                    encoded.len(),
+                    payload.len()
+                );
+                let (header_again, again) =
+                    decode_request(encoded).expect("a request we encoded decodes");
+                assert_eq!(header_again, header, "request header round trip");
+                assert_eq!(again, request, "request round trip");
+            }
+            // As the server: an unknown op closes the connection.
+            Err(DecodeError::UnknownOp(_)) => return,
+            Err(_) => {}
+        }
+    }
+}
+
+/// The user every SASL harness knows, and the fixed nonce of its challenge.
+pub const SASL_USER: &str = "bob";
+pub const SASL_PASSWORD: &str = "bobsecret";
+pub const SASL_NONCE: &str = "OA6MG9tEQGm2hh";
+
+pub fn sasl_server() -> DigestMd5Server {
+    let users: HashMap<String, String> = [(SASL_USER.to_string(), SASL_PASSWORD.to_string())]
+        .into_iter()
+        .collect();
+    DigestMd5Server::with_nonce(
+        Arc::new(users),
+        ZK_SASL_REALM,
+        ZK_SASL_SERVICE,
+        ZK_SASL_REALM,
+        SASL_NONCE,
+    )
+}
+
+/// SetSASL tokens of one connection, separated by NUL bytes (which DIGEST-MD5
+/// text never holds), fed to the server as the connection does: an empty
+/// token asks for the challenge, anything else is a step.
+pub fn sasl_digest(input: &[u8]) {
+    let mut server = sasl_server();
+    for token in input.split(|b| *b == 0) {
+        let result = if token.is_empty() {
+            Ok((server.start(), None))
+        } else {
+            server
+                .step(token)
+                .map(|step| (step.response, step.authenticated))
+        };
+        match result {
+            Ok((response, authenticated)) => {
+                assert!(!response.is_empty(), "a SASL step answered nothing");
+                if let Some(user) = authenticated {
+                    assert_eq!(
+                        user, SASL_USER,
+                        "authenticated as a user that does not exist"
+                    );
+                    assert!(server.is_complete());
+                    assert!(
+                        response.starts_with(b"rspauth="),
+                        "completion without rspauth"
+                    );
+                    assert_eq!(server.step(b"x"), Err(SaslError::AlreadyComplete));
+                }
+            }
+            // The connection replies AuthFailed and closes.
+            Err(_) => return,
+        }
+    }
+}
+
+/// A JAAS file's text (the server parses the file that
+/// `-Djava.security.auth.login.config` or `jaasLoginConfig` names).
+pub fn jaas(input: &[u8]) {
+    let Ok(text) = std::str::from_utf8(input) else {
+        return;
+    };
+    let lines = text.split('\n').count();
+    match jaas::parse_str(text, Path::new("fuzz.jaas")) {
+        Ok(parsed) => {
+            for name in parsed.section_names() {
+                assert!(parsed.section(name).is_some());
+                let _ = parsed.users(name);
+            }
+            let _ = parsed.server_users();
+        }
+        Err(e) => {
+            assert!(
+                e.line <= lines,
+                "error line {} past the {lines} lines of the text",
+                e.line
+            );
+            assert!(!e.message.is_empty());
+        }
+    }
+}
+
+/// zoo.cfg: the properties parser on the text, and the whole loader on the
+/// bytes written to a file.
+pub fn zoo_cfg(input: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(input) {
+        let lines = text.lines().count();
+        let mut previous_line = 0;
+        for property in paddock::config::parse_properties(text) {
+            assert!(property.line >= 1 && property.line <= lines.max(1));
+            assert!(property.line > previous_line, "property lines go back");
+            previous_line = property.line;
+        }
+    }
+    let dir = scratch_dir();
+    let path = dir.path().join("zoo.cfg");
+    std::fs::write(&path, input).expect("write zoo.cfg");
+    let _ = paddock::config::load_with_jvm_flags(Some(&path), None, None);
+}
+
+/// The log segment grammar's magic: the harness splits its input into
+/// segment files at each occurrence.
+const SEGMENT_MAGIC: &[u8; 4] = b"PDLG";
+
+fn record_crc(len: u32, zxid: i64, payload: &[u8]) -> u32 {
+    let crc = crc32c::crc32c(&len.to_le_bytes());
+    let crc = crc32c::crc32c_append(crc, &zxid.to_le_bytes());
+    crc32c::crc32c_append(crc, payload)
+}
+
+/// True if `haystack` holds `needle` somewhere.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Splits the input into segment files (at each "PDLG"), names each after
+/// the zxid its first record claims, recovers the log, reads every record
+/// back and checks each against a CRC computed here over the input bytes.
+/// Then appends one record and recovers again: a recovered log must be a
+/// clean log.
+pub fn txn_log_recovery(input: &[u8]) {
+    let dir = scratch_dir();
+    let mut starts: Vec<usize> = input
+        .windows(SEGMENT_MAGIC.len())
+        .enumerate()
+        .filter(|(_, w)| *w == SEGMENT_MAGIC)
+        .map(|(i, _)| i)
+        .collect();
+    if starts.first() != Some(&0) {
+        starts.insert(0, 0);
+    }
+    starts.truncate(4);
+    for (index, &start) in starts.iter().enumerate() {
+        let end = starts.get(index + 1).copied().unwrap_or(input.len());
+        let bytes = &input[start..end];
+        let named_zxid = bytes
+            .get(24..32)
+            .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .filter(|z| *z >= 0)
+            .unwrap_or(index as i64 + 1);
+        let path = dir.path().join(format!("log.{named_zxid:016x}"));
+        if !path.exists() {
+            std::fs::write(&path, bytes).expect("write segment");
+        }
+    }
+    let config = LogConfig {
+        dir: dir.path().to_path_buf(),
+        preallocate_bytes: 4096,
+        segment_bytes_max: 64 * 1024,
+    };
+    let (mut log, recovery) = TxnLog::open(config.clone()).expect("recovery of arbitrary bytes");
+    let mut count = 0u64;
+    let mut previous = 0i64;
+    for record in log.read_after(i64::MIN).expect("reader") {
+        let (zxid, payload) = record.expect("a record recovery accepted reads back");
+        assert!(zxid > previous, "zxids must increase");
+        previous = zxid;
+        let len = u32::try_from(payload.len() + 8).expect("record length");
+        let crc = record_crc(len, zxid, &payload);
+        let mut record_bytes = Vec::with_capacity(16 + payload.len());
+        record_bytes.extend_from_slice(&len.to_le_bytes());
+        record_bytes.extend_from_slice(&crc.to_le_bytes());
+        record_bytes.extend_from_slice(&zxid.to_le_bytes());
+        record_bytes.extend_from_slice(&payload);
+        assert!(
+            contains(input, &record_bytes),
+            "recovery returned zxid {zxid:#x} whose CRC-checked bytes are not in the input"
+        );
+        count += 1;
+    }
+    assert_eq!(count, recovery.records, "records read vs recovered");
+    assert_eq!(previous.max(0), recovery.last_zxid.max(0));
+    if recovery.last_zxid == i64::MAX {
+        return;
+    }
+    let next = recovery.last_zxid.max(0) + 1;
+    log.append(next, b"after recovery").expect("append");
+    log.flush().expect("flush");
+    drop(log);
+    let (_, again) = TxnLog::open(config).expect("second recovery");
+    assert_eq!(again.truncated, None, "a recovered log needed a second cut");
+    assert_eq!(again.records, recovery.records + 1);
+    assert_eq!(again.last_zxid, next);
+}
+
+/// Checks that a tree that decoded serializes to bytes that decode to a
+/// tree which serializes the same way.
+fn tree_round_trip(tree: &DataTree) {
+    let mut first = Vec::new();
+    tree.serialize(&mut first);
+    let again = DataTree::deserialize(&first).expect("a serialized tree deserializes");
+    let mut second = Vec::new();
+    again.serialize(&mut second);
+    assert!(first == second, "snapshot round trip changed the bytes");
+}
+
+/// The snapshot body decoder on the raw input, and the snapshot file reader
+/// (then the body decoder, as recovery does) on the input written as a file.
+pub fn snapshot(input: &[u8]) {
+    if let Ok(tree) = DataTree::deserialize(input) {
+        tree_round_trip(&tree);
+    }
+    let dir = scratch_dir();
+    let zxid = input
+        .get(8..16)
+        .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .filter(|z| *z >= 0)
+        .unwrap_or(1);
+    let path = dir.path().join(storage::snapshot_name(zxid));
+    std::fs::write(&path, input).expect("write snapshot");
+    match storage::latest_snapshot(dir.path()) {
+        Ok(Some((found_zxid, body))) => {
+            assert_eq!(found_zxid, zxid);
+            let crc_at = input.len() - 4;
+            let stored = u32::from_le_bytes(input[crc_at..].try_into().expect("4 bytes"));
+            assert_eq!(
+                crc32c::crc32c(&input[..crc_at]),
+                stored,
+                "CRC did not check"
+            );
+            assert_eq!(&input[24..crc_at], &body[..]);
+            if let Ok(tree) = DataTree::deserialize(&body) {
+                tree_round_trip(&tree);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => panic!("reading a snapshot directory failed: {e}"),
+    }
+}
+
+/// One logged txn record (what recovery replays after the log's CRC passed).
+pub fn txn_record(input: &[u8]) {
+    if let Ok(txn) = Txn::decode(input) {
+        let mut encoded = Vec::new();
+        txn.encode(&mut encoded);
+        assert_eq!(
+            encoded.len(),
+            input.len(),
+            "txn re-encoded to another length"
+        );
+        let again = Txn::decode(&encoded).expect("a txn we encoded decodes");
+        assert_eq!(again, txn, "txn round trip");
+    }
+}
