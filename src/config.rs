@@ -1383,6 +1383,16 @@ pub enum Command {
         config: Option<PathBuf>,
         tuning: Option<PathBuf>,
     },
+    /// `paddock doctor`: is this host fit for the config?
+    Doctor {
+        config: Option<PathBuf>,
+        tuning: Option<PathBuf>,
+    },
+    /// `paddock status`: `zkServer.sh status`.
+    Status {
+        config: Option<PathBuf>,
+        tuning: Option<PathBuf>,
+    },
     Help,
     Version,
 }
@@ -1393,6 +1403,8 @@ paddock - a ZooKeeper-compatible coordination server
 
 Usage:
   paddock start [--config FILE] [--tuning FILE]
+  paddock doctor [--config FILE] [--tuning FILE]
+  paddock status [--config FILE] [--tuning FILE]
   paddock version
   paddock --help
 
@@ -1400,6 +1412,11 @@ Commands:
   start      run the server. Without --config: standalone on 127.0.0.1:2181
              with data in ./data. With --config: a zoo.cfg (ZooKeeper's keys;
              myid is read from dataDir when server.N lines exist).
+  doctor     measure this host for the config (fsync latency of dataLogDir,
+             devices, io_uring, memlock, swap, CPUs, huge pages, open files)
+             and say what to fix. Exit 0 fit, 1 warnings, 2 cannot run here.
+  status     zkServer.sh status: ask the server `srvr`, print its Mode.
+             Exit 0 when it answers, 1 when it does not.
   version    print the version and exit.
 
 Options:
@@ -1422,7 +1439,7 @@ pub fn parse_cli(args: &[String]) -> Result<Command, String> {
     match first.as_str() {
         "-h" | "--help" | "help" => Ok(Command::Help),
         "version" | "--version" | "-V" => Ok(Command::Version),
-        "start" => {
+        command @ ("start" | "doctor" | "status") => {
             let mut config = None;
             let mut tuning = None;
             while let Some(arg) = iter.next() {
@@ -1456,7 +1473,11 @@ pub fn parse_cli(args: &[String]) -> Result<Command, String> {
                     other => return Err(format!("unknown option '{other}'\n\n{USAGE}")),
                 }
             }
-            Ok(Command::Start { config, tuning })
+            Ok(match command {
+                "doctor" => Command::Doctor { config, tuning },
+                "status" => Command::Status { config, tuning },
+                _ => Command::Start { config, tuning },
+            })
         }
         other => Err(format!("unknown command '{other}'\n\n{USAGE}")),
     }
@@ -1770,6 +1791,20 @@ mod tests {
             Ok(Command::Start {
                 config: Some(PathBuf::from("zoo.cfg")),
                 tuning: Some(PathBuf::from("tuning/t.cfg"))
+            })
+        );
+        assert_eq!(
+            parse_cli(&args("doctor --config zoo.cfg")),
+            Ok(Command::Doctor {
+                config: Some(PathBuf::from("zoo.cfg")),
+                tuning: None
+            })
+        );
+        assert_eq!(
+            parse_cli(&args("status --config=zoo.cfg")),
+            Ok(Command::Status {
+                config: Some(PathBuf::from("zoo.cfg")),
+                tuning: None
             })
         );
         assert!(parse_cli(&args("start --config")).is_err());

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod data_tree;
+pub mod ops;
 pub mod protocol;
 pub mod server;
 pub mod sessions;

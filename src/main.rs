@@ -6,7 +6,14 @@ use std::process::ExitCode;
 use paddock::config::{self, Command};
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+    // PADDOCK_LOG (or RUST_LOG when it is unset) sets the levels, in
+    // env_logger's syntax: `warn`, `debug`, `info,paddock::server=debug`.
+    let filter_variable = if std::env::var_os("PADDOCK_LOG").is_some() {
+        "PADDOCK_LOG"
+    } else {
+        "RUST_LOG"
+    };
+    env_logger::Builder::from_env(env_logger::Env::new().filter_or(filter_variable, "info"))
         .format_timestamp_millis()
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +36,12 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Command::Doctor { config, tuning } => ExitCode::from(
+            paddock::ops::doctor::run(config.as_deref(), tuning.as_deref()) as u8,
+        ),
+        Command::Status { config, tuning } => ExitCode::from(
+            paddock::ops::status::run(config.as_deref(), tuning.as_deref()) as u8,
+        ),
         Command::Start {
             config: config_path,
             tuning,
@@ -50,7 +63,9 @@ fn main() -> ExitCode {
                 log::warn!("{warning}");
             }
             let cores = paddock::server::shard_cores(&config);
-            if let Err(message) = paddock::server::ensure_memlock(cores.len()) {
+            let allowed = paddock::server::ensure_memlock(cores.len())
+                .and_then(|()| paddock::server::ensure_io_uring());
+            if let Err(message) = allowed {
                 eprintln!("paddock: {message}");
                 return ExitCode::from(1);
             }
