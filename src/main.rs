@@ -36,12 +36,12 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Doctor { config, tuning } => ExitCode::from(
-            paddock::ops::doctor::run(config.as_deref(), tuning.as_deref()) as u8,
-        ),
-        Command::Status { config, tuning } => ExitCode::from(
-            paddock::ops::status::run(config.as_deref(), tuning.as_deref()) as u8,
-        ),
+        Command::Doctor { config, tuning } => {
+            ExitCode::from(paddock::ops::doctor::run(config.as_deref(), tuning.as_deref()) as u8)
+        }
+        Command::Status { config, tuning } => {
+            ExitCode::from(paddock::ops::status::run(config.as_deref(), tuning.as_deref()) as u8)
+        }
         Command::Start {
             config: config_path,
             tuning,

@@ -283,7 +283,10 @@ pub fn judge(facts: &Facts) -> Vec<Finding> {
                 if topic == "dataLogDir" && matches!(fs_type, "tmpfs" | "ramfs") {
                     findings.push(warn(
                         topic,
-                        format!("{}: memory, not a disk — the log does not survive a reboot", placement_text(p)),
+                        format!(
+                            "{}: memory, not a disk — the log does not survive a reboot",
+                            placement_text(p)
+                        ),
                         "mount a real disk at dataLogDir".into(),
                     ));
                 } else if matches!(fs_type, "overlay" | "aufs") {
@@ -473,10 +476,7 @@ pub fn judge(facts: &Facts) -> Vec<Finding> {
             "echo madvise > /sys/kernel/mm/transparent_hugepage/enabled".into(),
         )),
         Some(mode) => findings.push(ok("hugepages", format!("transparent huge pages: {mode}"))),
-        None => findings.push(ok(
-            "hugepages",
-            "no transparent huge page setting".into(),
-        )),
+        None => findings.push(ok("hugepages", "no transparent huge page setting".into())),
     }
 
     match facts.open_files {
@@ -560,8 +560,9 @@ pub fn gather(config: &Config, progress: &mut dyn Write) -> Facts {
         let seconds = started.elapsed().as_secs_f64().max(0.001);
         Some(DiskActivity {
             device,
-            writes_per_second: after.writes_completed.saturating_sub(before.writes_completed)
-                as f64
+            writes_per_second: after
+                .writes_completed
+                .saturating_sub(before.writes_completed) as f64
                 / seconds,
             kib_per_second: after.sectors_written.saturating_sub(before.sectors_written) as f64
                 * 512.0
@@ -579,8 +580,14 @@ pub fn gather(config: &Config, progress: &mut dyn Write) -> Facts {
                 FSYNC_DURATION.as_secs()
             );
             let bytes = (config.pre_alloc_size_kb * 1024).clamp(1 << 20, FSYNC_FILE_BYTES_MAX);
-            host::measure_fdatasync(&p.existing, bytes, FSYNC_DURATION, FSYNC_COUNT_MAX, progress)
-                .map_err(|e| e.to_string())
+            host::measure_fdatasync(
+                &p.existing,
+                bytes,
+                FSYNC_DURATION,
+                FSYNC_COUNT_MAX,
+                progress,
+            )
+            .map_err(|e| e.to_string())
         }
         Some(p) => Err(format!("{} is not writable", p.existing.display())),
         None => Err("dataLogDir has no existing directory on its path".into()),
@@ -682,7 +689,10 @@ mod tests {
             },
             swap_kib: Some((0, 0)),
             allowed_cpus: vec![0, 1, 2, 3],
-            governors: vec![(0, Some("performance".into())), (1, Some("performance".into()))],
+            governors: vec![
+                (0, Some("performance".into())),
+                (1, Some("performance".into())),
+            ],
             transparent_hugepages: Some("madvise".into()),
             open_files: Some(Limit {
                 soft: Some(65536),
@@ -702,7 +712,10 @@ mod tests {
     #[test]
     fn a_fit_host_exits_zero() {
         let findings = judge(&fit());
-        assert!(findings.iter().all(|f| f.level == Level::Ok), "{findings:?}");
+        assert!(
+            findings.iter().all(|f| f.level == Level::Ok),
+            "{findings:?}"
+        );
         assert_eq!(exit_code(&findings), 0);
         assert!(render(&findings).ends_with("verdict: fit\n"));
     }
@@ -732,7 +745,10 @@ mod tests {
             memlock: None,
         };
         let problem = uring_problem(&facts).unwrap();
-        assert!(problem.contains("sysctl -w kernel.io_uring_disabled=0"), "{problem}");
+        assert!(
+            problem.contains("sysctl -w kernel.io_uring_disabled=0"),
+            "{problem}"
+        );
         let group = UringFacts {
             disabled_sysctl: Some(1),
             seccomp_mode: Some(0),
@@ -749,7 +765,9 @@ mod tests {
             disabled_sysctl: None,
             memlock: None,
         };
-        assert!(uring_problem(&facts).unwrap().contains("LimitMEMLOCK=infinity"));
+        assert!(uring_problem(&facts)
+            .unwrap()
+            .contains("LimitMEMLOCK=infinity"));
         facts.setup = Err(libc::ENOSYS);
         assert!(uring_problem(&facts).unwrap().contains("no io_uring"));
         facts.setup = Ok(());

@@ -477,9 +477,14 @@ mod tests {
     fn fdatasync_measure_is_bounded_and_cleans_up() {
         let dir = tempfile::tempdir().unwrap();
         let mut progress = Vec::new();
-        let sample =
-            measure_fdatasync(dir.path(), 1 << 16, Duration::from_secs(2), 5, &mut progress)
-                .unwrap();
+        let sample = measure_fdatasync(
+            dir.path(),
+            1 << 16,
+            Duration::from_secs(2),
+            5,
+            &mut progress,
+        )
+        .unwrap();
         assert_eq!(sample.micros.len(), 5);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }

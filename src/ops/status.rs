@@ -23,7 +23,9 @@ pub const NOT_RUNNING: &str = "Error contacting service. It is probably not runn
 
 /// The `Mode: …` line of a `srvr` answer.
 pub fn mode_line(srvr: &str) -> Option<&str> {
-    srvr.lines().find(|line| line.contains("Mode")).map(str::trim)
+    srvr.lines()
+        .find(|line| line.contains("Mode"))
+        .map(str::trim)
 }
 
 /// The address zkServer.sh asks: `clientPortAddress` or `localhost`.
@@ -37,8 +39,10 @@ pub fn client_address(client_port_address: Option<&str>) -> String {
 /// Sends a four-letter word and reads the answer to EOF, within `timeout`.
 pub fn ask(host: &str, port: u16, word: &str, timeout: Duration) -> std::io::Result<String> {
     let deadline = Instant::now() + timeout;
-    let mut last_error =
-        std::io::Error::new(std::io::ErrorKind::NotFound, format!("{host} does not resolve"));
+    let mut last_error = std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!("{host} does not resolve"),
+    );
     for address in (host, port).to_socket_addrs()? {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -63,7 +67,9 @@ pub fn ask(host: &str, port: u16, word: &str, timeout: Duration) -> std::io::Res
 pub fn run(config_path: Option<&Path>, tuning_path: Option<&Path>) -> i32 {
     eprintln!(
         "Using config: {}",
-        config_path.map_or("(built-in default)".to_string(), |p| p.display().to_string())
+        config_path.map_or("(built-in default)".to_string(), |p| p
+            .display()
+            .to_string())
     );
     let config = match crate::config::load(config_path, tuning_path) {
         Ok((config, _warnings)) => config,

@@ -274,7 +274,9 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         config
             .config_path
             .as_ref()
-            .map_or("(built-in default)".to_string(), |p| p.display().to_string()),
+            .map_or("(built-in default)".to_string(), |p| p
+                .display()
+                .to_string()),
         config.data_dir.display(),
         config.data_log_dir.display()
     );

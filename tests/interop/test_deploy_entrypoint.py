@@ -106,3 +106,50 @@ def test_seccomp_profile_allows_io_uring():
                  # what the server needs besides
                  "epoll_wait", "fdatasync", "mmap", "msync", "sched_setaffinity"):
         assert name in allowed, name
+
+
+def test_entrypoint_starts_a_server_status_can_see(workdir):
+    """One host: the tutorial's single server.1 line is standalone (as in
+    ZooKeeper with standaloneEnabled); the entrypoint execs paddock and
+    `paddock status` finds it on the tutorial's port 2181."""
+    import signal
+    import socket
+    import time
+    from opshelp import paddock_bin
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", 2181))
+        except OSError:
+            pytest.skip("port 2181 is taken on this machine")
+    bin_dir = os.path.join(workdir, "bin")
+    os.makedirs(bin_dir)
+    os.symlink(paddock_bin(), os.path.join(bin_dir, "paddock"))
+    cfg = os.path.join(workdir, "zoo.cfg")
+    env = {"PATH": bin_dir + ":" + os.environ["PATH"], "SERVER_ID": "1",
+           "ZOOKEEPER_CONNECT": "localhost", "PADDOCK_CONF": cfg,
+           "PADDOCK_DATA_DIR": os.path.join(workdir, "data")}
+    log = open(os.path.join(workdir, "server.log"), "wb")
+    proc = subprocess.Popen(["sh", ENTRYPOINT], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            status = subprocess.run([paddock_bin(), "status", "--config", cfg],
+                                    capture_output=True, timeout=15)
+            if status.returncode == 0:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, read(os.path.join(workdir, "server.log"))
+        assert status is not None and status.returncode == 0, status
+        assert status.stdout.decode().splitlines()[-1] == "Mode: standalone"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        log.close()
