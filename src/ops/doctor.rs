@@ -74,6 +74,8 @@ pub struct DiskActivity {
 /// Everything `judge` decides on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Facts {
+    /// What loading the config warned about (unknown or ignored keys).
+    pub config_warnings: Vec<String>,
     pub cores: Vec<usize>,
     pub data_dir: Option<Placement>,
     pub data_log_dir: Option<Placement>,
@@ -206,6 +208,17 @@ fn placement_text(p: &Placement) -> String {
 /// The verdict rules: facts in, findings out. Pure.
 pub fn judge(facts: &Facts) -> Vec<Finding> {
     let mut findings = Vec::new();
+
+    if facts.config_warnings.is_empty() {
+        findings.push(ok("config", "loads without warnings".into()));
+    }
+    for warning in &facts.config_warnings {
+        findings.push(warn(
+            "config",
+            warning.clone(),
+            "fix or remove the key (see the README's key table)".into(),
+        ));
+    }
 
     match uring_problem(&facts.uring) {
         None => findings.push(ok(
@@ -543,7 +556,7 @@ const FSYNC_COUNT_MAX: usize = 20_000;
 const FSYNC_FILE_BYTES_MAX: u64 = 64 << 20;
 
 /// Probes the host for `config`. Progress goes to `progress`.
-pub fn gather(config: &Config, progress: &mut dyn Write) -> Facts {
+pub fn gather(config: &Config, config_warnings: Vec<String>, progress: &mut dyn Write) -> Facts {
     let cores = crate::server::shard_cores(config);
     let mounts = std::fs::read_to_string("/proc/self/mountinfo")
         .map(|text| host::parse_mountinfo(&text))
@@ -595,6 +608,7 @@ pub fn gather(config: &Config, progress: &mut dyn Write) -> Facts {
 
     let needed = host::memlock_needed_bytes(cores.len());
     Facts {
+        config_warnings,
         governors: cores.iter().map(|&c| (c, host::cpu_governor(c))).collect(),
         cores,
         data_dir,
@@ -616,8 +630,8 @@ pub fn gather(config: &Config, progress: &mut dyn Write) -> Facts {
 /// `paddock doctor`: loads the config, probes, prints the report on
 /// stdout (progress on stderr) and returns the exit code.
 pub fn run(config_path: Option<&Path>, tuning_path: Option<&Path>) -> i32 {
-    let config = match crate::config::load(config_path, tuning_path) {
-        Ok((config, _warnings)) => config,
+    let (config, warnings) = match crate::config::load(config_path, tuning_path) {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("paddock doctor: bad configuration: {e}");
             return 2;
@@ -630,7 +644,8 @@ pub fn run(config_path: Option<&Path>, tuning_path: Option<&Path>) -> i32 {
             p.display()
         ))
     );
-    let facts = gather(&config, &mut std::io::stderr());
+    let warnings = warnings.iter().map(|w| w.to_string()).collect();
+    let facts = gather(&config, warnings, &mut std::io::stderr());
     let findings = judge(&facts);
     print!("{}", render(&findings));
     exit_code(&findings)
@@ -663,6 +678,7 @@ mod tests {
     /// A host with nothing to fix.
     fn fit() -> Facts {
         Facts {
+            config_warnings: Vec::new(),
             cores: vec![0, 1],
             data_dir: Some(placement("/var/lib/paddock", 8, 1, "ext4")),
             data_log_dir: Some(placement("/var/lib/paddock-log", 8, 17, "xfs")),
@@ -839,6 +855,15 @@ mod tests {
         assert_eq!(levels(&judge(&facts), "fsync"), vec![Level::Warn]);
         facts.fsync = Err("No space left on device".into());
         assert_eq!(levels(&judge(&facts), "fsync"), vec![Level::Fail]);
+    }
+
+    #[test]
+    fn config_warnings_are_warnings() {
+        let mut facts = fit();
+        facts.config_warnings = vec!["zoo.cfg:3: key 'tickTme': unknown key".into()];
+        let findings = judge(&facts);
+        assert_eq!(levels(&findings, "config"), vec![Level::Warn]);
+        assert_eq!(exit_code(&findings), 1);
     }
 
     #[test]

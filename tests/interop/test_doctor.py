@@ -13,7 +13,7 @@ import pytest
 from conftest import free_port
 from opshelp import paddock_bin
 
-TOPICS = ["io_uring", "memlock", "dataDir", "dataLogDir", "devices", "log disk",
+TOPICS = ["config", "io_uring", "memlock", "dataDir", "dataLogDir", "devices", "log disk",
           "fsync", "swap", "cpus", "governor", "hugepages", "open files"]
 
 
