@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod data_tree;
 pub mod metrics;
+pub mod ops;
 pub mod protocol;
 pub mod server;
 pub mod sessions;

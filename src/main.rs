@@ -5,11 +5,18 @@ use std::process::ExitCode;
 
 use paddock::config::{
     self,
-    cli::{Command, StartArgs},
+    cli::{Command, ConfigArgs},
 };
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+    // PADDOCK_LOG (or RUST_LOG when it is unset) sets the levels, in
+    // env_logger's syntax: `warn`, `debug`, `info,paddock::server=debug`.
+    let filter_variable = if std::env::var_os("PADDOCK_LOG").is_some() {
+        "PADDOCK_LOG"
+    } else {
+        "RUST_LOG"
+    };
+    env_logger::Builder::from_env(env_logger::Env::new().filter_or(filter_variable, "info"))
         .format_timestamp_millis()
         .init();
     let command = match config::cli::parse_cli(std::env::args_os()) {
@@ -24,10 +31,18 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Start(args) => start(args),
+        Command::Doctor(args) => ExitCode::from(paddock::ops::doctor::run(
+            args.config.as_deref(),
+            args.tuning.as_deref(),
+        ) as u8),
+        Command::Status(args) => ExitCode::from(paddock::ops::status::run(
+            args.config.as_deref(),
+            args.tuning.as_deref(),
+        ) as u8),
     }
 }
 
-fn start(args: StartArgs) -> ExitCode {
+fn start(args: ConfigArgs) -> ExitCode {
     let jvm_flags = std::env::var("SERVER_JVMFLAGS").ok();
     let loaded = config::load_with_jvm_flags(
         args.config.as_deref(),
@@ -45,7 +60,9 @@ fn start(args: StartArgs) -> ExitCode {
         log::warn!("{warning}");
     }
     let cores = paddock::server::shard_cores(&config);
-    if let Err(message) = paddock::server::ensure_memlock(cores.len()) {
+    let allowed = paddock::server::ensure_memlock(cores.len())
+        .and_then(|()| paddock::server::ensure_io_uring());
+    if let Err(message) = allowed {
         eprintln!("paddock: {message}");
         return ExitCode::from(1);
     }

@@ -30,14 +30,23 @@ pub enum Command {
     /// Run the server. Without --config: standalone on 127.0.0.1:2181 with
     /// data in ./data. With --config: a zoo.cfg (ZooKeeper's keys; every key
     /// is implemented, ignored with a warning, or refused).
-    Start(StartArgs),
+    Start(ConfigArgs),
+    /// Measure this host for the config (fsync latency of dataLogDir, the
+    /// devices of dataDir and dataLogDir, io_uring, memlock, swap, CPUs,
+    /// huge pages, open files) and say what to fix. Exit 0 when fit, 1 with
+    /// warnings, 2 when paddock cannot run here.
+    Doctor(ConfigArgs),
+    /// What `zkServer.sh status` prints: ask the configured server `srvr` and
+    /// print its Mode. Exit 0 when it answers, 1 when it does not, 2 on a bad
+    /// config.
+    Status(ConfigArgs),
     /// Print the version and exit.
     Version,
 }
 
-/// `paddock start`.
+/// The config files a subcommand reads (`start`, `doctor`, `status`).
 #[derive(Clone, Debug, PartialEq, Eq, Args)]
-pub struct StartArgs {
+pub struct ConfigArgs {
     /// zoo.cfg to load.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -72,16 +81,34 @@ mod tests {
         assert_eq!(parse("version").unwrap(), Command::Version);
         assert_eq!(
             parse("start").unwrap(),
-            Command::Start(StartArgs {
+            Command::Start(ConfigArgs {
                 config: None,
                 tuning: None
             })
         );
         assert_eq!(
             parse("start --config zoo.cfg --tuning=tuning/t.cfg").unwrap(),
-            Command::Start(StartArgs {
+            Command::Start(ConfigArgs {
                 config: Some(PathBuf::from("zoo.cfg")),
                 tuning: Some(PathBuf::from("tuning/t.cfg"))
+            })
+        );
+    }
+
+    #[test]
+    fn doctor_and_status_take_the_config() {
+        assert_eq!(
+            parse("doctor --config zoo.cfg").unwrap(),
+            Command::Doctor(ConfigArgs {
+                config: Some(PathBuf::from("zoo.cfg")),
+                tuning: None
+            })
+        );
+        assert_eq!(
+            parse("status --config=zoo.cfg").unwrap(),
+            Command::Status(ConfigArgs {
+                config: Some(PathBuf::from("zoo.cfg")),
+                tuning: None
             })
         );
     }

@@ -144,8 +144,12 @@ impl LogCore {
                         self.write_and_publish(&mut batch, &mut encoded);
                         txns = 0;
                         bytes = 0;
-                        if let Err(e) = self.log.roll() {
-                            log::error!("cannot roll the transaction log: {e}");
+                        match self.log.roll() {
+                            Ok(()) => log::info!(
+                                "rolled the transaction log after zxid 0x{:x}",
+                                self.log.last_zxid()
+                            ),
+                            Err(e) => log::error!("cannot roll the transaction log: {e}"),
                         }
                         if let Some(zxid) = purge_before {
                             match self.log.purge_before(zxid) {
@@ -251,13 +255,22 @@ impl LogCore {
                             |min| (min == 0 || micros + 1 < min).then_some(micros + 1),
                         );
                         self.stats.durable_zxid.store(durable, Ordering::Relaxed);
-                        if started.elapsed() > self.fsync_warning {
+                        // ZooKeeper compares whole milliseconds, and so
+                        // words it (FileTxnLog.commit), so log scrapers match.
+                        let elapsed_ms = micros / 1000;
+                        if u128::from(elapsed_ms) > self.fsync_warning.as_millis() {
                             self.stats
                                 .fsync_threshold_exceeded
                                 .fetch_add(1, Ordering::Relaxed);
+                            let file_bytes = self
+                                .log
+                                .segment_paths()
+                                .last()
+                                .and_then(|path| std::fs::metadata(path).ok())
+                                .map_or(0, |meta| meta.len());
                             log::warn!(
-                                "fsync-ing the write ahead log took {}ms which will adversely effect operation latency",
-                                micros / 1000
+                                "fsync-ing the write ahead log in {} took {elapsed_ms}ms which will adversely effect operation latency.File size is {file_bytes} bytes. See the ZooKeeper troubleshooting guide",
+                                std::thread::current().name().unwrap_or("paddock-log")
                             );
                         }
                     }
@@ -266,7 +279,13 @@ impl LogCore {
             }
         }
         if let Err(e) = &result {
-            log::error!("transaction log write failed: {e}; refusing writes until restart");
+            if e.is_no_space() {
+                log::error!(
+                    "disk full: the transaction log cannot grow ({e}); refusing writes until restart (free space on dataLogDir, then restart)"
+                );
+            } else {
+                log::error!("transaction log write failed: {e}; refusing writes until restart");
+            }
         }
         if result.is_err() || self.stats.failed.load(Ordering::Relaxed) {
             self.stats.failed.store(true, Ordering::Relaxed);

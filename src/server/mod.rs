@@ -157,7 +157,7 @@ pub struct ShardReport {
 /// memory). Returns a clear message when the limit is too low and cannot be
 /// raised.
 pub fn ensure_memlock(cores: usize) -> Result<(), String> {
-    let needed = cores as u64 * (IO_MEMORY_BYTES as u64 + RING_LOCKED_BYTES);
+    let needed = crate::ops::host::memlock_needed_bytes(cores);
     // SAFETY: getrlimit/setrlimit write/read a plain struct we own.
     unsafe {
         let mut limit = libc::rlimit {
@@ -185,10 +185,10 @@ pub fn ensure_memlock(cores: usize) -> Result<(), String> {
             return Ok(());
         }
         Err(format!(
-            "locked-memory limit (ulimit -l) is {} KiB; paddock needs at least {} KiB for {cores} io_uring executors. \
-             Raise it (e.g. `ulimit -l unlimited` as root, or LimitMEMLOCK=infinity in a systemd unit)",
+            "io_uring is not allowed: the locked-memory limit (ulimit -l) is {} KiB; paddock needs at least {} KiB for {cores} io_uring executors. {}",
             limit.rlim_cur / 1024,
-            needed / 1024
+            needed / 1024,
+            crate::ops::doctor::memlock_fix()
         ))
     }
 }
@@ -208,13 +208,20 @@ const COMMIT_BATCHES_PER_SHARD_CAPACITY: usize = 4096;
 /// Log core → snapshot replica: bundles of batches (each up to 512).
 const REPLICA_BUNDLES_CAPACITY: usize = 1024;
 
-/// glommio's registered I/O buffer per executor. paddock does no DMA file
-/// I/O on the executors, so a small area suffices.
-const IO_MEMORY_BYTES: usize = 1 << 20;
+/// Tries `io_uring_setup` once before any executor starts, so that a
+/// seccomp filter, the `kernel.io_uring_disabled` sysctl or a low memlock
+/// limit stops the server at once with the cause and the fix (the same
+/// words `paddock doctor` uses) rather than as a failed executor later.
+pub fn ensure_io_uring() -> Result<(), String> {
+    let facts = crate::ops::host::uring_facts();
+    match crate::ops::doctor::uring_problem(&facts) {
+        None => Ok(()),
+        Some(problem) => Err(format!("io_uring is not allowed here: {problem}")),
+    }
+}
 
-/// What one executor's three io_uring rings may lock besides (older
-/// kernels account ring memory to RLIMIT_MEMLOCK).
-const RING_LOCKED_BYTES: u64 = 1 << 20;
+/// glommio's registered I/O buffer per executor.
+const IO_MEMORY_BYTES: usize = crate::ops::host::IO_MEMORY_BYTES;
 
 /// The state recovered from disk: tree, and where the log stands.
 pub struct Recovered {
@@ -292,6 +299,18 @@ pub fn shard_cores(config: &Config) -> Vec<usize> {
 
 /// Runs the server until SIGTERM / SIGINT. Blocks the calling thread.
 pub fn run(config: Config) -> Result<(), ServerError> {
+    log::info!(
+        "paddock {} starting: config {}, data {}, log {}",
+        env!("CARGO_PKG_VERSION"),
+        config
+            .config_path
+            .as_ref()
+            .map_or("(built-in default)".to_string(), |p| p
+                .display()
+                .to_string()),
+        config.data_dir.display(),
+        config.data_log_dir.display()
+    );
     let cores = shard_cores(&config);
     let address = client_address(&config);
     // One listening socket per shard, all bound here so that a port we
@@ -446,7 +465,12 @@ pub fn run(config: Config) -> Result<(), ServerError> {
             })
             .map_err(|e| ServerError::Executor {
                 core,
-                message: e.to_string(),
+                // The io_uring check ran at start; say again what blocks it
+                // if that is why this executor could not be made.
+                message: match ensure_io_uring() {
+                    Ok(()) => e.to_string(),
+                    Err(why) => format!("{e}; {why}"),
+                },
             })?;
         executors.push(handle);
     }

@@ -111,6 +111,9 @@ pub fn write_and_purge(
                 log::info!("log core busy; skipping this snapshot's log roll");
             }
         }
+        Err(e) if e.is_no_space() => {
+            log::error!("disk full: snapshot 0x{zxid:x} not written ({e}); free space on dataDir")
+        }
         Err(e) => log::error!("snapshot 0x{zxid:x} failed: {e}"),
     }
 }
