@@ -15,3 +15,4 @@ pub mod server;
 pub mod sessions;
 pub mod storage;
 pub mod txn;
+pub mod zab;
