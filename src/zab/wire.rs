@@ -602,7 +602,7 @@ impl ForwardedRequest {
 /// A learner's PING reply data: `(long sessionId, int timeoutMs)` pairs with
 /// no count, read while bytes remain (`LearnerHandler`).
 pub fn decode_touches(data: &[u8]) -> Result<Vec<(i64, i32)>, WireError> {
-    if data.len() % 12 != 0 {
+    if !data.len().is_multiple_of(12) {
         return Err(malformed(
             "ping touch table",
             format!(
