@@ -18,3 +18,4 @@ pub mod server;
 pub mod sessions;
 pub mod storage;
 pub mod txn;
+pub mod zab;

@@ -297,18 +297,25 @@ impl Txn {
     /// Decodes exactly one txn; trailing bytes are an error.
     pub fn decode(bytes: &[u8]) -> Result<Txn, DecodeError> {
         let mut r = Reader::new(bytes);
-        let session_id = r.read_i64()?;
-        let cxid = r.read_i32()?;
-        let zxid = r.read_i64()?;
-        let time_ms = r.read_i64()?;
-        let op_code = r.read_i32()?;
-        let body = TxnBody::decode_record(op_code, &mut r)?;
+        let txn = Txn::decode_from(&mut r)?;
         if !r.is_empty() {
             return Err(DecodeError::BadValue {
                 field: "txn trailing bytes",
                 value: r.remaining() as i64,
             });
         }
+        Ok(txn)
+    }
+
+    /// Decodes one txn from the front of `r`, leaving what follows (a peer's
+    /// PROPOSAL appends a digest).
+    pub fn decode_from(r: &mut Reader<'_>) -> Result<Txn, DecodeError> {
+        let session_id = r.read_i64()?;
+        let cxid = r.read_i32()?;
+        let zxid = r.read_i64()?;
+        let time_ms = r.read_i64()?;
+        let op_code = r.read_i32()?;
+        let body = TxnBody::decode_record(op_code, r)?;
         Ok(Txn {
             session_id,
             cxid,
