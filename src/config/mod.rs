@@ -288,7 +288,7 @@ impl Config {
             jute_max_buffer: DEFAULT_JUTE_MAX_BUFFER,
             extended_types_enabled: false,
             admin_enable_server: true,
-            admin_server_address: "0.0.0.0".to_string(),
+            admin_server_address: "127.0.0.1".to_string(),
             admin_server_port: 8080,
             admin_command_url: "/commands".to_string(),
             admin_idle_timeout_ms: 30_000,
@@ -356,7 +356,10 @@ pub fn load_with_jvm_flags(
     let mut warnings = Vec::new();
     if let Some(path) = config_path {
         config.config_path = Some(path.to_path_buf());
+        // The embedded default listens on loopback only; a zoo.cfg gets
+        // ZooKeeper's defaults (every address) unless it says otherwise.
         config.client_port_address = None;
+        config.admin_server_address = "0.0.0.0".to_string();
         let text = read_file(path)?;
         for entry in parse_properties(&text) {
             load_entry(&mut config, &mut pending, path, &entry, &mut warnings)?;
@@ -602,6 +605,12 @@ fn apply(config: &mut Config, pending: &mut Pending, ctx: &Ctx<'_>) -> Result<()
         "metricsProvider.httpHost" => config.metrics_http_host = ctx.value().to_string(),
         "metricsProvider.httpPort" => config.metrics_http_port = ctx.port()?,
         "fsync.warningthresholdms" => config.fsync_warning_threshold_ms = ctx.u64()?,
+        "superUser" => {
+            if ctx.value().is_empty() {
+                return Err(ctx.error("expected a SASL user name, got an empty value"));
+            }
+            config.super_user = Some(ctx.value().to_string());
+        }
         "DigestAuthenticationProvider.superDigest" => {
             let value = ctx.value();
             match value.split_once(':') {
@@ -1058,6 +1067,7 @@ mod tests {
         assert!(config.is_standalone());
         assert_eq!(config.client_port, 2181);
         assert_eq!(config.client_port_address.as_deref(), Some("127.0.0.1"));
+        assert_eq!(config.admin_server_address, "127.0.0.1");
         assert_eq!(config.data_dir, PathBuf::from("./data"));
         assert_eq!(config.tick_time_ms, 3000);
         assert_eq!(config.min_session_timeout_ms, 6000);
