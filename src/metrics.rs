@@ -86,6 +86,8 @@ pub struct Sample {
     pub shard_cpu_seconds: Vec<(usize, f64)>,
     /// (shard, last batch applied).
     pub shard_applied_batches: Vec<(usize, u64)>,
+    /// (shard, client requests taken in).
+    pub shard_requests: Vec<(usize, u64)>,
 }
 
 fn family(name: &str, help: &str, kind: MetricType, metrics: Vec<Metric>) -> MetricFamily {
@@ -218,6 +220,25 @@ pub fn families(s: &ServerStats, own: &Sample) -> Vec<MetricFamily> {
         &own.flush_micros,
         1e-6,
     ));
+    if !own.shard_requests.is_empty() {
+        let metrics = own
+            .shard_requests
+            .iter()
+            .map(|(shard, requests)| {
+                let mut c = Counter::default();
+                c.set_value(*requests as f64);
+                let mut m = Metric::from_label(vec![label("shard", shard.to_string())]);
+                m.set_counter(c);
+                m
+            })
+            .collect();
+        out.push(family(
+            "paddock_shard_requests_total",
+            "Client requests each shard has taken in",
+            MetricType::COUNTER,
+            metrics,
+        ));
+    }
     if !own.shard_cpu_seconds.is_empty() {
         let metrics = own
             .shard_cpu_seconds
@@ -330,6 +351,7 @@ mod tests {
             },
             shard_applied_batches: vec![(0, 10), (1, 7)],
             shard_cpu_seconds: vec![(0, 1.5)],
+            shard_requests: vec![(0, 42), (1, 5)],
             ..Sample::default()
         };
         let (text, content_type) = render(&s, &own);
@@ -343,6 +365,7 @@ mod tests {
         assert!(text.contains("paddock_group_commit_batch_txns_bucket{le=\"4\"} 3\n"));
         assert!(text.contains("paddock_shard_commit_lag_batches{shard=\"1\"} 3\n"));
         assert!(text.contains("paddock_shard_cpu_seconds_total{shard=\"0\"} 1.5\n"));
+        assert!(text.contains("paddock_shard_requests_total{shard=\"1\"} 5\n"));
         assert!(!text.contains("outstanding_tls_handshake"));
     }
 }

@@ -126,6 +126,12 @@ fn handle_metrics(target: &str, shared: &Shared) -> Response {
             .enumerate()
             .map(|(shard, applied)| (shard, applied.load(Ordering::Acquire)))
             .collect(),
+        shard_requests: shared
+            .shard_requests
+            .iter()
+            .enumerate()
+            .map(|(shard, count)| (shard, count.0.load(Ordering::Relaxed)))
+            .collect(),
     };
     let (text, content_type) = crate::metrics::render(&stats, &sample);
     Response {

@@ -976,7 +976,12 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
                 return Ok(());
             }
             match Request::decode(header.op, reader.rest()) {
-                Ok(request) => conn.handle_request(shard, header.xid, request).await,
+                Ok(request) => {
+                    shard.shared.shard_requests[shard.id]
+                        .0
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    conn.handle_request(shard, header.xid, request).await
+                }
                 Err(DecodeError::UnknownOp(op)) => {
                     // As ZooKeeper: answer Unimplemented, then drop the connection.
                     let mut frame = Vec::new();

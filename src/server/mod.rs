@@ -92,7 +92,16 @@ pub struct Shared {
     pub cores: Vec<usize>,
     /// The last batch each shard has applied.
     pub applied_batches: Vec<std::sync::atomic::AtomicU64>,
+    /// Client requests each shard has taken in (Prometheus
+    /// `paddock_shard_requests_total`); one padded counter per shard so the
+    /// shards never write the same cache line.
+    pub shard_requests: Vec<ShardCounter>,
 }
+
+/// A counter only its shard writes, alone on its cache line.
+#[repr(align(128))]
+#[derive(Default)]
+pub struct ShardCounter(pub std::sync::atomic::AtomicU64);
 
 impl Shared {
     pub fn refusing_writes(&self) -> bool {
@@ -361,6 +370,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
             .iter()
             .map(|_| std::sync::atomic::AtomicU64::new(0))
             .collect(),
+        shard_requests: cores.iter().map(|_| ShardCounter::default()).collect(),
         config,
     });
     shared

@@ -113,6 +113,12 @@ def test_paddock_own_metrics(metrics_server):
     assert lag.type == "gauge"
     assert {s.labels["shard"] for s in lag.samples} == shards
     assert all(s.value >= 0 for s in lag.samples)
+    requests = families["paddock_shard_requests"]
+    assert requests.type == "counter"
+    assert {s.labels["shard"] for s in requests.samples} == shards
+    # The five creates (and the kazoo session's other requests) were taken
+    # in by one shard or another.
+    assert sum(s.value for s in requests.samples if s.name.endswith("_total")) >= 5
 
 
 def test_other_paths_are_not_found(metrics_server):
