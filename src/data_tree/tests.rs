@@ -294,12 +294,6 @@ fn node_cost() {
     assert!(node <= 160, "Node grew to {node} bytes");
 }
 
-#[test]
-#[ignore = "prints sizes; run with --ignored --nocapture"]
-fn print_node_cost() {
-    println!("Node = {} bytes", std::mem::size_of::<Node>());
-}
-
 // ---- quotas -------------------------------------------------------------------
 
 fn create_with(tree: &mut DataTree, path: &str, data: &[u8], owner: i64, zxid: i64) {
