@@ -125,7 +125,7 @@ pub const REGISTRY: &[Row] = &[
     implemented(
         "server.N",
         "servers",
-        "src/config/mod.rs::tests::one_server_line_runs_standalone",
+        "src/config/tests.rs::one_server_line_runs_standalone",
     ),
     refused(
         "standaloneEnabled",
@@ -321,7 +321,7 @@ pub const REGISTRY: &[Row] = &[
     implemented(
         "readonlymode.enabled",
         "four_letter_whitelist",
-        "src/config/mod.rs::tests::system_property_forms",
+        "src/config/tests.rs::system_property_forms",
     ),
     // --- ContainerManager ------------------------------------------------------
     implemented(

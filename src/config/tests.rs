@@ -1,0 +1,443 @@
+//! Tests of the configuration loader: files, keys, defaults, refusals.
+use super::*;
+use std::io::Write;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    let mut file = std::fs::File::create(&path).unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    path
+}
+
+fn load_text(text: &str) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "zoo.cfg", text);
+    load_with_jvm_flags(Some(&path), None, None)
+}
+
+#[test]
+fn embedded_default() {
+    let (config, warnings) = load_with_jvm_flags(None, None, None).unwrap();
+    assert!(warnings.is_empty());
+    assert!(config.is_standalone());
+    assert_eq!(config.client_port, 2181);
+    assert_eq!(config.client_port_address.as_deref(), Some("127.0.0.1"));
+    assert_eq!(config.admin_server_address, "127.0.0.1");
+    assert_eq!(config.data_dir, PathBuf::from("./data"));
+    assert_eq!(config.tick_time_ms, 3000);
+    assert_eq!(config.min_session_timeout_ms, 6000);
+    assert_eq!(config.max_session_timeout_ms, 60000);
+    assert_eq!(config.jute_max_buffer, 0xfffff);
+    assert!(config.four_letter_whitelist.allows("srvr"));
+    assert!(!config.four_letter_whitelist.allows("ruok"));
+    assert!(!config.four_letter_whitelist.allows("isro"));
+    assert_eq!(config.tuning.cores, affinity_cores());
+    assert_eq!(config.tuning.batch_txns_max, 1000);
+    assert_eq!(config.tuning.batch_bytes_max, 4 * 1024 * 1024);
+    assert_eq!(config.tuning.session_touch_interval_ms, 1500);
+}
+
+#[test]
+fn admin_and_metrics_keys() {
+    let (config, warnings) = load_text(
+        "dataDir=/tmp/zookeeper\nadmin.commandURL=/zk/\nadmin.idleTimeout=500\n\
+         admin.serverPort=9090\nmetricsProvider.httpHost=127.0.0.1\n",
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.admin_command_url, "/zk");
+    assert_eq!(config.admin_idle_timeout_ms, 500);
+    assert_eq!(config.admin_server_port, 9090);
+    assert!(config.admin_enable_server);
+    assert_eq!(config.metrics_http_host, "127.0.0.1");
+    assert_eq!(config.metrics_provider_class, None);
+    let (defaults, _) = load_text("dataDir=/tmp/zookeeper\n").unwrap();
+    assert_eq!(defaults.admin_command_url, "/commands");
+    assert_eq!(defaults.admin_idle_timeout_ms, 30_000);
+    assert_eq!(defaults.admin_server_address, "0.0.0.0");
+    assert_eq!(defaults.admin_server_port, 8080);
+    for bad in [
+        "admin.commandURL=commands",
+        "admin.idleTimeout=0",
+        "metricsProvider.className=com.example.Nope",
+        "metricsProvider.httpPort=0",
+    ] {
+        assert!(
+            load_text(&format!("dataDir=/tmp/zookeeper\n{bad}\n")).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn zoo_sample() {
+    let (config, warnings) = load_text(
+        "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=/tmp/zookeeper\nclientPort=2181\n\
+         #maxClientCnxns=60\n#autopurge.snapRetainCount=3\n#autopurge.purgeInterval=1\n\
+         metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
+         metricsProvider.httpPort=7000\n",
+    )
+    .unwrap();
+    // initLimit, syncLimit (ensemble only): one warning each, naming the
+    // key and why; the metricsProvider keys are implemented.
+    let keys: Vec<&str> = warnings.iter().map(|w| w.key.as_str()).collect();
+    assert_eq!(keys, ["initLimit", "syncLimit"]);
+    assert!(
+        warnings[0].message.contains("only an ensemble uses it"),
+        "{}",
+        warnings[0]
+    );
+    assert_eq!(config.tick_time_ms, 2000);
+    assert_eq!(config.min_session_timeout_ms, 4000);
+    assert_eq!(config.max_session_timeout_ms, 40000);
+    assert_eq!(config.data_log_dir, PathBuf::from("/tmp/zookeeper"));
+    assert_eq!(config.client_port_address, None);
+    assert_eq!(config.max_client_cnxns, 60);
+    assert_eq!(
+        config.metrics_provider_class.as_deref(),
+        Some(PROMETHEUS_METRICS_PROVIDER)
+    );
+    assert_eq!(config.metrics_http_port, 7000);
+    assert_eq!(config.metrics_http_host, "0.0.0.0");
+}
+
+#[test]
+fn bad_value_names_file_line_and_key() {
+    let err = load_text("dataDir=/tmp/x\n\ntickTime=abc\n").unwrap_err();
+    assert_eq!(err.line, 3);
+    assert_eq!(err.key, "tickTime");
+    let shown = err.to_string();
+    assert!(
+        shown.ends_with("zoo.cfg:3: key 'tickTime': expected a positive integer, got 'abc'"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn unknown_key_is_refused_naming_file_line_and_key() {
+    let err = load_text("dataDir=/tmp/x\nfoo=bar\n").unwrap_err();
+    assert_eq!((err.line, err.key.as_str()), (2, "foo"));
+    let shown = err.to_string();
+    assert!(
+        shown.ends_with("zoo.cfg:2: key 'foo': not a ZooKeeper 3.8 or paddock key: remove it or fix its spelling (keys are case-sensitive)"),
+        "{shown}"
+    );
+    // A removed knob is unknown too, with a hint.
+    for knob in [
+        "paddock.logBackend=direct",
+        "paddock.consensusCore=0",
+        "paddock.channelCapacity=8",
+    ] {
+        let err = load_text(&format!("dataDir=/d\n{knob}\n")).unwrap_err();
+        assert!(err.message.contains("was removed"), "{err}");
+    }
+}
+
+#[test]
+fn ignored_keys_warn_once_with_why() {
+    let (_, warnings) =
+        load_text("dataDir=/d\nskipACL=yes\nzookeeper.forceSync=no\nelectionAlg=3\n").unwrap();
+    let shown: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    assert!(shown[0].ends_with(":2: key 'skipACL': ignored: ACLs stay enforced (paddock always checks them; skipACL=yes would only have switched them off)"), "{}", shown[0]);
+    assert!(
+        shown[1].contains("'zookeeper.forceSync': ignored: every batch is still flushed"),
+        "{}",
+        shown[1]
+    );
+    assert!(
+        shown[2].contains("only an ensemble uses it"),
+        "{}",
+        shown[2]
+    );
+    // Ignored keys still have their values checked, as ZooKeeper does.
+    assert_eq!(
+        load_text("dataDir=/d\nelectionAlg=1\n").unwrap_err().key,
+        "electionAlg"
+    );
+    assert_eq!(
+        load_text("dataDir=/d\ninitLimit=x\n").unwrap_err().key,
+        "initLimit"
+    );
+    assert_eq!(
+        load_text("dataDir=/d\nskipACL=maybe\n").unwrap_err().key,
+        "skipACL"
+    );
+}
+
+#[test]
+fn security_keys_are_refused_unless_they_ask_for_nothing() {
+    for (line, key) in [
+        ("secureClientPort=2281", "secureClientPort"),
+        ("secureClientPortAddress=0.0.0.0", "secureClientPortAddress"),
+        ("ssl.keyStore.location=/k.jks", "ssl.keyStore.location"),
+        (
+            "zookeeper.ssl.quorum.trustStore.location=/t.jks",
+            "zookeeper.ssl.quorum.trustStore.location",
+        ),
+        ("sslQuorum=true", "sslQuorum"),
+        ("portUnification=true", "portUnification"),
+        ("client.secure=true", "client.secure"),
+        ("quorum.auth.enableSasl=true", "quorum.auth.enableSasl"),
+        ("authProvider.1=com.example.LdapProvider", "authProvider.1"),
+        ("audit.enable=true", "audit.enable"),
+    ] {
+        let err = load_text(&format!("dataDir=/d\n{line}\n")).unwrap_err();
+        assert_eq!((err.line, err.key.as_str()), (2, key), "{err}");
+        assert!(err.message.starts_with("refused: "), "{err}");
+    }
+    let (_, warnings) = load_text(
+        "dataDir=/d\nsslQuorum=false\nportUnification=false\nquorum.auth.enableSasl=false\n\
+         authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+         authProvider.2=org.apache.zookeeper.server.auth.DigestAuthenticationProvider\n",
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn an_ensemble_is_refused_at_its_second_server_line() {
+    let text = "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir=/d\nclientPort=2181\n\
+                server.1=zoo1:2888:3888\nserver.2=zoo2:2888:3888\nserver.3=zoo3:2888:3888\n";
+    let err = load_text(text).unwrap_err();
+    assert_eq!((err.line, err.key.as_str()), (7, "server.2"));
+    assert!(
+        err.message.starts_with("paddock does not replicate yet: 3 server.N lines (server.1, server.2, server.3) would form an ensemble; remove the server.N lines to run standalone"),
+        "{err}"
+    );
+    let err = load_text("dataDir=/d\nstandaloneEnabled=false\nserver.1=a:1:2\n").unwrap_err();
+    assert_eq!((err.line, err.key.as_str()), (2, "standaloneEnabled"));
+    assert!(
+        err.message.contains("paddock does not replicate yet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn one_server_line_runs_standalone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let cfg = format!(
+        "dataDir={}\nstandaloneEnabled=true\nserver.1=127.0.0.1:2888:3888;127.0.0.1:2191\n",
+        data.display()
+    );
+    let path = write(dir.path(), "zoo.cfg", &cfg);
+    // No myid: standalone on clientPort, as ZooKeeper ("standalone server
+    // doesn't need myid file").
+    let (config, _) = load_with_jvm_flags(Some(&path), None, None).unwrap();
+    assert!(config.is_standalone());
+    assert_eq!((config.my_id, config.client_port), (None, 2181));
+    // With myid naming the line, its client address is used.
+    write(&data, "myid", "1\n");
+    let (config, _) = load_with_jvm_flags(Some(&path), None, None).unwrap();
+    assert!(config.is_standalone());
+    assert_eq!(config.my_id, Some(1));
+    assert_eq!(config.client_port, 2191);
+    assert_eq!(config.client_port_address.as_deref(), Some("127.0.0.1"));
+    write(&data, "myid", "x\n");
+    let err = load_with_jvm_flags(Some(&path), None, None).unwrap_err();
+    assert_eq!(err.file, data.join("myid"));
+}
+
+/// Every registered key loads with a typical value (or is refused with
+/// its registry message): no row lacks its handling in `apply`.
+#[test]
+fn every_registered_key_loads_or_is_refused_by_its_row() {
+    let example = |key: &str| -> (String, &'static str) {
+        let key = key.replace(".N", ".1").replace(".*", ".example");
+        let value = match key.as_str() {
+            "dataDir" | "dataLogDir" | "java.security.auth.login.config" => "/tmp/x",
+            "server.1" => "127.0.0.1:2888:3888",
+            "electionAlg" => "3",
+            "peerType" => "participant",
+            "DigestAuthenticationProvider.superDigest" => "super:abc=",
+            "skipACL" | "forceSync" => "no",
+            "paddock.cores" | "paddock.logCore" => "0",
+            "autopurge.snapRetainCount" => "3",
+            "metricsProvider.className" => PROMETHEUS_METRICS_PROVIDER,
+            "admin.commandURL" => "/commands",
+            "admin.serverAddress" | "metricsProvider.httpHost" => "127.0.0.1",
+            "minSessionTimeout" | "maxSessionTimeout" => "6000",
+            _ => "100",
+        };
+        (key, value)
+    };
+    let first_core = affinity_cores()[0].to_string();
+    for row in registry::REGISTRY {
+        let (key, value) = example(row.key);
+        let value = if value == "0" {
+            first_core.as_str()
+        } else {
+            value
+        };
+        let mut result = load_text(&format!("dataDir=/d\n{key}={value}\n"));
+        // Boolean keys: try the value that asks for nothing (false).
+        if let Err(err) = &result {
+            if err.message.starts_with("expected 'true' or 'false'") {
+                result = load_text(&format!("dataDir=/d\n{key}=false\n"));
+            }
+        }
+        match (row.status, result) {
+            (Status::Refused { .. }, Err(err)) => {
+                assert!(err.message.starts_with("refused: "), "{}: {err}", row.key)
+            }
+            (Status::Refused { accepted, .. }, Ok(_)) => {
+                assert!(!accepted.is_empty(), "{} loaded though refused", row.key)
+            }
+            (_, Err(err)) => panic!("{}: {err}", row.key),
+            (_, Ok(_)) => {}
+        }
+    }
+}
+
+#[test]
+fn data_dir_required_with_a_file() {
+    let err = load_text("clientPort=2181\n").unwrap_err();
+    assert_eq!(err.key, "dataDir");
+}
+
+#[test]
+fn system_property_forms() {
+    let (config, warnings) = load_text(
+        "dataDir=/d\nzookeeper.snapCount=5000\nzookeeper.extendedTypesEnabled=true\n\
+         zookeeper.DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n\
+         zookeeper.maxCnxns=7\njute.maxbuffer=0x100000\nzookeeper.4lw.commands.whitelist=ruok, stat ,mntr\n\
+         readonlymode.enabled=true\nauthProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
+    )
+    .unwrap();
+    assert_eq!(config.snap_count, 5000);
+    assert!(config.extended_types_enabled);
+    assert_eq!(
+        config.super_digest.as_deref(),
+        Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")
+    );
+    assert_eq!(config.max_cnxns, 7);
+    assert_eq!(config.jute_max_buffer, 0x100000);
+    for word in ["ruok", "stat", "mntr", "srvr", "isro"] {
+        assert!(config.four_letter_whitelist.allows(word), "{word}");
+    }
+    assert!(!config.four_letter_whitelist.allows("conf"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // Without readonlymode.enabled, isro is not whitelisted.
+    let (config, _) = load_text("dataDir=/d\n4lw.commands.whitelist=ruok\n").unwrap();
+    assert!(!config.four_letter_whitelist.allows("isro"));
+}
+
+#[test]
+fn whitelist_star_and_decimal_maxbuffer() {
+    let (config, _) =
+        load_text("dataDir=/d\n4lw.commands.whitelist=*\njute.maxbuffer=4194304\n").unwrap();
+    for word in KNOWN_FOUR_LETTER_WORDS {
+        assert!(config.four_letter_whitelist.allows(word));
+    }
+    assert_eq!(config.jute_max_buffer, 4194304);
+}
+
+#[test]
+fn session_timeouts() {
+    let (config, _) =
+        load_text("dataDir=/d\ntickTime=1000\nminSessionTimeout=-1\nmaxSessionTimeout=100000\n")
+            .unwrap();
+    assert_eq!(config.min_session_timeout_ms, 2000);
+    assert_eq!(config.max_session_timeout_ms, 100000);
+    let err =
+        load_text("dataDir=/d\nminSessionTimeout=50000\nmaxSessionTimeout=10000\n").unwrap_err();
+    assert_eq!(err.key, "minSessionTimeout");
+}
+
+#[test]
+fn autopurge_minimum() {
+    let (config, warnings) =
+        load_text("dataDir=/d\nautopurge.snapRetainCount=1\nautopurge.purgeInterval=24\n").unwrap();
+    assert_eq!(config.autopurge_snap_retain_count, 3);
+    assert_eq!(config.autopurge_purge_interval_hours, 24);
+    assert_eq!(warnings.len(), 1);
+}
+
+#[test]
+fn server_lines() {
+    let entry = parse_server_entry(1, "zk1:2888:3888").unwrap();
+    assert_eq!(entry.host, "zk1");
+    assert_eq!((entry.quorum_port, entry.election_port), (2888, 3888));
+    assert_eq!(entry.role, PeerRole::Participant);
+    let entry = parse_server_entry(2, "10.0.0.2:2888:3888:observer;2181").unwrap();
+    assert_eq!(entry.role, PeerRole::Observer);
+    assert_eq!(entry.client_port, Some(2181));
+    let entry = parse_server_entry(3, "[::1]:2888:3888:participant;[::1]:2182").unwrap();
+    assert_eq!(entry.host, "::1");
+    assert_eq!(entry.client_address.as_deref(), Some("::1"));
+    assert_eq!(entry.client_port, Some(2182));
+    let entry = parse_server_entry(4, "h:1:2;0.0.0.0:2181").unwrap();
+    assert_eq!(entry.client_address.as_deref(), Some("0.0.0.0"));
+    assert!(parse_server_entry(5, "h:2888").is_err());
+    assert!(parse_server_entry(5, "h:2888:3888:leader").is_err());
+    assert!(parse_server_entry(5, "h:x:3888").is_err());
+}
+
+#[test]
+fn tuning_overlay_and_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "zoo.cfg",
+        "dataDir=/d\npaddock.batchTxnsMax=10\n",
+    );
+    let tuning = write(
+        dir.path(),
+        "throughput.cfg",
+        "paddock.batchTxnsMax=5000\npaddock.groupCommitWaitMicros=200\npaddock.socketNoDelay=false\n",
+    );
+    let (config, _) = load_with_jvm_flags(Some(&cfg), Some(&tuning), None).unwrap();
+    assert_eq!(config.tuning.batch_txns_max, 5000);
+    assert_eq!(config.tuning.group_commit_wait_micros, 200);
+    assert!(!config.tuning.socket_no_delay);
+    let bad = write(dir.path(), "bad.cfg", "\npaddock.batchBytesMax=lots\n");
+    let err = load_with_jvm_flags(Some(&cfg), Some(&bad), None).unwrap_err();
+    assert_eq!(err.file, bad);
+    assert_eq!(err.line, 2);
+    assert_eq!(err.key, "paddock.batchBytesMax");
+    let unknown = write(dir.path(), "unknown.cfg", "paddock.bogus=1\n");
+    let err = load_with_jvm_flags(Some(&cfg), Some(&unknown), None).unwrap_err();
+    assert_eq!((err.file, err.key.as_str()), (unknown, "paddock.bogus"));
+    // A tuning file without a config overlays the embedded default.
+    let (config, _) = load_with_jvm_flags(None, Some(&tuning), None).unwrap();
+    assert_eq!(config.tuning.batch_txns_max, 5000);
+}
+
+#[test]
+fn cores() {
+    assert_eq!(parse_core_list("0,1").unwrap(), vec![0, 1]);
+    assert_eq!(parse_core_list("0-3,6, 2").unwrap(), vec![0, 1, 2, 3, 6]);
+    assert!(parse_core_list("3-1").is_err());
+    assert!(parse_core_list("a").is_err());
+    assert!(parse_core_list("").is_err());
+    let first = affinity_cores()[0];
+    let (config, _) = load_text(&format!(
+        "dataDir=/d\npaddock.cores={first}\npaddock.logCore={first}\n"
+    ))
+    .unwrap();
+    assert_eq!(config.tuning.cores, vec![first]);
+    let err = load_text("dataDir=/d\npaddock.cores=100000\n").unwrap_err();
+    assert_eq!((err.line, err.key.as_str()), (2, "paddock.cores"));
+}
+
+#[test]
+fn jaas_from_jvm_flags() {
+    assert_eq!(
+        jaas_path_from_jvm_flags(
+            "-Xmx1g -Djava.security.auth.login.config=/etc/zk/jaas.conf -Dfoo=bar"
+        ),
+        Some(PathBuf::from("/etc/zk/jaas.conf"))
+    );
+    assert_eq!(
+        jaas_path_from_jvm_flags("\"-Djava.security.auth.login.config=/a b/jaas.conf\""),
+        Some(PathBuf::from("/a b/jaas.conf"))
+    );
+    assert_eq!(jaas_path_from_jvm_flags("-Xmx1g"), None);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "zoo.cfg", "dataDir=/d\n");
+    let flags = "-Djava.security.auth.login.config=/j.conf";
+    let (config, _) = load_with_jvm_flags(Some(&cfg), None, Some(flags)).unwrap();
+    assert_eq!(config.jaas_config, Some(PathBuf::from("/j.conf")));
+}
