@@ -8,6 +8,7 @@
 
 pub mod admin_server;
 pub mod auth;
+mod civil_date;
 pub mod client;
 pub mod config;
 pub mod data_tree;

@@ -226,6 +226,16 @@ class Server:
 
 
 @pytest.fixture
+def servers():
+    """Make servers with opshelp.OpsServer (zoo.cfg keys per test); every one
+    is stopped and removed after the test."""
+    import opshelp
+    s = opshelp.Servers()
+    yield s
+    s.cleanup()
+
+
+@pytest.fixture
 def server_factory():
     """Start extra servers: ``server_factory(extra_cfg={...})``."""
     servers = []

@@ -29,13 +29,6 @@ OP_TIMEOUT = 10.0
 
 
 @pytest.fixture
-def servers():
-    s = opshelp.Servers()
-    yield s
-    s.cleanup()
-
-
-@pytest.fixture
 def clients():
     made = []
 

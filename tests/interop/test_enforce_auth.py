@@ -52,13 +52,6 @@ ENFORCE_DIGEST = {"enforce.auth.enabled": "true", "enforce.auth.schemes": "diges
 
 
 @pytest.fixture
-def servers():
-    s = opshelp.Servers()
-    yield s
-    s.cleanup()
-
-
-@pytest.fixture
 def clients():
     made = []
 

@@ -35,13 +35,6 @@ OP_TIMEOUT = 10.0  # every client call is async with this deadline
 
 
 @pytest.fixture
-def servers():
-    s = opshelp.Servers()
-    yield s
-    s.cleanup()
-
-
-@pytest.fixture
 def clients():
     made = []
 
