@@ -96,6 +96,27 @@ pub struct Shared {
     /// `paddock_shard_requests_total`); one padded counter per shard so the
     /// shards never write the same cache line.
     pub shard_requests: Vec<ShardCounter>,
+    /// An ensemble member's consensus state, as the consensus thread last
+    /// published it (None: standalone).
+    pub ensemble: Option<EnsembleView>,
+}
+
+/// What status output (`srvr`, `mntr`, the AdminServer) reads of an
+/// ensemble member.
+pub struct EnsembleView {
+    pub status: Mutex<crate::zab::Status>,
+    /// Leader: `sync`s from learners waiting for their commit
+    /// (`zk_pending_syncs`).
+    pub pending_syncs: std::sync::atomic::AtomicU64,
+}
+
+impl EnsembleView {
+    pub fn status(&self) -> crate::zab::Status {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// A counter only its shard writes, alone on its cache line.
@@ -371,6 +392,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
             .map(|_| std::sync::atomic::AtomicU64::new(0))
             .collect(),
         shard_requests: cores.iter().map(|_| ShardCounter::default()).collect(),
+        ensemble: None,
         config,
     });
     shared
