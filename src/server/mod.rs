@@ -22,6 +22,7 @@
 pub mod admin;
 pub mod admin_http;
 pub mod connection;
+pub mod ensemble;
 pub mod four_letter;
 pub mod log_core;
 pub mod messages;
@@ -329,6 +330,9 @@ pub fn shard_cores(config: &Config) -> Vec<usize> {
 
 /// Runs the server until SIGTERM / SIGINT. Blocks the calling thread.
 pub fn run(config: Config) -> Result<(), ServerError> {
+    if !config.is_standalone() {
+        return ensemble::run(config);
+    }
     log::info!(
         "paddock {} starting: config {}, data {}, log {}",
         env!("CARGO_PKG_VERSION"),
@@ -474,7 +478,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         } else {
             None
         };
-        let to_log = to_log.clone();
+        let output = SequencerOutput::Log(to_log.clone());
         let listener = listeners.remove(0);
         let spin_micros = shared.config.tuning.spin_before_park_micros;
         let handle = LocalExecutorBuilder::new(Placement::Fixed(core))
@@ -488,7 +492,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
                     shared,
                     to_sequencer,
                     sequencer_input,
-                    to_log,
+                    output,
                     commits,
                     queries,
                     listener,
@@ -715,11 +719,27 @@ struct ShardArgs {
     tree: DataTree,
     shared: Arc<Shared>,
     to_sequencer: flume::Sender<SequencerInput>,
+    /// The sequencer's input, on the shard that runs it (shard 0 of a
+    /// standalone server or of an ensemble leader).
     sequencer_input: Option<flume::Receiver<SequencerInput>>,
-    to_log: flume::Sender<LogInput>,
+    output: SequencerOutput,
     commits: flume::Receiver<CommitBatch>,
     queries: flume::Receiver<ShardQuery>,
     listener: std::net::TcpListener,
+}
+
+/// Where the sequencer's output goes.
+#[derive(Clone)]
+enum SequencerOutput {
+    /// Standalone: to the log core, which publishes after its flush.
+    Log(flume::Sender<LogInput>),
+    /// Ensemble leader of `epoch`: to the consensus thread, which proposes.
+    Consensus {
+        core: flume::Sender<ensemble::CoreInput>,
+        epoch: i64,
+    },
+    /// Ensemble learner: no sequencer.
+    None,
 }
 
 async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
@@ -729,12 +749,16 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
         shared,
         to_sequencer,
         sequencer_input,
-        to_log,
+        output,
         commits,
         queries,
         listener,
     } = args;
     let config = &shared.config;
+    let to_log = match &output {
+        SequencerOutput::Log(to_log) => Some(to_log.clone()),
+        _ => None,
+    };
     let mut shard = Shard::new(index, tree, to_sequencer.clone(), shared.clone());
 
     let mut snapshotter = None;
@@ -747,7 +771,8 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
             tracker.add(id, timeout_ms, now);
             max_session = max_session.max(id);
         }
-        let base = next_session_id_base(0, sequencer::wall_clock_ms() as u64);
+        let my_id = config.my_id.unwrap_or(0) as u8;
+        let base = next_session_id_base(my_id, sequencer::wall_clock_ms() as u64);
         let next_session_id = base.max(max_session + 1);
         let settings = SequencerSettings {
             extended_types_enabled: config.extended_types_enabled,
@@ -761,7 +786,28 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
             settings,
         )));
         shard.sequencer = Some(sequencer.clone());
-        glommio::spawn_local(sequencer::run(sequencer.clone(), input, to_log.clone())).detach();
+        match &output {
+            SequencerOutput::Log(to_log) => {
+                glommio::spawn_local(sequencer::run(
+                    sequencer.clone(),
+                    input,
+                    to_log.clone(),
+                    LogInput::Batch,
+                ))
+                .detach();
+            }
+            SequencerOutput::Consensus { core, epoch } => {
+                sequencer.borrow_mut().start_epoch(*epoch);
+                glommio::spawn_local(sequencer::run(
+                    sequencer.clone(),
+                    input,
+                    core.clone(),
+                    ensemble::CoreInput::Sequenced,
+                ))
+                .detach();
+            }
+            SequencerOutput::None => {}
+        }
         glommio::spawn_local(expiry_loop(
             sequencer,
             to_sequencer.clone(),
@@ -769,11 +815,16 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
         ))
         .detach();
     }
-    // Without a snapshot replica, the last shard serializes its own tree.
-    if index + 1 == shared.cores.len() && !config.tuning.snapshot_replica {
+    // Without a snapshot replica, the last shard of a standalone server
+    // serializes its own tree (an ensemble member's consensus thread takes
+    // its snapshots).
+    if let Some(to_log) =
+        to_log.filter(|_| index + 1 == shared.cores.len() && !config.tuning.snapshot_replica)
+    {
         let policy = snapshot::SnapshotPolicy::new(config);
-        snapshotter = Some(snapshot::InShardSnapshots::new(policy, to_log.clone()));
+        snapshotter = Some(snapshot::InShardSnapshots::new(policy, to_log));
     }
+    let runs_sequencer = shard.sequencer.is_some();
     let shard = Rc::new(shard);
 
     // Apply the commit stream.
@@ -808,8 +859,9 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
         .detach();
     }
 
-    // Containers and TTL nodes (consensus core only).
-    if index == 0 {
+    // Containers and TTL nodes: where the sequencer runs (standalone, or
+    // the ensemble's leader), as ZooKeeper's leader-only ContainerManager.
+    if runs_sequencer {
         let shard = shard.clone();
         let interval = Duration::from_millis(config.tuning.container_check_interval_ms.max(10));
         let spacing = sweep::deletion_spacing(config.tuning.container_max_per_minute);

@@ -21,7 +21,6 @@ use crate::protocol::Request;
 use crate::sessions::SessionTracker;
 use crate::txn::{self, PendingChanges, PrepareContext, Txn, TxnBody};
 
-use super::log_core::LogInput;
 use super::messages::{CommitItem, SequencerInput, WriteRequest};
 
 /// Wall-clock milliseconds, as ZooKeeper stamps txns (ctime / mtime).
@@ -232,27 +231,29 @@ impl Sequencer {
     }
 }
 
-/// Receives from every shard and feeds the log core, batching whatever has
-/// queued up since the last round.
-pub async fn run(
+/// Receives from every shard and hands each round's output on — to the
+/// log core standalone, to the consensus thread on an ensemble leader —
+/// batching whatever has queued up since the last round.
+pub async fn run<T>(
     sequencer: Rc<RefCell<Sequencer>>,
     input: flume::Receiver<SequencerInput>,
-    log: flume::Sender<LogInput>,
+    out: flume::Sender<T>,
+    wrap: fn(Vec<CommitItem>) -> T,
 ) {
     let batch_max = sequencer.borrow().settings.batch_txns_max.max(1);
     while let Ok(first) = input.recv_async().await {
-        let mut out = Vec::new();
+        let mut items = Vec::new();
         {
             let mut seq = sequencer.borrow_mut();
-            seq.handle(first, &mut out);
-            while out.len() < batch_max {
+            seq.handle(first, &mut items);
+            while items.len() < batch_max {
                 match input.try_recv() {
-                    Ok(next) => seq.handle(next, &mut out),
+                    Ok(next) => seq.handle(next, &mut items),
                     Err(_) => break,
                 }
             }
         }
-        if !out.is_empty() && log.send_async(LogInput::Batch(out)).await.is_err() {
+        if !items.is_empty() && out.send_async(wrap(items)).await.is_err() {
             break;
         }
     }

@@ -36,9 +36,9 @@ pub struct SnapshotPolicy {
     snap_count: u64,
     threshold: u64,
     txns_since: u64,
-    dir: PathBuf,
-    retain: usize,
-    purge: bool,
+    pub dir: PathBuf,
+    pub retain: usize,
+    pub purge: bool,
 }
 
 impl SnapshotPolicy {
@@ -64,11 +64,17 @@ impl SnapshotPolicy {
 
     /// Counts a batch's txns; true when a snapshot is due.
     pub fn count(&mut self, batch: &CommitBatch) -> bool {
-        self.txns_since += batch
+        let txns = batch
             .items
             .iter()
             .filter(|i| matches!(i, CommitItem::Txn { .. }))
             .count() as u64;
+        self.count_txns(txns)
+    }
+
+    /// Counts `txns` committed txns; true when a snapshot is due.
+    pub fn count_txns(&mut self, txns: u64) -> bool {
+        self.txns_since += txns;
         if self.txns_since < self.threshold {
             return false;
         }
@@ -87,6 +93,24 @@ pub fn write_and_purge(
     body: &[u8],
     to_log: &flume::Sender<LogInput>,
 ) {
+    if let Some(purge_before) = write_snapshot_files(policy_dir, retain, purge, zxid, body) {
+        // Never block on the log core: it may itself be waiting to hand
+        // this thread a batch. A roll skipped now happens next time.
+        if to_log.try_send(LogInput::Roll { purge_before }).is_err() {
+            log::info!("log core busy; skipping this snapshot's log roll");
+        }
+    }
+}
+
+/// Writes one serialized snapshot and purges old ones; on success returns
+/// the zxid before which log segments are no longer needed (when purging).
+pub fn write_snapshot_files(
+    policy_dir: &std::path::Path,
+    retain: usize,
+    purge: bool,
+    zxid: i64,
+    body: &[u8],
+) -> Option<Option<i64>> {
     let started = Instant::now();
     match storage::write_snapshot(policy_dir, zxid, body) {
         Ok(path) => {
@@ -105,16 +129,16 @@ pub fn write_and_purge(
                     .ok()
                     .flatten();
             }
-            // Never block on the log core: it may itself be waiting to hand
-            // this thread a batch. A roll skipped now happens next time.
-            if to_log.try_send(LogInput::Roll { purge_before }).is_err() {
-                log::info!("log core busy; skipping this snapshot's log roll");
-            }
+            Some(purge_before)
         }
         Err(e) if e.is_no_space() => {
-            log::error!("disk full: snapshot 0x{zxid:x} not written ({e}); free space on dataDir")
+            log::error!("disk full: snapshot 0x{zxid:x} not written ({e}); free space on dataDir");
+            None
         }
-        Err(e) => log::error!("snapshot 0x{zxid:x} failed: {e}"),
+        Err(e) => {
+            log::error!("snapshot 0x{zxid:x} failed: {e}");
+            None
+        }
     }
 }
 

@@ -1,0 +1,496 @@
+//! An ensemble member: the runtime around `zab`.
+//!
+//! ```text
+//!  election port ──┐                        ┌── quorum port (learners / leader)
+//!  (notifications) ▼                        ▼   (QuorumPackets, SNAP inline)
+//!              consensus thread: zab::Zab + committed tree + reply routing
+//!                 │ Append / Flush        ▲ Persisted(zxid)
+//!                 ▼                       │
+//!              persist thread: the txn log, one flush per batch
+//!                 │
+//!                 └── Commit ──► commit stream ──► shards (apply, reply)
+//! ```
+//!
+//! The start-up order is the issue's: recover the log → elect → sync →
+//! build the shard trees → serve. Each *serving period* (from zab's `Serve`
+//! to its `StopServing`) gets fresh shard executors started from the
+//! consensus thread's committed tree; when the server goes back to LOOKING
+//! the shards stop and their clients' connections close, which is what a
+//! ZooKeeper server does (clients then move to another server and keep
+//! their sessions). The client port stays bound across periods.
+
+pub mod core;
+pub mod election_port;
+pub mod persist;
+pub mod quorum_port;
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::auth::enforce::AuthEnforcement;
+use crate::config::{Config, PeerRole};
+use crate::zab::{self, Durable, Member, Zab, ZabConfig};
+
+pub use self::core::CoreInput;
+use self::core::{Core, CoreSettings, Period, ServeEvent};
+use self::election_port::ElectionPort;
+use self::persist::{read_epoch, write_epoch, Persist, PersistOp};
+use self::quorum_port::QuorumPort;
+
+use super::log_core::LogStats;
+use super::stats::Stats;
+use super::{
+    bind_client_listeners, client_address, load_sasl_users, recover, shard_cores, shard_main,
+    EnsembleView, Recovered, SequencerOutput, ServerError, ShardArgs, ShardCounter, ShardQuery,
+    Shared, IO_MEMORY_BYTES,
+};
+
+/// ZooKeeper's `QuorumMaj.toString()` for a static config: one
+/// `server.N=host:quorumPort:electionPort:role[;client]` line per member,
+/// then `version=0`.
+pub fn quorum_config_text(config: &Config) -> String {
+    let mut servers: Vec<_> = config.servers.iter().collect();
+    servers.sort_by_key(|s| s.id);
+    let mut text = String::new();
+    for s in servers {
+        let host = if s.host.contains(':') {
+            format!("[{}]", s.host)
+        } else {
+            s.host.clone()
+        };
+        let role = match s.role {
+            PeerRole::Participant => "participant",
+            PeerRole::Observer => "observer",
+        };
+        text.push_str(&format!(
+            "server.{}={host}:{}:{}:{role}",
+            s.id, s.quorum_port, s.election_port
+        ));
+        if let Some(port) = s.client_port {
+            let address = s.client_address.as_deref().unwrap_or("0.0.0.0");
+            text.push_str(&format!(";{address}:{port}"));
+        }
+        text.push('\n');
+    }
+    text.push_str("version=0");
+    text
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, ServerError> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| ServerError::Config {
+            key: "server.N",
+            message: format!("cannot resolve {host}:{port}: {e}"),
+        })?
+        .next()
+        .ok_or_else(|| ServerError::Config {
+            key: "server.N",
+            message: format!("{host}:{port} resolves to no address"),
+        })
+}
+
+/// The epochs ZooKeeper keeps in `dataDir/version-2`, checked as
+/// `QuorumPeer.loadDataBase` does; absent files start from the epoch of the
+/// last logged zxid.
+fn load_epochs(dir: &std::path::Path, last_zxid: i64) -> Result<(i64, i64), ServerError> {
+    let recovery = |m: String| ServerError::Recovery(m);
+    let logged_epoch = zab::epoch_of(last_zxid);
+    let current = match read_epoch(dir, "currentEpoch").map_err(recovery)? {
+        Some(epoch) => epoch,
+        None => {
+            write_epoch(dir, "currentEpoch", logged_epoch)?;
+            logged_epoch
+        }
+    };
+    if current < logged_epoch && !dir.join("currentEpoch.tmp").exists() {
+        return Err(ServerError::Recovery(format!(
+            "the current epoch, {current}, is older than the last zxid, 0x{last_zxid:x} ({})",
+            dir.join("currentEpoch").display()
+        )));
+    }
+    let accepted = match read_epoch(dir, "acceptedEpoch").map_err(recovery)? {
+        Some(epoch) => epoch,
+        None => {
+            write_epoch(dir, "acceptedEpoch", logged_epoch)?;
+            logged_epoch
+        }
+    };
+    if accepted < current {
+        return Err(ServerError::Recovery(format!(
+            "the accepted epoch, {accepted}, is less than the current epoch, {current} ({})",
+            dir.join("acceptedEpoch").display()
+        )));
+    }
+    Ok((accepted, current))
+}
+
+// ENSEMBLE-CONFIG: until the config carries quorumListenOnAllIPs and cnxTimeout.
+const QUORUM_LISTEN_ON_ALL_IPS: bool = false;
+const CNX_TIMEOUT_MS: u64 = 5000;
+
+/// Runs an ensemble member until SIGTERM / SIGINT.
+pub fn run(config: Config) -> Result<(), ServerError> {
+    let my_id = config.my_id.ok_or_else(|| ServerError::Config {
+        key: "server.N",
+        message: "an ensemble member needs dataDir/myid".into(),
+    })? as i64;
+    let me = config
+        .servers
+        .iter()
+        .find(|s| s.id as i64 == my_id)
+        .cloned()
+        .ok_or_else(|| ServerError::Config {
+            key: "server.N",
+            message: format!("myid is {my_id}, but there is no server.{my_id} line"),
+        })?;
+    log::info!(
+        "paddock {} starting as server {my_id} of {} ({}): config {}, data {}, log {}",
+        env!("CARGO_PKG_VERSION"),
+        config.servers.len(),
+        match me.role {
+            PeerRole::Participant => "participant",
+            PeerRole::Observer => "observer",
+        },
+        config
+            .config_path
+            .as_ref()
+            .map_or("(built-in default)".to_string(), |p| p
+                .display()
+                .to_string()),
+        config.data_dir.display(),
+        config.data_log_dir.display()
+    );
+    let cores = shard_cores(&config);
+    let address = client_address(&config);
+    let listeners =
+        bind_client_listeners(&address, cores.len(), config.client_port_listen_backlog)?;
+
+    let Recovered {
+        tree,
+        log,
+        snapshot_zxid,
+        ..
+    } = recover(&config)?;
+    let snap_dir = super::snapshot_dir(&config);
+    let (accepted_epoch, current_epoch) = load_epochs(&snap_dir, tree.last_zxid())?;
+
+    // The newest logged txns, for syncing learners by DIFF.
+    let history_limit = 500usize.max(config.snap_count as usize);
+    let mut history: std::collections::VecDeque<(i64, Bytes)> = Default::default();
+    for record in log.read_after(snapshot_zxid)? {
+        let (zxid, payload) = record?;
+        history.push_back((zxid, Bytes::from(payload.to_vec())));
+        if history.len() > history_limit {
+            history.pop_front();
+        }
+    }
+    let durable = Durable {
+        accepted_epoch,
+        current_epoch,
+        last_zxid: tree.last_zxid(),
+        history: history.into_iter().collect(),
+    };
+    let members = config
+        .servers
+        .iter()
+        .map(|s| Member {
+            sid: s.id as i64,
+            observer: s.role == PeerRole::Observer,
+        })
+        .collect();
+    let tick_ms = config.tick_time_ms as u64;
+    let mut zab_config = ZabConfig::new(
+        my_id,
+        members,
+        tick_ms,
+        config.init_limit as u64,
+        config.sync_limit as u64,
+        quorum_config_text(&config),
+    );
+    zab_config.history_limit = history_limit;
+    let zab = Zab::new(zab_config, durable);
+
+    let mut query_senders = Vec::new();
+    let mut query_receivers = Vec::new();
+    for _ in &cores {
+        let (tx, rx) = flume::unbounded::<ShardQuery>();
+        query_senders.push(tx);
+        query_receivers.push(rx);
+    }
+    let log_stats = Arc::new(LogStats::default());
+    log_stats
+        .durable_zxid
+        .store(log.durable_zxid(), Ordering::Relaxed);
+    let auth_enforcement =
+        AuthEnforcement::from_config(&config).map_err(|e| ServerError::Config {
+            key: e.key,
+            message: e.message,
+        })?;
+    let shared = Arc::new(Shared {
+        auth_enforcement,
+        stats: Stats::new(),
+        log_stats: log_stats.clone(),
+        started: Instant::now(),
+        sasl_users: load_sasl_users(&config),
+        per_ip: Mutex::new(HashMap::new()),
+        shutdown: AtomicBool::new(false),
+        queries: query_senders,
+        cores: cores.clone(),
+        applied_batches: cores
+            .iter()
+            .map(|_| std::sync::atomic::AtomicU64::new(0))
+            .collect(),
+        shard_requests: cores.iter().map(|_| ShardCounter::default()).collect(),
+        ensemble: Some(EnsembleView::new(zab.status())),
+        config,
+    });
+    shared
+        .stats
+        .last_applied_zxid
+        .store(tree.last_zxid(), Ordering::Relaxed);
+    let config = &shared.config;
+
+    let (core_tx, core_rx) = flume::unbounded::<CoreInput>();
+    let (events_tx, events_rx) = flume::unbounded::<ServeEvent>();
+
+    // The log core of an ensemble member: persists, reports Persisted.
+    let (persist_tx, persist_rx) = flume::unbounded::<PersistOp>();
+    let persist = Persist {
+        log,
+        input: persist_rx,
+        core: core_tx.clone(),
+        stats: log_stats,
+        snapshot_dir: snap_dir.clone(),
+        fsync_warning: Duration::from_millis(config.fsync_warning_threshold_ms),
+    };
+    let log_core_cpu = config.tuning.log_core;
+    let persist_thread = std::thread::Builder::new()
+        .name("paddock-log".into())
+        .spawn(move || {
+            if let Some(cpu) = log_core_cpu {
+                super::pin_current_thread(cpu);
+            }
+            persist.run()
+        })?;
+
+    // The peer ports.
+    let mut election_peers = HashMap::new();
+    let mut quorum_addresses = HashMap::new();
+    for s in &config.servers {
+        election_peers.insert(s.id as i64, resolve(&s.host, s.election_port)?);
+        quorum_addresses.insert(s.id as i64, resolve(&s.host, s.quorum_port)?);
+    }
+    let listen_host = |port: u16| -> Result<SocketAddr, ServerError> {
+        if QUORUM_LISTEN_ON_ALL_IPS {
+            Ok(SocketAddr::from(([0, 0, 0, 0], port)))
+        } else {
+            resolve(&me.host, port)
+        }
+    };
+    let election_listen = listen_host(me.election_port)?;
+    let quorum_listen = listen_host(me.quorum_port)?;
+    let election_address = resolve(&me.host, me.election_port)?;
+    let connect_timeout = Duration::from_millis(CNX_TIMEOUT_MS);
+    let election = ElectionPort::start(
+        my_id,
+        election_address.to_string(),
+        election_listen,
+        election_peers,
+        connect_timeout,
+        core_tx.clone(),
+    )
+    .map_err(|source| ServerError::Listen {
+        address: election_listen.to_string(),
+        source,
+    })?;
+    let quorum = QuorumPort::new(core_tx.clone(), 2 * config.jute_max_buffer, true);
+    let quorum_listener =
+        election_port::bind(quorum_listen).map_err(|source| ServerError::Listen {
+            address: quorum_listen.to_string(),
+            source,
+        })?;
+    quorum.listen(quorum_listener)?;
+
+    let settings = CoreSettings {
+        my_id,
+        shard_count: cores.len(),
+        epoch_dir: snap_dir,
+        tick_interval: Duration::from_millis((tick_ms / 10).clamp(5, 50)),
+        quorum_addresses,
+        learner_connect_timeout: Duration::from_millis(
+            (tick_ms * config.init_limit as u64).max(1000),
+        ),
+        snapshots: super::snapshot::SnapshotPolicy::new(config),
+    };
+    let core = Core::new(
+        zab,
+        settings,
+        shared.clone(),
+        core_rx,
+        core_tx.clone(),
+        persist_tx,
+        election,
+        quorum,
+        events_tx.clone(),
+        tree,
+    );
+    let core_thread = std::thread::Builder::new()
+        .name("paddock-consensus".into())
+        .spawn(move || core.run())?;
+
+    // Stop signals: one thread waits for them and tells the main loop.
+    let signals = super::block_stop_signals();
+    {
+        let events = events_tx.clone();
+        std::thread::Builder::new()
+            .name("paddock-signals".into())
+            .spawn(move || {
+                super::wait_for_stop_signal(signals);
+                let _ = events.send(ServeEvent::Shutdown);
+            })?;
+    }
+
+    super::admin_http::start(shared.clone());
+    super::admin_http::start_metrics(shared.clone());
+    log::info!(
+        "server {my_id}: election on {election_listen}, quorum on {quorum_listen}, clients on {address} once synced (shards on cores {cores:?})"
+    );
+
+    let mut running: Vec<glommio::ExecutorJoinHandle<Result<(), ServerError>>> = Vec::new();
+    let mut failed = None;
+    while let Ok(event) = events_rx.recv() {
+        match event {
+            ServeEvent::Start(period) => {
+                stop_shards(&shared, &mut running);
+                match start_shards(&shared, &listeners, &query_receivers, *period, &core_tx) {
+                    Ok(handles) => running = handles,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            ServeEvent::Stop => stop_shards(&shared, &mut running),
+            ServeEvent::Shutdown => break,
+        }
+    }
+    log::info!("shutting down: closing client connections, flushing the log");
+    shared.shutdown.store(true, Ordering::Relaxed);
+    stop_shards(&shared, &mut running);
+    let _ = core_tx.send(CoreInput::Stop);
+    if core_thread.join().is_err() {
+        log::error!("consensus thread panicked");
+    }
+    if persist_thread.join().is_err() {
+        log::error!("log core panicked");
+    }
+    log::info!("stopped");
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn stop_shards(
+    shared: &Arc<Shared>,
+    running: &mut Vec<glommio::ExecutorJoinHandle<Result<(), ServerError>>>,
+) {
+    if running.is_empty() {
+        return;
+    }
+    for query in &shared.queries {
+        let _ = query.send(ShardQuery::Shutdown);
+    }
+    for handle in running.drain(..) {
+        match handle.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::error!("shard stopped with an error: {e}"),
+            Err(e) => log::error!("shard failed: {e}"),
+        }
+    }
+}
+
+fn start_shards(
+    shared: &Arc<Shared>,
+    listeners: &[std::net::TcpListener],
+    queries: &[flume::Receiver<ShardQuery>],
+    period: Period,
+    core: &flume::Sender<CoreInput>,
+) -> Result<Vec<glommio::ExecutorJoinHandle<Result<(), ServerError>>>, ServerError> {
+    let Period {
+        role,
+        epoch,
+        tree,
+        commits,
+        to_sequencer,
+        sequencer_input,
+    } = period;
+    for applied in &shared.applied_batches {
+        applied.store(0, Ordering::Relaxed);
+    }
+    // Stale queries of the last period (progress notes) mean nothing now.
+    for query in queries {
+        while let Ok(stale) = query.try_recv() {
+            drop(stale);
+        }
+    }
+    shared
+        .stats
+        .last_applied_zxid
+        .store(tree.last_zxid(), Ordering::Relaxed);
+    let mut handles = Vec::new();
+    for (index, (&cpu, commits)) in shared.cores.iter().zip(commits).enumerate() {
+        let tree = tree.clone();
+        let shared = shared.clone();
+        let to_sequencer = to_sequencer.clone();
+        let (sequencer_input, output) = match (&sequencer_input, index) {
+            (Some(input), 0) => (
+                Some(input.clone()),
+                SequencerOutput::Consensus {
+                    core: core.clone(),
+                    epoch,
+                },
+            ),
+            _ => (None, SequencerOutput::None),
+        };
+        let listener = listeners[index].try_clone()?;
+        let queries = queries[index].clone();
+        let spin_micros = shared.config.tuning.spin_before_park_micros;
+        let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+            .name(&format!("paddock-shard-{index}"))
+            .io_memory(IO_MEMORY_BYTES)
+            .spin_before_park(Duration::from_micros(spin_micros))
+            .spawn(move || async move {
+                let args = ShardArgs {
+                    index,
+                    tree,
+                    shared,
+                    to_sequencer,
+                    sequencer_input,
+                    output,
+                    commits,
+                    queries,
+                    listener,
+                };
+                shard_main(args).await
+            })
+            .map_err(|e| ServerError::Executor {
+                core: cpu,
+                message: e.to_string(),
+            })?;
+        handles.push(handle);
+    }
+    log::info!(
+        "serving clients as {} (epoch {epoch}) on {} shard(s)",
+        role.mode_name(),
+        handles.len()
+    );
+    Ok(handles)
+}
