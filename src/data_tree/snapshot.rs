@@ -172,3 +172,127 @@ impl DataTree {
         Ok(tree)
     }
 }
+
+/// ZooKeeper's serialized DataTree, as a SNAP carries it between peers
+/// (`zab::wire::SnapTree`): the conversion both ways. The tree a SNAP
+/// rebuilds is the one ZooKeeper's learner builds: nodes with their stats
+/// and ACLs, children added in file order, sessions, quotas set up afresh.
+impl DataTree {
+    /// This tree as ZooKeeper's DataTree record: root as `""`, nodes in
+    /// the pre-order, children in `HashSet` order (as `serialize`), ACL
+    /// lists numbered from 1 in order of first use.
+    pub fn to_snap_tree(&self) -> crate::zab::wire::SnapTree {
+        use crate::zab::wire::{SnapNode, SnapTree, StatPersisted};
+        let mut acls: Vec<(i64, Vec<crate::protocol::Acl>)> = Vec::new();
+        let mut acl_index: std::collections::HashMap<&[crate::protocol::Acl], i64> =
+            std::collections::HashMap::new();
+        let nodes = self
+            .walk()
+            .into_iter()
+            .map(|node| {
+                let next = acls.len() as i64 + 1;
+                let index = *acl_index.entry(&node.acl[..]).or_insert_with(|| {
+                    acls.push((next, node.acl.to_vec()));
+                    next
+                });
+                SnapNode {
+                    path: if &*node.path == "/" {
+                        String::new()
+                    } else {
+                        node.path.to_string()
+                    },
+                    data: Some(node.data.clone()),
+                    acl_index: index,
+                    stat: StatPersisted {
+                        czxid: node.czxid,
+                        mzxid: node.mzxid,
+                        ctime: node.ctime,
+                        mtime: node.mtime,
+                        version: node.version,
+                        cversion: node.cversion,
+                        aversion: node.aversion,
+                        ephemeral_owner: node.ephemeral_owner,
+                        pzxid: node.pzxid,
+                    },
+                }
+            })
+            .collect();
+        SnapTree {
+            sessions: self.sessions.iter().map(|(&id, &t)| (id, t)).collect(),
+            acls,
+            nodes,
+        }
+    }
+
+    /// Rebuilds a tree from ZooKeeper's DataTree record, at `zxid` (the
+    /// SNAP packet's). ACL index −1 is OPEN_ACL_UNSAFE, as in ZooKeeper's
+    /// `ReferenceCountedACLCache`; an index with no list is an error.
+    pub fn from_snap_tree(
+        snap: &crate::zab::wire::SnapTree,
+        zxid: i64,
+    ) -> Result<DataTree, DecodeError> {
+        let acls: std::collections::HashMap<i64, &Vec<crate::protocol::Acl>> =
+            snap.acls.iter().map(|(i, list)| (*i, list)).collect();
+        let open = crate::protocol::Acl::open_unsafe();
+        let mut tree = DataTree::empty();
+        tree.last_zxid = zxid;
+        for &(id, timeout) in &snap.sessions {
+            tree.sessions.insert(id, timeout);
+        }
+        for (i, node) in snap.nodes.iter().enumerate() {
+            let path = if node.path.is_empty() {
+                "/".to_string()
+            } else {
+                node.path.clone()
+            };
+            let well_placed = if i == 0 {
+                path == "/"
+            } else {
+                path.starts_with('/')
+                    && path != "/"
+                    && tree.index.contains_key(parent_of(&path))
+                    && !tree.index.contains_key(path.as_str())
+            };
+            if !well_placed {
+                return Err(DecodeError::BadValue {
+                    field: "SNAP node path",
+                    value: i as i64,
+                });
+            }
+            let acl: &[crate::protocol::Acl] = if node.acl_index == -1 {
+                &open
+            } else {
+                acls.get(&node.acl_index)
+                    .ok_or(DecodeError::BadValue {
+                        field: "SNAP node ACL index",
+                        value: node.acl_index,
+                    })?
+                    .as_slice()
+            };
+            let s = &node.stat;
+            let stat = Stat {
+                czxid: s.czxid,
+                mzxid: s.mzxid,
+                ctime: s.ctime,
+                mtime: s.mtime,
+                version: s.version,
+                cversion: s.cversion,
+                aversion: s.aversion,
+                ephemeral_owner: s.ephemeral_owner,
+                data_length: 0,
+                num_children: 0,
+                pzxid: s.pzxid,
+            };
+            let data = node.data.clone().unwrap_or_default();
+            tree.insert_raw(&path, data, acl, stat);
+        }
+        if tree.index.is_empty() {
+            return Err(DecodeError::BadValue {
+                field: "SNAP without root",
+                value: 0,
+            });
+        }
+        tree.setup_quota();
+        Ok(tree)
+    }
+}

@@ -447,6 +447,7 @@ impl Conn {
                     request,
                     auth,
                     is_super,
+                    learner: None,
                 };
                 if shard
                     .to_sequencer

@@ -53,8 +53,19 @@ pub enum SequencerInput {
         timeout_ms: i32,
         passwd_ok: bool,
     },
-    /// Sessions that showed life on a shard since its last report.
+    /// Sessions that showed life on a shard since its last report (or, on
+    /// an ensemble leader, in a learner's PING reply).
     Touch(Vec<i64>),
+    /// Ensemble leader: a learner forwarded a createSession for a session
+    /// id it picked (its myid in the top byte).
+    RemoteCreateSession { session_id: i64, timeout_ms: i32 },
+    /// Ensemble leader: a learner asks whether a reconnecting session is
+    /// still alive (REVALIDATE); the answer comes back as `Revalidated`.
+    Revalidate {
+        learner: i64,
+        session_id: i64,
+        timeout_ms: i32,
+    },
 }
 
 #[derive(Debug)]
@@ -66,6 +77,10 @@ pub struct WriteRequest {
     pub request: Request,
     pub auth: Vec<Id>,
     pub is_super: bool,
+    /// Ensemble leader: the learner (sid) that forwarded this write. Its
+    /// txn goes out even when it fails (as an error txn), so that the
+    /// learner can answer its client.
+    pub learner: Option<i64>,
 }
 
 /// One item of the ordered stream the sequencer hands to the log core and the
@@ -87,6 +102,16 @@ pub enum CommitItem {
     /// The log failed; the write was not made durable and the server now
     /// refuses writes.
     Failed { origin: Option<Origin> },
+    /// Ensemble leader: a learner's `sync` — send it SYNC once everything
+    /// before it is committed. Never reaches a shard.
+    LearnerSynced { learner: i64 },
+    /// Ensemble leader: the answer to a learner's REVALIDATE. Never reaches
+    /// a shard.
+    Revalidated {
+        learner: i64,
+        session_id: i64,
+        valid: bool,
+    },
 }
 
 impl CommitItem {
@@ -96,6 +121,7 @@ impl CommitItem {
             CommitItem::Synced { origin, .. } | CommitItem::Reconnected { origin, .. } => {
                 Some(*origin)
             }
+            CommitItem::LearnerSynced { .. } | CommitItem::Revalidated { .. } => None,
         }
     }
 }

@@ -831,6 +831,7 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
                         request: Request::DeleteContainer { path },
                         auth: Vec::new(),
                         is_super: true,
+                        learner: None,
                     };
                     if shard
                         .to_sequencer
@@ -949,6 +950,7 @@ async fn expiry_loop(
                 request: Request::CloseSession,
                 auth: Vec::new(),
                 is_super: true,
+                learner: None,
             };
             if to_sequencer
                 .send_async(SequencerInput::Write(write))

@@ -79,6 +79,11 @@ impl Sequencer {
         self.last_zxid
     }
 
+    /// An ensemble leader numbers its epoch's txns from `epoch << 32 | 1`.
+    pub fn start_epoch(&mut self, epoch: i64) {
+        self.last_zxid = crate::zab::make_zxid(epoch, 0);
+    }
+
     fn next_txn(&mut self, session_id: i64, cxid: i32, time_ms: i64, body: TxnBody) -> Txn {
         self.last_zxid += 1;
         Txn {
@@ -125,6 +130,36 @@ impl Sequencer {
                     self.tracker.touch(id, now_ms);
                 }
             }
+            SequencerInput::RemoteCreateSession {
+                session_id,
+                timeout_ms,
+            } => {
+                self.tracker.add(session_id, timeout_ms, now_ms);
+                let body = TxnBody::CreateSession { timeout_ms };
+                let txn = self.next_txn(session_id, 0, wall_clock_ms(), body);
+                out.push(CommitItem::Txn {
+                    txn: Arc::new(txn),
+                    origin: None,
+                    request: None,
+                });
+            }
+            SequencerInput::Revalidate {
+                learner,
+                session_id,
+                timeout_ms,
+            } => {
+                // As the leader's `revalidateSession`: alive if tracked and
+                // not closing; a live session's timer restarts.
+                let valid = self.tracker.contains(session_id);
+                if valid {
+                    self.tracker.add(session_id, timeout_ms, now_ms);
+                }
+                out.push(CommitItem::Revalidated {
+                    learner,
+                    session_id,
+                    valid,
+                });
+            }
         }
     }
 
@@ -135,6 +170,8 @@ impl Sequencer {
                     origin,
                     path: path.clone(),
                 });
+            } else if let Some(learner) = write.learner {
+                out.push(CommitItem::LearnerSynced { learner });
             }
             return;
         }
@@ -147,6 +184,7 @@ impl Sequencer {
                 .session_timeout(write.session_id)
                 .is_none()
                 && write.origin.is_none()
+                && write.learner.is_none()
             {
                 return;
             }
@@ -180,7 +218,7 @@ impl Sequencer {
                 // As ZooKeeper: a failed write still takes a zxid and is
                 // logged as an error txn, so zxids (and a client's
                 // lastZxidSeen) advance exactly as they do there.
-                if write.origin.is_some() {
+                if write.origin.is_some() || write.learner.is_some() {
                     let txn =
                         self.next_txn(write.session_id, write.cxid, time_ms, TxnBody::Error(error));
                     out.push(CommitItem::Txn {

@@ -155,6 +155,8 @@ impl Shard {
                         });
                     }
                 }
+                // The consensus thread's own items; they never reach a shard.
+                CommitItem::LearnerSynced { .. } | CommitItem::Revalidated { .. } => {}
                 CommitItem::Reconnected { origin, session_id } => {
                     // As ZooKeeper: a reconnect drops the session's current
                     // connection, wherever it is, before checking the password.
