@@ -244,21 +244,17 @@ impl ConfInfo {
         let quorum = if config.is_standalone() {
             None
         } else {
-            config
-                .servers
-                .iter()
-                .find(|s| s.id == server_id)
-                .map(|me| QuorumConf {
-                    init_limit: config.init_limit,
-                    sync_limit: config.sync_limit,
-                    election_port: me.election_port,
-                    quorum_port: me.quorum_port,
-                    peer_type: match me.role {
-                        PeerRole::Participant => 0,
-                        PeerRole::Observer => 1,
-                    },
-                    membership: membership(&config.servers, 0),
-                })
+            config.me().map(|me| QuorumConf {
+                init_limit: config.init_limit,
+                sync_limit: config.sync_limit,
+                election_port: me.election_port,
+                quorum_port: me.quorum_port,
+                peer_type: match config.peer_type {
+                    PeerRole::Participant => 0,
+                    PeerRole::Observer => 1,
+                },
+                membership: config.quorum_config_text(),
+            })
         };
         ConfInfo {
             client_port: config.client_port,
@@ -277,27 +273,10 @@ impl ConfInfo {
 }
 
 /// `QuorumMaj.toString()`: `server.N=host:qport:eport:role[;clientAddr:clientPort]`
-/// lines, then `version=<hex>` with no newline.
+/// lines, then `version=<hex>` with no newline (see
+/// [`crate::config::quorum_config_text`]).
 pub fn membership(servers: &[ServerEntry], version: i64) -> String {
-    let mut out = String::new();
-    for server in servers {
-        let role = match server.role {
-            PeerRole::Participant => "participant",
-            PeerRole::Observer => "observer",
-        };
-        let _ = write!(
-            out,
-            "server.{}={}:{}:{}:{}",
-            server.id, server.host, server.quorum_port, server.election_port, role
-        );
-        if let Some(port) = server.client_port {
-            let address = server.client_address.as_deref().unwrap_or("0.0.0.0");
-            let _ = write!(out, ";{address}:{port}");
-        }
-        out.push('\n');
-    }
-    let _ = write!(out, "version={:x}", version as u64);
-    out
+    crate::config::quorum_config_text(servers, version)
 }
 
 /// Leader-only numbers (`mntr` and the `stat` proposal sizes line).
