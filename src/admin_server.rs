@@ -13,8 +13,14 @@
 //! 200 with `{"command": name, "error": "Unknown command: name"}`; every
 //! answer carries `command` (the primary name) and `error` (null when fine);
 //! `GET <commandURL>` lists the primary names as HTML links. Ensemble-only
-//! commands (leader, observers, voting_view, zabstate) answer as ZooKeeper's
-//! standalone server answers them until paddock has an ensemble.
+//! commands (leader, observers, voting_view, zabstate) answer from
+//! `ServerStats::ensemble` on an ensemble member (`LeaderCommand`,
+//! `SyncedObserverConsCommand`, `VotingViewCommand`, `ZabStateCommand`) and
+//! as ZooKeeper's standalone server answers them otherwise. `observers`
+//! lists each synced observer by `sid` only: the per-connection counters
+//! ZooKeeper adds (`LearnerHandler.getLearnerHandlerInfo`) are not in the
+//! consensus state. `zabstate` leaves out ZooKeeper's three address fields
+//! (Jackson's rendering of `MultipleAddresses`).
 //!
 //! Differences kept on purpose: `monitor` lists the keys paddock computes (a
 //! subset of ZooKeeper's ~500, which are mostly counters of Java request
@@ -23,7 +29,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::server::four_letter::{ConnectionInfo, ServerMode, ServerStats};
+use crate::server::four_letter::{bracketed, ConnectionInfo, ServerMode, ServerStats};
 
 /// One AdminServer command: its primary name (what answers carry in
 /// `command`) and every name it answers to.
@@ -294,11 +300,26 @@ pub fn answer(command: &Command, stats: &ServerStats, context: &Context) -> Valu
             put("zxid", json!(format!("{zxid:x}")));
             put("timestamp", json!(timestamp));
         }
-        "leader" => put("error", json!("server is not initialized")),
+        "leader" => match &stats.ensemble {
+            Some(e) => {
+                put("is_leader", json!(e.role == crate::zab::Role::Leading));
+                put("leader_id", json!(e.leader_id.unwrap_or(-1)));
+                put(
+                    "leader_ip",
+                    json!(e.leader_address.clone().unwrap_or_default()),
+                );
+            }
+            None => put("error", json!("server is not initialized")),
+        },
         "monitor" => monitor(stats, &mut put),
         "observers" => {
-            put("synced_observers", json!(0));
-            put("observers", json!([]));
+            let synced: &[i64] = stats
+                .ensemble
+                .as_ref()
+                .map_or(&[], |e| e.synced_observers.as_slice());
+            put("synced_observers", json!(synced.len()));
+            let rows: Vec<Value> = synced.iter().map(|sid| json!({ "sid": sid })).collect();
+            put("observers", Value::Array(rows));
         }
         "server_stats" => server_stats(stats, &mut put),
         "stats" => {
@@ -311,7 +332,39 @@ pub fn answer(command: &Command, stats: &ServerStats, context: &Context) -> Valu
                 put(key, json!(value));
             }
         }
-        "voting_view" => put("current_config", json!({})),
+        "voting_view" => {
+            let mut view = Map::new();
+            if let Some(e) = &stats.ensemble {
+                for m in e
+                    .members
+                    .iter()
+                    .filter(|m| m.role == crate::config::PeerRole::Participant)
+                {
+                    let host = bracketed(&m.host);
+                    let client = if m.id == e.my_id {
+                        e.my_client_address.clone()
+                    } else {
+                        match m.client_port {
+                            Some(port) => format!(
+                                "{}:{port}",
+                                bracketed(m.client_address.as_deref().unwrap_or("0.0.0.0"))
+                            ),
+                            None => String::new(),
+                        }
+                    };
+                    view.insert(
+                        m.id.to_string(),
+                        json!({
+                            "server_addresses": [format!("{host}:{}", m.quorum_port)],
+                            "election_addresses": [format!("{host}:{}", m.election_port)],
+                            "client_address": client,
+                            "learner_type": "participant",
+                        }),
+                    );
+                }
+            }
+            put("current_config", Value::Object(view));
+        }
         "watches" => {
             let mut by_session: std::collections::BTreeMap<i64, Vec<&str>> = Default::default();
             for (session, path) in &stats.data_watches {
@@ -345,10 +398,21 @@ pub fn answer(command: &Command, stats: &ServerStats, context: &Context) -> Valu
             put("num_paths", json!(paths.len()));
             put("num_total_watches", json!(stats.data_watches.len()));
         }
-        "zabstate" => {
-            put("voting", json!(false));
-            put("zabstate", json!(""));
-        }
+        "zabstate" => match &stats.ensemble {
+            Some(e) => {
+                put("myid", json!(e.my_id));
+                put("is_leader", json!(e.role == crate::zab::Role::Leading));
+                put("voting", json!(e.voting));
+                put("last_zxid", json!(format!("0x{:x}", stats.last_zxid)));
+                put("zab_epoch", json!(stats.last_zxid >> 32));
+                put("zab_counter", json!(stats.last_zxid & 0xffff_ffff));
+                put("zabstate", json!(e.zab_state));
+            }
+            None => {
+                put("voting", json!(false));
+                put("zabstate", json!(""));
+            }
+        },
         // ruok, the resets: nothing but command and error.
         _ => {}
     }
@@ -423,6 +487,16 @@ fn server_stats(s: &ServerStats, put: &mut impl FnMut(&str, Value)) {
         }),
     );
     put("client_response", buffers);
+    if let Some(sizes) = s.leader.as_ref().and_then(|l| l.proposal_sizes) {
+        put(
+            "proposal_stats",
+            json!({
+                "last_buffer_size": sizes.last,
+                "min_buffer_size": sizes.min,
+                "max_buffer_size": sizes.max,
+            }),
+        );
+    }
     put("node_count", json!(s.node_count));
 }
 
@@ -475,6 +549,27 @@ fn monitor(s: &ServerStats, put: &mut impl FnMut(&str, Value)) {
     }
     if let Some(state) = &s.peer_state {
         put("peer_state", json!(state));
+    }
+    if let (ServerMode::Leader, Some(leader)) = (s.mode, &s.leader) {
+        put("learners", json!(leader.learners));
+        put("synced_followers", json!(leader.synced_followers));
+        put(
+            "synced_non_voting_followers",
+            json!(leader.synced_non_voting_followers),
+        );
+        put("synced_observers", json!(leader.synced_observers));
+        put("pending_syncs", json!(leader.pending_syncs));
+        if let Some(uptime) = leader.leader_uptime_ms {
+            put("leader_uptime", json!(uptime));
+        }
+        if let Some(sizes) = leader.proposal_sizes {
+            put("last_proposal_size", json!(sizes.last));
+            put("max_proposal_size", json!(sizes.max));
+            put("min_proposal_size", json!(sizes.min));
+        }
+    }
+    if let Some(id) = s.observer_master_id {
+        put("observer_master_id", json!(id));
     }
     for summary in &s.summaries {
         let l = &summary.latency;
@@ -870,5 +965,80 @@ mod tests {
             }
         }
         assert_eq!(COMMANDS.len(), 26);
+    }
+
+    #[test]
+    fn ensemble_commands_on_a_leader_and_a_follower() {
+        use crate::server::four_letter::tests::{
+            ensemble_config, leader_status, status, with_ensemble,
+        };
+        let context = Context::default();
+        let run = |name: &str, stats: &ServerStats| answer(find(name).unwrap(), stats, &context);
+        let leader = with_ensemble(&ensemble_config(1), &leader_status());
+        assert_eq!(
+            run("leader", &leader),
+            json!({"is_leader": true, "leader_id": 1, "leader_ip": "zk1", "command": "leader", "error": null})
+        );
+        assert_eq!(
+            run("observers", &leader),
+            json!({"synced_observers": 1, "observers": [{"sid": 4}], "command": "observers", "error": null})
+        );
+        let zab = run("zabstate", &leader);
+        assert_eq!(zab["voting"], json!(true));
+        assert_eq!(zab["zabstate"], json!("broadcast"));
+        assert_eq!(zab["is_leader"], json!(true));
+        assert_eq!(zab["myid"], json!(1));
+        assert_eq!(zab["last_zxid"], json!("0x5"));
+        let view = run("voting_view", &leader);
+        let config = view["current_config"].as_object().unwrap();
+        assert_eq!(config.keys().collect::<Vec<_>>(), ["1", "2", "3"]);
+        assert_eq!(
+            config["1"],
+            json!({
+                "server_addresses": ["zk1:2888"],
+                "election_addresses": ["zk1:3888"],
+                "client_address": "0.0.0.0:2181",
+                "learner_type": "participant",
+            })
+        );
+        assert_eq!(config["2"]["client_address"], json!(""));
+        assert_eq!(config["3"]["client_address"], json!("0.0.0.0:2181"));
+        let monitor = run("monitor", &leader);
+        assert_eq!(monitor["server_state"], json!("leader"));
+        assert_eq!(monitor["learners"], json!(4));
+        assert_eq!(monitor["synced_followers"], json!(2));
+        assert_eq!(monitor["pending_syncs"], json!(1));
+        assert_eq!(monitor["quorum_size"], json!(3));
+        assert!(monitor.get("leader_uptime").is_none());
+        let srvr = run("server_stats", &leader);
+        assert_eq!(srvr["server_stats"]["server_state"], json!("leader"));
+        assert!(srvr.get("proposal_stats").is_none());
+
+        let follower = with_ensemble(
+            &ensemble_config(2),
+            &status(crate::zab::Role::Following, Some(1)),
+        );
+        let lead = run("leader", &follower);
+        assert_eq!(
+            (lead["is_leader"].clone(), lead["leader_id"].clone()),
+            (json!(false), json!(1))
+        );
+        assert_eq!(run("observers", &follower)["synced_observers"], json!(0));
+        let observer = with_ensemble(
+            &ensemble_config(4),
+            &status(crate::zab::Role::Observing, Some(1)),
+        );
+        let zab = run("zabstate", &observer);
+        assert_eq!(
+            (zab["voting"].clone(), zab["zabstate"].clone()),
+            (json!(false), json!("broadcast"))
+        );
+        assert_eq!(run("monitor", &observer)["observer_master_id"], json!(1));
+        let looking = with_ensemble(
+            &ensemble_config(2),
+            &status(crate::zab::Role::Looking, None),
+        );
+        assert!(!looking.serving);
+        assert_eq!(run("zabstate", &looking)["zabstate"], json!("election"));
     }
 }

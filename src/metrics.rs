@@ -195,6 +195,61 @@ pub fn families(s: &ServerStats, own: &Sample) -> Vec<MetricFamily> {
             s.max_file_descriptor_count as f64,
         ),
     ];
+    // QuorumZooKeeperServer / LeaderZooKeeperServer.registerMetrics.
+    if let Some(size) = s.quorum_size {
+        out.push(gauge(
+            "quorum_size",
+            "Voting members of the ensemble",
+            size as f64,
+        ));
+    }
+    if let Some(leader) = &s.leader {
+        out.push(gauge(
+            "learners",
+            "Learner connections",
+            leader.learners as f64,
+        ));
+        out.push(gauge(
+            "synced_followers",
+            "Synced followers",
+            leader.synced_followers as f64,
+        ));
+        out.push(gauge(
+            "synced_non_voting_followers",
+            "Synced followers that do not vote",
+            leader.synced_non_voting_followers as f64,
+        ));
+        out.push(gauge(
+            "synced_observers",
+            "Synced observers",
+            leader.synced_observers as f64,
+        ));
+        out.push(gauge(
+            "pending_syncs",
+            "Learners' syncs waiting for their commit",
+            leader.pending_syncs as f64,
+        ));
+        if let Some(uptime) = leader.leader_uptime_ms {
+            out.push(gauge("leader_uptime", "Time leading (ms)", uptime as f64));
+        }
+        if let Some(sizes) = leader.proposal_sizes {
+            out.push(gauge(
+                "last_proposal_size",
+                "Size of the last proposal (bytes)",
+                sizes.last as f64,
+            ));
+            out.push(gauge(
+                "max_proposal_size",
+                "Largest proposal (bytes)",
+                sizes.max as f64,
+            ));
+            out.push(gauge(
+                "min_proposal_size",
+                "Smallest proposal (bytes)",
+                sizes.min as f64,
+            ));
+        }
+    }
     if let Some(fsync) = s.summaries.iter().find(|x| x.name == "fsynctime") {
         let mut summary = Summary::default();
         summary.set_sample_count(fsync.latency.count);
@@ -315,6 +370,30 @@ mod tests {
         assert_eq!(&s.buckets[..4], &[2, 1, 2, 1]);
         assert_eq!(s.buckets[10], 1); // 1000 <= 1024
         assert_eq!(s.buckets.iter().sum::<u64>(), 7); // the huge one is past the last bound
+    }
+
+    #[test]
+    fn a_leader_exports_zookeepers_quorum_gauges() {
+        use crate::server::four_letter::tests::{ensemble_config, leader_status, with_ensemble};
+        let s = with_ensemble(&ensemble_config(1), &leader_status());
+        let (text, _) = render(&s, &Sample::default());
+        for line in [
+            "quorum_size 3\n",
+            "learners 4\n",
+            "synced_followers 2\n",
+            "synced_non_voting_followers 1\n",
+            "synced_observers 1\n",
+            "pending_syncs 1\n",
+        ] {
+            assert!(text.contains(line), "{line:?} not in\n{text}");
+        }
+        assert!(!text.contains("leader_uptime") && !text.contains("proposal_size"));
+        // Standalone: none of them.
+        let (text, _) = render(
+            &crate::server::four_letter::tests::with_ensemble_none(),
+            &Sample::default(),
+        );
+        assert!(!text.contains("quorum_size") && !text.contains("learners"));
     }
 
     #[test]

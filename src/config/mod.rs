@@ -10,10 +10,15 @@
 //!   with one warning saying why that is harmless, or refused;
 //! * a bad value, a refused key and an unknown key are a [`ConfigError`]
 //!   naming the file, the line and the key: the server does not start;
-//! * a config that would form an ensemble (more than one `server.N` line,
-//!   or `standaloneEnabled=false`) is refused until paddock replicates;
-//!   one `server.N` line with `standaloneEnabled=true` runs standalone, as
-//!   in ZooKeeper.
+//! * an ensemble is configured as ZooKeeper 3.8 reads it
+//!   (`QuorumPeerConfig`): `server.N` lines, `dataDir/myid` (required, one
+//!   of the ids), `initLimit` and `syncLimit` (required); one participant
+//!   with `standaloneEnabled=true` (the default) runs standalone, as in
+//!   ZooKeeper, and so does a config without `server.N` lines. One
+//!   participant with `standaloneEnabled=false` is what ZooKeeper runs as a
+//!   quorum of one: paddock loads it as an ensemble of one voter.
+//!   Dynamic reconfiguration, hierarchical quorums, multiple addresses per
+//!   server, local sessions and quorum SASL/TLS are refused.
 //!
 //! This module reads the two files, `myid`, the `SERVER_JVMFLAGS` value it
 //! is given and the process's CPU affinity mask; it opens no socket.
@@ -170,10 +175,43 @@ pub struct Config {
     pub config_path: Option<PathBuf>,
     /// `tickTime` in ms (ZooKeeper's code default 3000).
     pub tick_time_ms: u32,
-    /// `initLimit` in ticks (0 = not set; only `conf` of an ensemble shows it).
+    /// `initLimit` in ticks (0 = not set; required, > 0, in an ensemble): how
+    /// long a learner may take to connect to and sync with the leader, and
+    /// how long the leader waits for a quorum of learners.
     pub init_limit: u32,
-    /// `syncLimit` in ticks (0 = not set; only `conf` of an ensemble shows it).
+    /// `syncLimit` in ticks (0 = not set; required, > 0, in an ensemble): how
+    /// far a learner may fall behind (no ACK or PING reply) before it is dropped.
     pub sync_limit: u32,
+    /// `connectToLearnerMasterLimit` in ticks (0 = use `initLimit`): the
+    /// connect timeout of a learner to its leader.
+    pub connect_to_learner_master_limit: u32,
+    /// `standaloneEnabled` (true). False with one participant: a quorum of one.
+    pub standalone_enabled: bool,
+    /// This server's role, resolved as ZooKeeper resolves it: its `server.N`
+    /// line's role wins over `peerType` (with a warning when they differ).
+    pub peer_type: PeerRole,
+    /// `quorumListenOnAllIPs` (false): bind the quorum and election ports on
+    /// every address (0.0.0.0) instead of this server's `server.N` host.
+    pub quorum_listen_on_all_ips: bool,
+    /// `cnxTimeout` / `zookeeper.cnxTimeout` in ms (5000): the connect
+    /// timeout of an election-port connection.
+    pub cnx_timeout_ms: u32,
+    /// `quorumCnxnTimeoutMs` in ms (None: tickTime × syncLimit): the read
+    /// timeout of the election-port handshake.
+    pub quorum_cnxn_timeout_ms: Option<u32>,
+    /// `syncEnabled` (true; `observer.syncEnabled` wins when given): an
+    /// observer logs the txns it is sent, as a follower does.
+    pub sync_enabled: bool,
+    /// `leader.nodelay` (true): TCP_NODELAY on the leader's learner sockets.
+    pub leader_nodelay: bool,
+    /// `follower.nodelay` (true): TCP_NODELAY on a learner's leader socket.
+    pub follower_nodelay: bool,
+    /// `leaderServes` (yes): the leader accepts client connections.
+    pub leader_serves: bool,
+    /// `fastleader.minNotificationInterval` / `maxNotificationInterval` in
+    /// ms (200 / 60000): FastLeaderElection's resend interval bounds.
+    pub fle_min_notification_interval_ms: u32,
+    pub fle_max_notification_interval_ms: u32,
     /// `dataDir` (required when a config file is given).
     pub data_dir: PathBuf,
     /// `dataLogDir` (default: dataDir).
@@ -247,19 +285,59 @@ pub struct Config {
     pub jaas_config: Option<PathBuf>,
     /// `zookeeper.sasl.serverconfig`: the JAAS section for the server ("Server").
     pub sasl_server_section: String,
-    /// `server.N` lines: empty, or the one line of a standalone server.
+    /// `server.N` lines in ascending id order.
     pub servers: Vec<ServerEntry>,
-    /// `dataDir/myid` (read when a `server.N` line exists and the file does).
+    /// `dataDir/myid`: always set in an ensemble; standalone, read when a
+    /// `server.N` line exists and the file does.
     pub my_id: Option<u64>,
     /// paddock's own knobs.
     pub tuning: Tuning,
 }
 
 impl Config {
-    /// True when the server runs standalone: always, until replication
-    /// exists (configs that would form an ensemble are refused at load).
+    /// True when the server runs standalone (ZooKeeper's `!isDistributed()`):
+    /// `standaloneEnabled` and at most one participant. Everything else that
+    /// loads is an ensemble, with `my_id` naming one of `servers`.
     pub fn is_standalone(&self) -> bool {
-        self.servers.len() <= 1
+        self.standalone_enabled && self.participants().count() <= 1
+    }
+
+    /// The `server.N` lines whose role is participant (the voters).
+    pub fn participants(&self) -> impl Iterator<Item = &ServerEntry> {
+        self.servers
+            .iter()
+            .filter(|s| s.role == PeerRole::Participant)
+    }
+
+    /// This server's `server.N` line (ensemble: always Some).
+    pub fn me(&self) -> Option<&ServerEntry> {
+        let id = self.my_id?;
+        self.servers.iter().find(|s| s.id == id)
+    }
+
+    /// Every member as consensus sees it, ascending sid (empty standalone).
+    pub fn zab_members(&self) -> Vec<crate::zab::Member> {
+        if self.is_standalone() {
+            return Vec::new();
+        }
+        self.servers
+            .iter()
+            .map(|s| crate::zab::Member {
+                sid: s.id as i64,
+                observer: s.role == PeerRole::Observer,
+            })
+            .collect()
+    }
+
+    /// ZooKeeper's `QuorumMaj.toString()` for this static config: one
+    /// `server.N=host:quorumPort:electionPort:participant|observer` line
+    /// per member in ascending id, `;clientHost:clientPort` only when that
+    /// member's `server.N` line gives a client port (ZooKeeper leaves out a
+    /// client address taken from `clientPort`: `isClientAddrFromStatic`),
+    /// then `version=0` (a static config without reconfig is version 0).
+    /// What notifications carry and `conf` prints under `membership:`.
+    pub fn quorum_config_text(&self) -> String {
+        quorum_config_text(&self.servers, 0)
     }
 
     /// The embedded default: standalone, 127.0.0.1:2181, dataDir ./data.
@@ -270,6 +348,18 @@ impl Config {
             tick_time_ms: tick,
             init_limit: 0,
             sync_limit: 0,
+            connect_to_learner_master_limit: 0,
+            standalone_enabled: true,
+            peer_type: PeerRole::Participant,
+            quorum_listen_on_all_ips: false,
+            cnx_timeout_ms: 5000,
+            quorum_cnxn_timeout_ms: None,
+            sync_enabled: true,
+            leader_nodelay: true,
+            follower_nodelay: true,
+            leader_serves: true,
+            fle_min_notification_interval_ms: 200,
+            fle_max_notification_interval_ms: 60_000,
             data_dir: PathBuf::from("./data"),
             data_log_dir: PathBuf::from("./data"),
             client_port: 2181,
@@ -322,8 +412,14 @@ struct Pending {
     whitelist: Option<String>,
     read_only_mode: bool,
     jaas_from_config: bool,
-    /// Where each `server.N` line was, to name it when refusing an ensemble.
+    /// Where each `server.N` line was, to name it in an error.
     server_lines: Vec<Origin>,
+    /// Where `standaloneEnabled` was set.
+    standalone_origin: Option<Origin>,
+    /// `peerType` as given (the `server.N` line wins, as in ZooKeeper).
+    peer_type: Option<(Origin, PeerRole)>,
+    /// `observer.syncEnabled`, which wins over `syncEnabled` (QuorumPeer.getSyncEnabled).
+    observer_sync_enabled: Option<bool>,
     tuning: tuning::TuningPending,
 }
 
@@ -576,16 +672,38 @@ fn apply(config: &mut Config, pending: &mut Pending, ctx: &Ctx<'_>) -> Result<()
         "jute.maxbuffer" => config.jute_max_buffer = parse_java_int(ctx)?,
         "extendedTypesEnabled" => config.extended_types_enabled = ctx.bool()?,
         "readonlymode.enabled" => pending.read_only_mode = ctx.bool()?,
-        "standaloneEnabled"
-        | "localSessionsEnabled"
+        "localSessionsEnabled"
         | "localSessionsUpgradingEnabled"
         | "reconfigEnabled"
-        | "quorumListenOnAllIPs"
-        | "syncEnabled"
         | "sslQuorum"
         | "portUnification"
-        | "multiAddress.enabled" => {
+        | "multiAddress.enabled"
+        | "kerberos.canonicalizeHostNames" => {
             ctx.bool()?;
+        }
+        "standaloneEnabled" => {
+            config.standalone_enabled = ctx.bool()?;
+            pending.standalone_origin = Some(ctx.origin());
+        }
+        "quorumListenOnAllIPs" => config.quorum_listen_on_all_ips = ctx.bool()?,
+        "syncEnabled" => config.sync_enabled = ctx.bool()?,
+        "observer.syncEnabled" => pending.observer_sync_enabled = Some(ctx.bool()?),
+        "leader.nodelay" => config.leader_nodelay = ctx.bool()?,
+        "follower.nodelay" => config.follower_nodelay = ctx.bool()?,
+        // ZooKeeper: anything but "no" serves (`Leader.lead`).
+        "leaderServes" => config.leader_serves = ctx.yes_no()?,
+        "connectToLearnerMasterLimit" => config.connect_to_learner_master_limit = ctx.u32()?,
+        "cnxTimeout" => config.cnx_timeout_ms = ctx.positive_u32()?,
+        // ZooKeeper: a value <= 0 means tickTime × syncLimit.
+        "quorumCnxnTimeoutMs" => {
+            let ms = ctx.i64()?;
+            config.quorum_cnxn_timeout_ms = (ms > 0).then(|| ms.min(i64::from(u32::MAX)) as u32);
+        }
+        "fastleader.minNotificationInterval" => {
+            config.fle_min_notification_interval_ms = ctx.positive_u32()?
+        }
+        "fastleader.maxNotificationInterval" => {
+            config.fle_max_notification_interval_ms = ctx.positive_u32()?
         }
         "skipACL" | "forceSync" => {
             ctx.yes_no()?;
@@ -593,7 +711,7 @@ fn apply(config: &mut Config, pending: &mut Pending, ctx: &Ctx<'_>) -> Result<()
         "observerMasterPort" => {
             ctx.port()?;
         }
-        "electionPortBindRetry" | "connectToLearnerMasterLimit" | "cnxTimeout" => {
+        "electionPortBindRetry" => {
             ctx.u32()?;
         }
         "admin.enableServer" => config.admin_enable_server = ctx.bool()?,
@@ -635,7 +753,8 @@ fn apply(config: &mut Config, pending: &mut Pending, ctx: &Ctx<'_>) -> Result<()
         }
         "sasl.serverconfig" => config.sasl_server_section = ctx.value().to_string(),
         "peerType" => match ctx.value().to_ascii_lowercase().as_str() {
-            "observer" | "participant" => {}
+            "observer" => pending.peer_type = Some((ctx.origin(), PeerRole::Observer)),
+            "participant" => pending.peer_type = Some((ctx.origin(), PeerRole::Participant)),
             _ => {
                 return Err(ctx.error(format!(
                     "expected 'participant' or 'observer', got '{}'",
@@ -646,7 +765,7 @@ fn apply(config: &mut Config, pending: &mut Pending, ctx: &Ctx<'_>) -> Result<()
         "electionAlg" => {
             if ctx.value() != "3" {
                 return Err(ctx.error(format!(
-                    "only electionAlg 3 (fast leader election) exists in ZooKeeper 3.8, got '{}'",
+                    "only electionAlg 3 (fast leader election) exists in ZooKeeper 3.8 and paddock, got '{}'",
                     ctx.value()
                 )));
             }
@@ -681,12 +800,16 @@ fn apply_server_line(
     ctx: &Ctx<'_>,
     id: &str,
 ) -> Result<(), ConfigError> {
-    let id = id.parse::<u64>().map_err(|_| {
-        ctx.error(format!(
-            "expected server.<id> with a numeric id, got '{}'",
-            ctx.key
-        ))
-    })?;
+    let id = id
+        .parse::<u64>()
+        .ok()
+        .filter(|id| *id <= i64::MAX as u64)
+        .ok_or_else(|| {
+            ctx.error(format!(
+                "expected server.<id> with a numeric id, got '{}'",
+                ctx.key
+            ))
+        })?;
     let entry = parse_server_entry(id, ctx.value()).map_err(|m| ctx.error(m))?;
     config.servers.retain(|s| s.id != id);
     config.servers.push(entry);
@@ -772,6 +895,11 @@ pub fn parse_server_entry(id: u64, value: &str) -> Result<ServerEntry, String> {
     };
     let quorum_port = port(fields[0], "quorum port")?;
     let election_port = port(fields[1], "election port")?;
+    if quorum_port == election_port {
+        return Err(format!(
+            "the quorum port and the election port must be different, both are {quorum_port}"
+        ));
+    }
     let role = match fields.get(2).map(|r| r.trim().to_ascii_lowercase()) {
         None => PeerRole::Participant,
         Some(r) if r == "participant" => PeerRole::Participant,
@@ -878,12 +1006,12 @@ fn finish(
         key: key.to_string(),
         message,
     };
-    refuse_an_ensemble(&pending.server_lines)?;
     if config.config_path.is_some() && !pending.data_dir_set {
         return Err(error("dataDir", "dataDir is not set".to_string()));
     }
     config.data_log_dir = pending
         .data_log_dir
+        .clone()
         .unwrap_or_else(|| config.data_dir.clone());
 
     let tick = config.tick_time_ms;
@@ -946,6 +1074,8 @@ fn finish(
         }
     }
 
+    finish_quorum(config, &pending, &file, pending.client_port_set, warnings)?;
+
     tuning::finish(&mut config.tuning, pending.tuning, tick, &file)?;
 
     if !pending.jaas_from_config {
@@ -967,41 +1097,94 @@ fn finish(
     crate::auth::enforce::AuthEnforcement::from_config(config)
         .map_err(|e| error(e.key, e.message))?;
 
-    if !config.servers.is_empty() {
-        finish_single_server(config, &file, pending.client_port_set)?;
-    }
     Ok(())
 }
 
-/// More than one `server.N` line asks for replication, which paddock does
-/// not have yet: say so at the second line rather than start a server that
-/// would diverge from its peers.
-fn refuse_an_ensemble(server_lines: &[Origin]) -> Result<(), ConfigError> {
-    let [_, second, ..] = server_lines else {
-        return Ok(());
-    };
-    let names: Vec<&str> = server_lines.iter().map(|o| o.key.as_str()).collect();
-    Err(ConfigError {
-        file: second.file.clone(),
-        line: second.line,
-        key: second.key.clone(),
-        message: format!(
-            "paddock does not replicate yet: {} server.N lines ({}) would form an ensemble; \
-             remove the server.N lines to run standalone (one server.N line runs standalone too)",
-            server_lines.len(),
-            names.join(", ")
-        ),
-    })
-}
-
-/// One `server.N` line with standaloneEnabled (the only way it loads): as
-/// ZooKeeper, `myid` is read when present, and then this server's line may
-/// give the client address.
-fn finish_single_server(
+/// The `server.N` lines, `myid` and the ensemble keys, checked as ZooKeeper
+/// 3.8 checks them (`QuorumPeerConfig.parseDynamicConfig`, `setupMyId`,
+/// `setupClientPort`, `setupPeerType`, `checkValidity`, and
+/// `QuorumPeer.start`'s "My id not in the peer list"), in that order.
+fn finish_quorum(
     config: &mut Config,
+    pending: &Pending,
     file: &Path,
     client_port_set: bool,
+    warnings: &mut Vec<ConfigWarning>,
 ) -> Result<(), ConfigError> {
+    if let Some(enabled) = pending.observer_sync_enabled {
+        config.sync_enabled = enabled;
+    }
+    let at = |origin: Option<&Origin>, key: &str, message: String| match origin {
+        Some(o) => ConfigError {
+            file: o.file.clone(),
+            line: o.line,
+            key: o.key.clone(),
+            message,
+        },
+        None => ConfigError {
+            file: file.to_path_buf(),
+            line: 0,
+            key: key.to_string(),
+            message,
+        },
+    };
+    let origin_of = |id: u64| {
+        pending
+            .server_lines
+            .iter()
+            .find(|o| registry::canonical_key(&o.key) == format!("server.{id}"))
+    };
+    let participants = config.participants().count();
+    let first_observer = config.servers.iter().find(|s| s.role == PeerRole::Observer);
+    if participants == 0 {
+        if !config.standalone_enabled {
+            return Err(at(
+                pending.standalone_origin.as_ref(),
+                "standaloneEnabled",
+                "standaloneEnabled=false asks for a quorum, but no server.N line is a participant \
+                 (ZooKeeper: the number of participants should be > 0)"
+                    .to_string(),
+            ));
+        }
+        if let Some(observer) = first_observer {
+            return Err(at(
+                origin_of(observer.id),
+                "server.N",
+                "observers without participants is an invalid configuration (ZooKeeper); \
+                 add the participants' server.N lines"
+                    .to_string(),
+            ));
+        }
+    } else if participants == 1 && config.standalone_enabled {
+        if let Some(observer) = first_observer {
+            return Err(at(
+                origin_of(observer.id),
+                "server.N",
+                "observers without a quorum is an invalid configuration (ZooKeeper): one \
+                 participant with standaloneEnabled=true runs standalone; add participants"
+                    .to_string(),
+            ));
+        }
+    } else if participants >= 2 {
+        let last = config.participants().last().map(|s| s.id).unwrap_or(0);
+        let advice = if participants == 2 {
+            Some("no server failure will be tolerated with 2 participants; you need at least 3 servers")
+        } else if participants % 2 == 0 {
+            Some("non-optimal configuration: an even number of participants tolerates no more failures than one fewer; consider an odd number")
+        } else {
+            None
+        };
+        if let (Some(advice), Some(origin)) = (advice, origin_of(last)) {
+            warnings.push(ConfigWarning {
+                file: origin.file.clone(),
+                line: origin.line,
+                key: origin.key.clone(),
+                message: advice.to_string(),
+            });
+        }
+    }
+
+    // setupMyId: a standalone server does not need the file.
     let myid_path = config.data_dir.join("myid");
     let myid_error = |message: String| ConfigError {
         file: myid_path.clone(),
@@ -1009,37 +1192,140 @@ fn finish_single_server(
         key: "myid".to_string(),
         message,
     };
-    if !myid_path.is_file() {
-        return Ok(());
-    }
-    let text =
-        std::fs::read_to_string(&myid_path).map_err(|e| myid_error(format!("cannot read: {e}")))?;
-    let id = text
-        .trim()
-        .parse::<u64>()
-        .map_err(|_| myid_error(format!("expected a server id, got '{}'", text.trim())))?;
-    config.my_id = Some(id);
-    let Some(me) = config.servers.iter().find(|s| s.id == id) else {
-        return Ok(());
+    let ids = || {
+        config
+            .servers
+            .iter()
+            .map(|s| format!("server.{}", s.id))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    if let Some(port) = me.client_port {
-        if client_port_set && port != config.client_port {
-            return Err(ConfigError {
-                file: file.to_path_buf(),
-                line: 0,
-                key: format!("server.{id}"),
+    if !config.servers.is_empty() && myid_path.is_file() {
+        let text = std::fs::read_to_string(&myid_path)
+            .map_err(|e| myid_error(format!("cannot read: {e}")))?;
+        let first = text.lines().next().unwrap_or("").trim();
+        let id = first
+            .parse::<u64>()
+            .ok()
+            .filter(|id| *id <= i64::MAX as u64)
+            .ok_or_else(|| myid_error(format!("expected a server id, got '{first}'")))?;
+        config.my_id = Some(id);
+    }
+    let distributed = !config.is_standalone();
+
+    // setupClientPort: this server's line may give the client address.
+    if let Some(me) = config.me().cloned() {
+        if let Some(port) = me.client_port {
+            if client_port_set && port != config.client_port {
+                return Err(at(
+                    origin_of(me.id),
+                    "server.N",
+                    format!(
+                        "client port {port} differs from clientPort {}",
+                        config.client_port
+                    ),
+                ));
+            }
+            config.client_port = port;
+            if me.client_address.is_some() {
+                config.client_port_address = me.client_address.clone();
+            }
+        }
+    }
+
+    // setupPeerType: the server.N line wins, with a warning.
+    let by_list = config.me().map_or(PeerRole::Participant, |me| me.role);
+    if let Some((origin, given)) = &pending.peer_type {
+        if *given != by_list {
+            let name = |role: PeerRole| match role {
+                PeerRole::Participant => "participant",
+                PeerRole::Observer => "observer",
+            };
+            warnings.push(ConfigWarning {
+                file: origin.file.clone(),
+                line: origin.line,
+                key: origin.key.clone(),
                 message: format!(
-                    "client port {port} differs from clientPort {}",
-                    config.client_port
+                    "peerType {} does not match this server's role in the server.N lines ({}); \
+                     using the server.N lines, as ZooKeeper does",
+                    name(*given),
+                    name(by_list)
                 ),
             });
         }
-        config.client_port = port;
-        if me.client_address.is_some() {
-            config.client_port_address = me.client_address.clone();
+    }
+    config.peer_type = by_list;
+
+    // checkValidity.
+    if distributed {
+        if config.init_limit == 0 {
+            return Err(at(
+                None,
+                "initLimit",
+                "initLimit is not set: an ensemble needs it (in ticks: how long a learner may \
+                 take to connect to and sync with the leader)"
+                    .to_string(),
+            ));
+        }
+        if config.sync_limit == 0 {
+            return Err(at(
+                None,
+                "syncLimit",
+                "syncLimit is not set: an ensemble needs it (in ticks: how long a learner may \
+                 go unheard before the leader drops it)"
+                    .to_string(),
+            ));
+        }
+        let Some(id) = config.my_id else {
+            return Err(myid_error(format!(
+                "myid file is missing: each server of an ensemble needs dataDir/myid \
+                 holding its server id (one of {})",
+                ids()
+            )));
+        };
+        if config.me().is_none() {
+            return Err(myid_error(format!(
+                "myid is {id}, but there is no server.{id} line ({}): my id is not in the peer list",
+                ids()
+            )));
         }
     }
     Ok(())
+}
+
+/// `QuorumMaj.toString()` for `servers` (ascending id) at `version` (hex).
+pub fn quorum_config_text(servers: &[ServerEntry], version: i64) -> String {
+    let mut servers: Vec<&ServerEntry> = servers.iter().collect();
+    servers.sort_by_key(|s| s.id);
+    let bracket = |host: &str| {
+        if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        }
+    };
+    let mut out = String::new();
+    for server in servers {
+        let role = match server.role {
+            PeerRole::Participant => "participant",
+            PeerRole::Observer => "observer",
+        };
+        out.push_str(&format!(
+            "server.{}={}:{}:{}:{}",
+            server.id,
+            bracket(&server.host),
+            server.quorum_port,
+            server.election_port,
+            role
+        ));
+        if let Some(port) = server.client_port {
+            let address = server.client_address.as_deref().unwrap_or("0.0.0.0");
+            out.push_str(&format!(";{}:{port}", bracket(address)));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!("version={:x}", version as u64));
+    out
 }
 
 #[cfg(test)]

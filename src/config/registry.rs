@@ -73,7 +73,12 @@ const fn refused(
     }
 }
 
-const ENSEMBLE_ONLY: &str = "only an ensemble uses it, and this server runs standalone";
+const NO_QUORUM_SASL: &str =
+    "paddock has no quorum SASL: peers authenticate nothing, as with ZooKeeper's default; remove this line";
+const ONLY_WITH_QUORUM_SASL: &str =
+    "it only matters with quorum.auth.enableSasl=true, which paddock refuses";
+const NO_RECONFIG: &str =
+    "dynamic reconfiguration is not supported yet; remove this line (the ensemble is the static server.N lines)";
 const NO_TLS: &str =
     "paddock has no TLS yet; remove this line (clients connect in plain text on clientPort)";
 const JVM_ONLY: &str = "it tunes a part of the Java server paddock does not have";
@@ -84,6 +89,8 @@ const SESSIONS_TEST: &str = "tests/interop/test_sessions.py::test_timeout_bounds
 const SNAPSHOT_TEST: &str =
     "tests/interop/test_operations.py::test_snapshots_recovery_stats_sessions_and_retention";
 const SASL_TEST: &str = "tests/interop/test_operations.py::test_sasl_digest_md5";
+const ENSEMBLE_TEST: &str = "src/config/tests.rs::ensemble_keys_reach_their_fields";
+const TUTORIAL_TEST: &str = "src/config/tests.rs::tutorial_three_server_ensemble_loads";
 const GROUP_COMMIT_TEST: &str =
     "src/server/log_core.rs::tests::flushes_at_the_batch_limits_even_with_a_full_queue";
 
@@ -122,68 +129,87 @@ pub const REGISTRY: &[Row] = &[
     implemented("maxSessionTimeout", "max_session_timeout_ms", SESSIONS_TEST),
     implemented("autopurge.snapRetainCount", "autopurge_snap_retain_count", SNAPSHOT_TEST),
     implemented("autopurge.purgeInterval", "autopurge_purge_interval_hours", SNAPSHOT_TEST),
+    implemented("server.N", "servers", TUTORIAL_TEST),
     implemented(
-        "server.N",
-        "servers",
-        "src/config/tests.rs::one_server_line_runs_standalone",
-    ),
-    refused(
         "standaloneEnabled",
-        &["true"],
-        "paddock does not replicate yet: standaloneEnabled=false asks for an ensemble; remove this line and the server.N lines to run standalone",
+        "standalone_enabled",
+        "src/config/tests.rs::standalone_enabled_false_is_a_quorum",
     ),
-    ignored("initLimit", ENSEMBLE_ONLY),
-    ignored("syncLimit", ENSEMBLE_ONLY),
-    ignored("connectToLearnerMasterLimit", ENSEMBLE_ONLY),
-    ignored("electionAlg", ENSEMBLE_ONLY),
-    ignored("quorumListenOnAllIPs", ENSEMBLE_ONLY),
-    ignored("peerType", ENSEMBLE_ONLY),
-    ignored("syncEnabled", ENSEMBLE_ONLY),
-    ignored("observerMasterPort", ENSEMBLE_ONLY),
-    ignored("quorum.cnxn.threads.size", ENSEMBLE_ONLY),
-    ignored("group.N", ENSEMBLE_ONLY),
-    ignored("weight.N", ENSEMBLE_ONLY),
-    ignored("oraclePath", ENSEMBLE_ONLY),
-    ignored("multiAddress.enabled", ENSEMBLE_ONLY),
-    ignored("multiAddress.reachabilityCheckEnabled", ENSEMBLE_ONLY),
-    ignored("multiAddress.reachabilityCheckTimeoutMs", ENSEMBLE_ONLY),
-    ignored(
-        "localSessionsEnabled",
-        "a standalone ZooKeeper tracks every session globally too; only an ensemble has local sessions",
+    implemented("initLimit", "init_limit", TUTORIAL_TEST),
+    implemented("syncLimit", "sync_limit", TUTORIAL_TEST),
+    implemented(
+        "connectToLearnerMasterLimit",
+        "connect_to_learner_master_limit",
+        ENSEMBLE_TEST,
     ),
-    ignored("localSessionsUpgradingEnabled", ENSEMBLE_ONLY),
+    implemented("electionAlg", "", ENSEMBLE_TEST),
+    implemented("quorumListenOnAllIPs", "quorum_listen_on_all_ips", ENSEMBLE_TEST),
+    implemented(
+        "peerType",
+        "peer_type",
+        "src/config/tests.rs::peer_type_follows_the_server_lines",
+    ),
+    implemented("syncEnabled", "sync_enabled", ENSEMBLE_TEST),
+    refused(
+        "observerMasterPort",
+        NONE,
+        "paddock has no observer masters (observers sync from the leader); remove this line",
+    ),
     ignored(
-        "reconfigEnabled",
-        "only an ensemble can be reconfigured; this server runs standalone",
+        "quorum.cnxn.threads.size",
+        "it sizes the Java thread pool of quorum SASL handshakes; paddock has no quorum SASL",
     ),
     refused(
-        "dynamicConfigFile",
+        "group.N",
         NONE,
-        "paddock does not replicate yet and has no dynamic configuration; remove this line to run standalone",
+        "paddock has no hierarchical quorums (every participant has one vote); remove the group.N and weight.N lines",
     ),
+    refused(
+        "weight.N",
+        NONE,
+        "paddock has no hierarchical quorums (every participant has one vote); remove the group.N and weight.N lines",
+    ),
+    refused(
+        "oraclePath",
+        NONE,
+        "paddock has no QuorumOracleMaj (two-server oracle quorums); remove this line",
+    ),
+    refused(
+        "multiAddress.enabled",
+        FALSE,
+        "paddock has one address per server (the V1 election handshake, as ZooKeeper's default); remove this line",
+    ),
+    ignored(
+        "multiAddress.reachabilityCheckEnabled",
+        "it only matters with multiAddress.enabled=true, which paddock refuses",
+    ),
+    ignored(
+        "multiAddress.reachabilityCheckTimeoutMs",
+        "it only matters with multiAddress.enabled=true, which paddock refuses",
+    ),
+    refused(
+        "localSessionsEnabled",
+        FALSE,
+        "local sessions are not supported: every session is global, as with ZooKeeper's default; remove this line",
+    ),
+    refused(
+        "localSessionsUpgradingEnabled",
+        FALSE,
+        "local sessions are not supported: every session is global, as with ZooKeeper's default; remove this line",
+    ),
+    refused("reconfigEnabled", FALSE, NO_RECONFIG),
+    refused("dynamicConfigFile", NONE, NO_RECONFIG),
     refused("secureClientPort", NONE, NO_TLS),
     refused("secureClientPortAddress", NONE, NO_TLS),
     refused("sslQuorum", FALSE, NO_TLS),
     ignored("sslQuorumReloadCertFiles", "it only matters with sslQuorum=true, which paddock refuses"),
     refused("portUnification", FALSE, NO_TLS),
-    refused(
-        "quorum.auth.enableSasl",
-        FALSE,
-        "paddock has no quorum SASL (no ensemble yet); remove this line",
-    ),
-    refused(
-        "quorum.auth.serverRequireSasl",
-        FALSE,
-        "paddock has no quorum SASL (no ensemble yet); remove this line",
-    ),
-    refused(
-        "quorum.auth.learnerRequireSasl",
-        FALSE,
-        "paddock has no quorum SASL (no ensemble yet); remove this line",
-    ),
-    ignored("quorum.auth.learner.saslLoginContext", ENSEMBLE_ONLY),
-    ignored("quorum.auth.server.saslLoginContext", ENSEMBLE_ONLY),
-    ignored("quorum.auth.kerberos.servicePrincipal", ENSEMBLE_ONLY),
+    refused("quorum.auth.enableSasl", FALSE, NO_QUORUM_SASL),
+    refused("quorum.auth.serverRequireSasl", FALSE, NO_QUORUM_SASL),
+    refused("quorum.auth.learnerRequireSasl", FALSE, NO_QUORUM_SASL),
+    ignored("quorum.auth.learner.saslLoginContext", ONLY_WITH_QUORUM_SASL),
+    ignored("quorum.auth.server.saslLoginContext", ONLY_WITH_QUORUM_SASL),
+    ignored("quorum.auth.kerberos.servicePrincipal", ONLY_WITH_QUORUM_SASL),
     ignored("jvm.pause.monitor", JVM_ONLY),
     ignored("jvm.pause.sleep.time.ms", JVM_ONLY),
     ignored("jvm.pause.warn-threshold.ms", JVM_ONLY),
@@ -229,7 +255,7 @@ pub const REGISTRY: &[Row] = &[
         FALSE,
         "paddock closes a connection whose SASL fails, as ZooKeeper does by default; remove this line",
     ),
-    ignored("digest.enabled", "paddock does not compute ZooKeeper's tree digest; nothing but an ensemble compares it"),
+    ignored("digest.enabled", "paddock keeps no tree digest; a peer checks a proposal's digest only when the proposal carries one"),
     ignored("closeSessionTxn.enabled", "a closed session's ephemerals are removed as the session closes either way"),
     ignored("flushDelay", "paddock's group commit has its own wait (paddock.groupCommitWaitMicros)"),
     ignored("maxWriteQueuePollTime", "paddock's group commit has its own wait (paddock.groupCommitWaitMicros)"),
@@ -296,28 +322,70 @@ pub const REGISTRY: &[Row] = &[
     ignored("request_throttle_drop_stale", "paddock bounds in-flight requests per connection instead (paddock.maxOutstandingPerConnection)"),
     ignored("request_throttler.shutdownTimeout", JVM_ONLY),
     // --- QuorumPeer / Leader / Learner / LearnerHandler / election ----------
-    ignored("kerberos.canonicalizeHostNames", ENSEMBLE_ONLY),
-    ignored("quorumCnxnTimeoutMs", ENSEMBLE_ONLY),
-    ignored("observer.syncEnabled", ENSEMBLE_ONLY),
-    ignored("observer.reconnectDelayMs", ENSEMBLE_ONLY),
-    ignored("observer.election.DelayMs", ENSEMBLE_ONLY),
-    ignored("observerMaster.sizeLimit", ENSEMBLE_ONLY),
-    ignored("leaderServes", ENSEMBLE_ONLY),
-    ignored("leader.nodelay", ENSEMBLE_ONLY),
-    ignored("follower.nodelay", ENSEMBLE_ONLY),
-    ignored("leader.maxTimeToWaitForEpoch", ENSEMBLE_ONLY),
-    ignored("leader.closeSocketAsync", ENSEMBLE_ONLY),
-    ignored("leader.maxConcurrentSnapSyncs", ENSEMBLE_ONLY),
-    ignored("leader.maxConcurrentDiffSyncs", ENSEMBLE_ONLY),
-    ignored("leaderConnectDelayDuringRetryMs", ENSEMBLE_ONLY),
-    ignored("learner.asyncSending", ENSEMBLE_ONLY),
-    ignored("learner.closeSocketAsync", ENSEMBLE_ONLY),
-    ignored("forceSnapshotSync", ENSEMBLE_ONLY),
-    ignored("cnxTimeout", ENSEMBLE_ONLY),
-    ignored("tcpKeepAlive", ENSEMBLE_ONLY),
-    ignored("electionPortBindRetry", ENSEMBLE_ONLY),
-    ignored("fastleader.minNotificationInterval", ENSEMBLE_ONLY),
-    ignored("fastleader.maxNotificationInterval", ENSEMBLE_ONLY),
+    refused(
+        "kerberos.canonicalizeHostNames",
+        FALSE,
+        "paddock uses the server.N host names as written (ZooKeeper's default); remove this line",
+    ),
+    implemented("quorumCnxnTimeoutMs", "quorum_cnxn_timeout_ms", ENSEMBLE_TEST),
+    implemented("observer.syncEnabled", "sync_enabled", ENSEMBLE_TEST),
+    ignored(
+        "observer.reconnectDelayMs",
+        "an observer that lost its leader reconnects on paddock's own schedule; only the timing differs",
+    ),
+    ignored(
+        "observer.election.DelayMs",
+        "an observer that lost its leader looks for one on paddock's own schedule; only the timing differs",
+    ),
+    ignored(
+        "observerMaster.sizeLimit",
+        "it only matters with observerMasterPort, which paddock refuses",
+    ),
+    implemented("leaderServes", "leader_serves", ENSEMBLE_TEST),
+    implemented("leader.nodelay", "leader_nodelay", ENSEMBLE_TEST),
+    implemented("follower.nodelay", "follower_nodelay", ENSEMBLE_TEST),
+    ignored(
+        "leader.maxTimeToWaitForEpoch",
+        "the leader waits for a quorum of epochs up to initLimit ticks, as with ZooKeeper's default (-1: no extra wait)",
+    ),
+    ignored("leader.closeSocketAsync", JVM_ONLY),
+    ignored(
+        "leader.maxConcurrentSnapSyncs",
+        "paddock does not limit how many learners sync at once; every learner is still synced",
+    ),
+    ignored(
+        "leader.maxConcurrentDiffSyncs",
+        "paddock does not limit how many learners sync at once; every learner is still synced",
+    ),
+    ignored(
+        "leaderConnectDelayDuringRetryMs",
+        "a learner retries connecting to its leader on paddock's own schedule; only the timing differs",
+    ),
+    ignored("learner.asyncSending", JVM_ONLY),
+    ignored("learner.closeSocketAsync", JVM_ONLY),
+    ignored(
+        "forceSnapshotSync",
+        "a testing switch: learners sync by DIFF, TRUNC or SNAP as needed, as with ZooKeeper's default",
+    ),
+    implemented("cnxTimeout", "cnx_timeout_ms", ENSEMBLE_TEST),
+    ignored(
+        "tcpKeepAlive",
+        "dead peers are still detected by syncLimit and the election timeouts; keep-alive only detects them sooner",
+    ),
+    ignored(
+        "electionPortBindRetry",
+        "it sets how often ZooKeeper retries binding the election port; paddock's start does not depend on it",
+    ),
+    implemented(
+        "fastleader.minNotificationInterval",
+        "fle_min_notification_interval_ms",
+        ENSEMBLE_TEST,
+    ),
+    implemented(
+        "fastleader.maxNotificationInterval",
+        "fle_max_notification_interval_ms",
+        ENSEMBLE_TEST,
+    ),
     implemented(
         "readonlymode.enabled",
         "four_letter_whitelist",

@@ -78,15 +78,9 @@ fn zoo_sample() {
          metricsProvider.httpPort=7000\n",
     )
     .unwrap();
-    // initLimit, syncLimit (ensemble only): one warning each, naming the
-    // key and why; the metricsProvider keys are implemented.
-    let keys: Vec<&str> = warnings.iter().map(|w| w.key.as_str()).collect();
-    assert_eq!(keys, ["initLimit", "syncLimit"]);
-    assert!(
-        warnings[0].message.contains("only an ensemble uses it"),
-        "{}",
-        warnings[0]
-    );
+    // Every key of the sample is implemented: no warning.
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!((config.init_limit, config.sync_limit), (10, 5));
     assert_eq!(config.tick_time_ms, 2000);
     assert_eq!(config.min_session_timeout_ms, 4000);
     assert_eq!(config.max_session_timeout_ms, 40000);
@@ -136,7 +130,8 @@ fn unknown_key_is_refused_naming_file_line_and_key() {
 #[test]
 fn ignored_keys_warn_once_with_why() {
     let (_, warnings) =
-        load_text("dataDir=/d\nskipACL=yes\nzookeeper.forceSync=no\nelectionAlg=3\n").unwrap();
+        load_text("dataDir=/d\nskipACL=yes\nzookeeper.forceSync=no\nzookeeper.tcpKeepAlive=true\n")
+            .unwrap();
     let shown: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
     assert_eq!(shown.len(), 3, "{shown:?}");
     assert!(shown[0].ends_with(":2: key 'skipACL': ignored: ACLs stay enforced (paddock always checks them; skipACL=yes would only have switched them off)"), "{}", shown[0]);
@@ -146,7 +141,7 @@ fn ignored_keys_warn_once_with_why() {
         shown[1]
     );
     assert!(
-        shown[2].contains("only an ensemble uses it"),
+        shown[2].contains("'zookeeper.tcpKeepAlive': ignored: dead peers are still detected"),
         "{}",
         shown[2]
     );
@@ -195,21 +190,362 @@ fn security_keys_are_refused_unless_they_ask_for_nothing() {
     assert!(warnings.is_empty(), "{warnings:?}");
 }
 
+/// The tutorial's three servers on one host (`zoo1.cfg`..`zoo3.cfg`), the
+/// server `myid` names; `tmp` holds the data directories.
+fn tutorial(tmp: &Path, myid: Option<&str>, extra: &str) -> Result<Config, ConfigError> {
+    let data = tmp.join("zk1");
+    std::fs::create_dir_all(&data).unwrap();
+    if let Some(id) = myid {
+        write(&data, "myid", id);
+    }
+    let cfg = format!(
+        "tickTime=2000\ndataDir={}\nclientPort=2181\ninitLimit=5\nsyncLimit=2\n\
+         server.1=localhost:2888:3888\nserver.2=localhost:2889:3889\n\
+         server.3=localhost:2890:3890\n{extra}",
+        data.display()
+    );
+    let path = write(tmp, "zoo.cfg", &cfg);
+    load_with_jvm_flags(Some(&path), None, None).map(|(config, _)| config)
+}
+
 #[test]
-fn an_ensemble_is_refused_at_its_second_server_line() {
-    let text = "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir=/d\nclientPort=2181\n\
-                server.1=zoo1:2888:3888\nserver.2=zoo2:2888:3888\nserver.3=zoo3:2888:3888\n";
-    let err = load_text(text).unwrap_err();
-    assert_eq!((err.line, err.key.as_str()), (7, "server.2"));
+fn tutorial_three_server_ensemble_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tutorial(dir.path(), Some("1\n"), "").unwrap();
+    assert!(!config.is_standalone());
+    assert_eq!(config.my_id, Some(1));
+    assert_eq!((config.init_limit, config.sync_limit), (5, 2));
+    assert_eq!(config.tick_time_ms, 2000);
+    assert_eq!(config.client_port, 2181);
+    assert_eq!(config.peer_type, PeerRole::Participant);
+    let ids: Vec<u64> = config.servers.iter().map(|s| s.id).collect();
+    assert_eq!(ids, [1, 2, 3]);
+    let me = config.me().unwrap();
+    assert_eq!(
+        (me.host.as_str(), me.quorum_port, me.election_port),
+        ("localhost", 2888, 3888)
+    );
+    assert_eq!(
+        config.zab_members(),
+        (1..=3)
+            .map(|sid| crate::zab::Member {
+                sid,
+                observer: false
+            })
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        config.quorum_config_text(),
+        "server.1=localhost:2888:3888:participant\nserver.2=localhost:2889:3889:participant\n\
+         server.3=localhost:2890:3890:participant\nversion=0"
+    );
+    // `conf` shows the ensemble part.
+    let conf = crate::server::four_letter::ConfInfo::from_config(&config);
+    let quorum = conf.quorum.unwrap();
+    assert_eq!((quorum.init_limit, quorum.sync_limit), (5, 2));
+    assert_eq!(
+        (quorum.quorum_port, quorum.election_port, quorum.peer_type),
+        (2888, 3888, 0)
+    );
+}
+
+#[test]
+fn ensemble_requirements_name_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let myid = dir.path().join("zk1").join("myid");
+    // No myid: the error names the file it wants.
+    let err = tutorial(dir.path(), None, "").unwrap_err();
+    assert_eq!(
+        (err.file.as_path(), err.key.as_str()),
+        (myid.as_path(), "myid")
+    );
+    assert!(err.message.starts_with("myid file is missing"), "{err}");
     assert!(
-        err.message.starts_with("paddock does not replicate yet: 3 server.N lines (server.1, server.2, server.3) would form an ensemble; remove the server.N lines to run standalone"),
+        err.message.contains("server.1, server.2, server.3"),
         "{err}"
     );
-    let err = load_text("dataDir=/d\nstandaloneEnabled=false\nserver.1=a:1:2\n").unwrap_err();
-    assert_eq!((err.line, err.key.as_str()), (2, "standaloneEnabled"));
+    assert!(err.to_string().contains("zk1/myid"), "{err}");
+    // A myid that is not a number, or names no server.N line.
+    let err = tutorial(dir.path(), Some("one"), "").unwrap_err();
+    assert_eq!(err.file, myid);
     assert!(
-        err.message.contains("paddock does not replicate yet"),
+        err.message.contains("expected a server id, got 'one'"),
         "{err}"
+    );
+    let err = tutorial(dir.path(), Some("4"), "").unwrap_err();
+    assert_eq!(err.file, myid);
+    assert!(err.message.contains("no server.4 line"), "{err}");
+    std::fs::remove_file(&myid).unwrap();
+    // initLimit and syncLimit are required (checked before myid, as ZooKeeper).
+    let cfg = |text: &str| load_text(&format!("dataDir=/nonexistent\n{text}"));
+    let three = "server.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\n";
+    let err = cfg(&format!("syncLimit=2\n{three}")).unwrap_err();
+    assert_eq!((err.line, err.key.as_str()), (0, "initLimit"));
+    assert!(
+        err.to_string()
+            .contains("zoo.cfg: key 'initLimit': initLimit is not set"),
+        "{err}"
+    );
+    let err = cfg(&format!("initLimit=5\n{three}")).unwrap_err();
+    assert_eq!(err.key, "syncLimit");
+    assert_eq!(
+        cfg(&format!("initLimit=0\n{three}")).unwrap_err().key,
+        "initLimit"
+    );
+    // Refused ensemble features, each at its line.
+    for (line, key, says) in [
+        (
+            "reconfigEnabled=true",
+            "reconfigEnabled",
+            "dynamic reconfiguration is not supported yet",
+        ),
+        (
+            "dynamicConfigFile=/z.dyn",
+            "dynamicConfigFile",
+            "dynamic reconfiguration is not supported yet",
+        ),
+        ("group.1=1:2:3", "group.1", "hierarchical quorums"),
+        ("weight.1=2", "weight.1", "hierarchical quorums"),
+        (
+            "multiAddress.enabled=true",
+            "multiAddress.enabled",
+            "one address per server",
+        ),
+        (
+            "localSessionsEnabled=true",
+            "localSessionsEnabled",
+            "local sessions are not supported",
+        ),
+        (
+            "localSessionsUpgradingEnabled=true",
+            "localSessionsUpgradingEnabled",
+            "local sessions",
+        ),
+        (
+            "quorum.auth.enableSasl=true",
+            "quorum.auth.enableSasl",
+            "no quorum SASL",
+        ),
+        ("sslQuorum=true", "sslQuorum", "no TLS"),
+        (
+            "observerMasterPort=2191",
+            "observerMasterPort",
+            "no observer masters",
+        ),
+    ] {
+        let err = cfg(&format!("initLimit=5\nsyncLimit=2\n{line}\n{three}")).unwrap_err();
+        assert_eq!((err.line, err.key.as_str()), (4, key), "{err}");
+        assert!(err.message.starts_with("refused: "), "{err}");
+        assert!(err.message.contains(says), "{err}");
+    }
+    for (text, says) in [
+        ("electionAlg=1\n", "only electionAlg 3"),
+        ("server.4=d:5:5\n", "must be different"),
+        ("server.4=d:1:2|e:1:2\n", "multiple addresses"),
+    ] {
+        let err = cfg(&format!("initLimit=5\nsyncLimit=2\n{three}{text}")).unwrap_err();
+        assert_eq!(err.line, 7, "{err}");
+        assert!(err.message.contains(says), "{err}");
+    }
+    // reconfigEnabled=false asks for nothing.
+    let dir2 = tempfile::tempdir().unwrap();
+    assert!(tutorial(dir2.path(), Some("2"), "reconfigEnabled=false\n").is_ok());
+    // Observers need a quorum: with one participant (standalone) or none.
+    let err = cfg("server.1=a:1:2\nserver.2=b:1:2:observer\n").unwrap_err();
+    assert_eq!((err.line, err.key.as_str()), (3, "server.2"), "{err}");
+    assert!(err.message.contains("observers without a quorum"), "{err}");
+    let err = cfg("server.2=b:1:2:observer\n").unwrap_err();
+    assert!(
+        err.message.contains("observers without participants"),
+        "{err}"
+    );
+}
+
+#[test]
+fn standalone_enabled_false_is_a_quorum() {
+    // No participant at all: ZooKeeper refuses.
+    let err = load_text("dataDir=/d\nstandaloneEnabled=false\n").unwrap_err();
+    assert_eq!((err.line, err.key.as_str()), (2, "standaloneEnabled"));
+    // One participant and standaloneEnabled=false: a quorum of one, which
+    // needs what every ensemble needs.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let text = format!(
+        "dataDir={}\nstandaloneEnabled=false\ninitLimit=5\nsyncLimit=2\nserver.7=127.0.0.1:2888:3888\n",
+        data.display()
+    );
+    let path = write(dir.path(), "zoo.cfg", &text);
+    let err = load_with_jvm_flags(Some(&path), None, None).unwrap_err();
+    assert_eq!(err.key, "myid");
+    write(&data, "myid", "7");
+    let (config, _) = load_with_jvm_flags(Some(&path), None, None).unwrap();
+    assert!(!config.standalone_enabled);
+    assert!(!config.is_standalone());
+    assert_eq!(
+        config.zab_members(),
+        [crate::zab::Member {
+            sid: 7,
+            observer: false
+        }]
+    );
+    // The default (true) with the same line runs standalone.
+    let path = write(
+        dir.path(),
+        "zoo.cfg",
+        &text.replace("standaloneEnabled=false\n", ""),
+    );
+    let (config, _) = load_with_jvm_flags(Some(&path), None, None).unwrap();
+    assert!(config.standalone_enabled && config.is_standalone());
+    assert!(config.zab_members().is_empty());
+}
+
+#[test]
+fn peer_type_follows_the_server_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let observer = "server.4=localhost:2891:3891:observer\n";
+    // myid 4 is an observer; peerType=observer agrees: no warning.
+    let data = dir.path().join("zk1");
+    std::fs::create_dir_all(&data).unwrap();
+    write(&data, "myid", "4");
+    let base = format!(
+        "dataDir={}\ninitLimit=5\nsyncLimit=2\nserver.1=localhost:2888:3888\n\
+         server.2=localhost:2889:3889\nserver.3=localhost:2890:3890\n{observer}",
+        data.display()
+    );
+    let load = |extra: &str| {
+        let path = write(dir.path(), "zoo.cfg", &format!("{base}{extra}"));
+        load_with_jvm_flags(Some(&path), None, None).unwrap()
+    };
+    let (config, warnings) = load("peerType=observer\n");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.peer_type, PeerRole::Observer);
+    assert_eq!(
+        config.zab_members().last(),
+        Some(&crate::zab::Member {
+            sid: 4,
+            observer: true
+        })
+    );
+    assert!(config
+        .quorum_config_text()
+        .contains("server.4=localhost:2891:3891:observer\n"));
+    // peerType=participant disagrees: the server.N line wins, with a warning
+    // at the peerType line (ZooKeeper's setupPeerType).
+    let (config, warnings) = load("peerType=participant\n");
+    assert_eq!(config.peer_type, PeerRole::Observer);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        (warnings[0].line, warnings[0].key.as_str()),
+        (8, "peerType")
+    );
+    assert!(
+        warnings[0].message.contains("using the server.N lines"),
+        "{}",
+        warnings[0]
+    );
+    // Standalone: peerType=observer is overridden to participant too.
+    let (config, warnings) = load_text("dataDir=/d\npeerType=observer\n").unwrap();
+    assert_eq!(config.peer_type, PeerRole::Participant);
+    assert_eq!(warnings.len(), 1);
+}
+
+#[test]
+fn ensemble_keys_reach_their_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let defaults = tutorial(dir.path(), Some("3"), "").unwrap();
+    assert_eq!(defaults.connect_to_learner_master_limit, 0);
+    assert!(!defaults.quorum_listen_on_all_ips);
+    assert_eq!(defaults.cnx_timeout_ms, 5000);
+    assert_eq!(defaults.quorum_cnxn_timeout_ms, None);
+    assert!(defaults.sync_enabled);
+    assert!(defaults.leader_nodelay && defaults.follower_nodelay);
+    assert!(defaults.leader_serves);
+    assert_eq!(
+        (
+            defaults.fle_min_notification_interval_ms,
+            defaults.fle_max_notification_interval_ms
+        ),
+        (200, 60_000)
+    );
+    let config = tutorial(
+        dir.path(),
+        Some("3"),
+        "electionAlg=3\nconnectToLearnerMasterLimit=7\nquorumListenOnAllIPs=true\n\
+         zookeeper.cnxTimeout=1500\nzookeeper.quorumCnxnTimeoutMs=900\nsyncEnabled=false\n\
+         leader.nodelay=false\nzookeeper.follower.nodelay=false\nleaderServes=no\n\
+         fastleader.minNotificationInterval=50\nzookeeper.fastleader.maxNotificationInterval=5000\n",
+    )
+    .unwrap();
+    assert_eq!(config.connect_to_learner_master_limit, 7);
+    assert!(config.quorum_listen_on_all_ips);
+    assert_eq!(config.cnx_timeout_ms, 1500);
+    assert_eq!(config.quorum_cnxn_timeout_ms, Some(900));
+    assert!(!config.sync_enabled);
+    assert!(!config.leader_nodelay && !config.follower_nodelay);
+    assert!(!config.leader_serves);
+    assert_eq!(
+        (
+            config.fle_min_notification_interval_ms,
+            config.fle_max_notification_interval_ms
+        ),
+        (50, 5000)
+    );
+    // observer.syncEnabled wins over syncEnabled; quorumCnxnTimeoutMs <= 0
+    // is the default (tickTime × syncLimit).
+    let config = tutorial(
+        dir.path(),
+        Some("3"),
+        "observer.syncEnabled=true\nsyncEnabled=false\nquorumCnxnTimeoutMs=-1\n",
+    )
+    .unwrap();
+    assert!(config.sync_enabled);
+    assert_eq!(config.quorum_cnxn_timeout_ms, None);
+    for bad in [
+        "leaderServes=maybe",
+        "cnxTimeout=0",
+        "leader.nodelay=yes",
+        "electionAlg=2",
+    ] {
+        let err = tutorial(dir.path(), Some("3"), &format!("{bad}\n")).unwrap_err();
+        assert_eq!(err.line, 9, "{bad}: {err}");
+    }
+}
+
+/// The config string ZooKeeper 3.8.0 itself sent in a notification
+/// (`tests/fixtures/zab/zk-3.8.0/diff/06-…`), rebuilt from the same lines.
+#[test]
+fn quorum_config_text_matches_zookeepers() {
+    let hex = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/zab/zk-3.8.0/diff/06-notification-from-1-looking.hex"
+    ))
+    .unwrap();
+    let hex = hex.trim();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let n = crate::zab::Notification::decode(&bytes[4..]).unwrap();
+    let theirs = n.config.unwrap();
+    let servers: Vec<ServerEntry> = [(1, 50011, 41533), (2, 46885, 35017), (3, 52991, 52733)]
+        .into_iter()
+        .map(|(id, q, e)| parse_server_entry(id, &format!("127.0.0.1:{q}:{e}")).unwrap())
+        .collect();
+    assert_eq!(quorum_config_text(&servers, 0), theirs);
+    // Rendered from its parse too (`QuorumVerifierText`).
+    let parsed = crate::zab::wire::QuorumVerifierText::parse(&theirs).unwrap();
+    assert_eq!(parsed.render(), theirs);
+    // Client addresses only from the server.N line; IPv6 bracketed.
+    let servers = vec![
+        parse_server_entry(2, "[::1]:2888:3888;2182").unwrap(),
+        parse_server_entry(1, "h:2888:3888:observer;127.0.0.1:2181").unwrap(),
+        parse_server_entry(3, "h3:2888:3888:participant;[::1]:2183").unwrap(),
+    ];
+    assert_eq!(
+        quorum_config_text(&servers, 0x100000000),
+        "server.1=h:2888:3888:observer;127.0.0.1:2181\nserver.2=[::1]:2888:3888:participant;0.0.0.0:2182\n\
+         server.3=h3:2888:3888:participant;[::1]:2183\nversion=100000000"
     );
 }
 
@@ -251,6 +587,8 @@ fn every_registered_key_loads_or_is_refused_by_its_row() {
             "server.1" => "127.0.0.1:2888:3888",
             "electionAlg" => "3",
             "peerType" => "participant",
+            "standaloneEnabled" => "true",
+            "leaderServes" => "yes",
             "DigestAuthenticationProvider.superDigest" => "super:abc=",
             "skipACL" | "forceSync" => "no",
             "paddock.cores" | "paddock.logCore" => "0",

@@ -125,14 +125,12 @@ async fn gather(shard: &Rc<Shard>) -> Vec<ShardReport> {
 fn collect(shard: &Shard, reports: &[ShardReport]) -> ServerStats {
     let shared = &shard.shared;
     let config = &shared.config;
-    // Until replication exists every server is standalone (a config that
-    // would form an ensemble is refused at load): none may claim `leader`.
-    let mode = ServerMode::Standalone;
     let mut s = ServerStats::new(
         four_letter::full_version(),
-        mode,
+        ServerMode::Standalone,
         ConfInfo::from_config(config),
     );
+    apply_ensemble_view(&mut s, shared);
     s.trace_mask = shared.stats.trace_mask();
     s.client_response_sizes = shared.stats.response_sizes();
     s.auth_failed_count = shared.stats.auth_failed();
@@ -348,6 +346,24 @@ pub fn connection_info(conn: &Conn) -> ConnectionInfo {
         received: counters.packets_received,
         sent: counters.packets_sent,
         session,
+    }
+}
+
+/// An ensemble member's mode, learners and state from what the consensus
+/// thread last published (`Shared::ensemble`); standalone: nothing changes.
+pub fn apply_ensemble_view(s: &mut ServerStats, shared: &super::Shared) {
+    if let Some(view) = &shared.ensemble {
+        let status = view.status();
+        four_letter::apply_ensemble(
+            s,
+            &shared.config,
+            &four_letter::EnsembleInput {
+                status: &status,
+                pending_syncs: view.pending_syncs.load(Ordering::Relaxed),
+                leader_uptime_ms: None,
+                proposal_sizes: None,
+            },
+        );
     }
 }
 

@@ -513,6 +513,14 @@ fn handle(target: &str, shared: &Shared) -> Response {
                 }
                 None => local_stats(shared),
             };
+            // An ensemble member that is not serving (electing, syncing)
+            // answers as ZooKeeper does while its zkServer is not running.
+            if command.server_required && !stats.serving {
+                return Response::json(&admin_server::error_answer(
+                    command.primary,
+                    admin_server::NOT_SERVING,
+                ));
+            }
             let mut stats = stats;
             match effect {
                 Effect::None => {}
@@ -549,10 +557,10 @@ fn ask_shards(shared: &Shared) -> Option<ServerStats> {
 fn local_stats(shared: &Shared) -> ServerStats {
     let mut stats = ServerStats::new(
         four_letter::full_version(),
-        // paddock refuses ensemble configs until it replicates.
         ServerMode::Standalone,
         ConfInfo::from_config(&shared.config),
     );
+    super::admin::apply_ensemble_view(&mut stats, shared);
     stats.serving = false;
     stats.environment = four_letter::gather_environment();
     stats.trace_mask = shared.stats.trace_mask();

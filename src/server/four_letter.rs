@@ -117,6 +117,9 @@ pub enum ServerMode {
     Follower,
     Observer,
     ReadOnly,
+    /// An ensemble member electing a leader (not serving: most words
+    /// answer [`ZK_NOT_SERVING`]).
+    Looking,
 }
 
 impl ServerMode {
@@ -127,6 +130,7 @@ impl ServerMode {
             ServerMode::Follower => "follower",
             ServerMode::Observer => "observer",
             ServerMode::ReadOnly => "read-only",
+            ServerMode::Looking => "looking",
         }
     }
 }
@@ -244,21 +248,17 @@ impl ConfInfo {
         let quorum = if config.is_standalone() {
             None
         } else {
-            config
-                .servers
-                .iter()
-                .find(|s| s.id == server_id)
-                .map(|me| QuorumConf {
-                    init_limit: config.init_limit,
-                    sync_limit: config.sync_limit,
-                    election_port: me.election_port,
-                    quorum_port: me.quorum_port,
-                    peer_type: match me.role {
-                        PeerRole::Participant => 0,
-                        PeerRole::Observer => 1,
-                    },
-                    membership: membership(&config.servers, 0),
-                })
+            config.me().map(|me| QuorumConf {
+                init_limit: config.init_limit,
+                sync_limit: config.sync_limit,
+                election_port: me.election_port,
+                quorum_port: me.quorum_port,
+                peer_type: match config.peer_type {
+                    PeerRole::Participant => 0,
+                    PeerRole::Observer => 1,
+                },
+                membership: config.quorum_config_text(),
+            })
         };
         ConfInfo {
             client_port: config.client_port,
@@ -277,42 +277,182 @@ impl ConfInfo {
 }
 
 /// `QuorumMaj.toString()`: `server.N=host:qport:eport:role[;clientAddr:clientPort]`
-/// lines, then `version=<hex>` with no newline.
+/// lines, then `version=<hex>` with no newline (see
+/// [`crate::config::quorum_config_text`]).
 pub fn membership(servers: &[ServerEntry], version: i64) -> String {
-    let mut out = String::new();
-    for server in servers {
-        let role = match server.role {
-            PeerRole::Participant => "participant",
-            PeerRole::Observer => "observer",
-        };
-        let _ = write!(
-            out,
-            "server.{}={}:{}:{}:{}",
-            server.id, server.host, server.quorum_port, server.election_port, role
-        );
-        if let Some(port) = server.client_port {
-            let address = server.client_address.as_deref().unwrap_or("0.0.0.0");
-            let _ = write!(out, ";{address}:{port}");
-        }
-        out.push('\n');
-    }
-    let _ = write!(out, "version={:x}", version as u64);
-    out
+    crate::config::quorum_config_text(servers, version)
 }
 
-/// Leader-only numbers (`mntr` and the `stat` proposal sizes line).
+/// Leader-only numbers (`mntr` and the `stat` proposal sizes line), as
+/// `LeaderZooKeeperServer.registerMetrics` names them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LeaderStats {
+    /// Every learner connection (`Leader.getLearners`), synced or not.
     pub learners: u64,
+    /// Synced followers, voting or not (`getForwardingFollowers`).
     pub synced_followers: u64,
+    /// Synced followers whose sid is not a voter (`getNonVotingFollowers`).
     pub synced_non_voting_followers: u64,
+    /// Synced observers (`getObservingLearners`).
     pub synced_observers: u64,
+    /// Learners' `sync`s waiting for their commit.
     pub pending_syncs: u64,
-    pub leader_uptime_ms: u64,
-    /// -1 until the first proposal (`BufferStats`).
-    pub last_proposal_size: i64,
-    pub min_proposal_size: i64,
-    pub max_proposal_size: i64,
+    /// ms since this server became leader; None when the server does not
+    /// track it (then `zk_leader_uptime` is left out, not printed as 0).
+    pub leader_uptime_ms: Option<u64>,
+    /// Proposal sizes in bytes (`BufferStats`: -1 until the first); None
+    /// when the server does not track them (then `mntr`, `srvr` and the
+    /// AdminServer leave them out).
+    pub proposal_sizes: Option<ResponseSizes>,
+}
+
+/// An ensemble member as status output shows it: what [`apply_ensemble`]
+/// derives from the consensus state and the config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnsembleInfo {
+    pub my_id: u64,
+    pub role: crate::zab::Role,
+    /// The leader this server follows or is (`QuorumPeer.getLeaderId`).
+    pub leader_id: Option<i64>,
+    /// The leader's `server.N` host (`QuorumPeer.getLeaderAddress`).
+    pub leader_address: Option<String>,
+    /// This server is a participant (`zabstate`'s `voting`).
+    pub voting: bool,
+    /// ZooKeeper's `ZabState`, lowercase: election, discovery,
+    /// synchronization, broadcast (see [`zab_state`]).
+    pub zab_state: &'static str,
+    /// Every `server.N` line, ascending id.
+    pub members: Vec<ServerEntry>,
+    /// This server's client address as ZooKeeper's `voting_view` prints it
+    /// (`clientPortAddress`, or 0.0.0.0, with the client port).
+    pub my_client_address: String,
+    /// Leader: the sids of its synced observers.
+    pub synced_observers: Vec<i64>,
+}
+
+/// What the server knows of its ensemble state when a word arrives.
+#[derive(Clone, Debug)]
+pub struct EnsembleInput<'a> {
+    pub status: &'a crate::zab::Status,
+    /// `EnsembleView.pending_syncs`.
+    pub pending_syncs: u64,
+    /// Leader: ms since it became leader, if the server tracks it.
+    pub leader_uptime_ms: Option<u64>,
+    /// Leader: proposal sizes, if the server tracks them.
+    pub proposal_sizes: Option<ResponseSizes>,
+}
+
+/// ZooKeeper's `ZabState` for a consensus state, lowercase as the
+/// AdminServer prints it: LOOKING is `election`, serving is `broadcast`.
+/// In between (a leader chosen, not yet serving) ZooKeeper tells discovery
+/// from synchronization; `zab::Status` does not, so paddock says
+/// `synchronization` for the whole gap (discovery is one round trip, the
+/// sync itself is what takes time).
+pub fn zab_state(status: &crate::zab::Status) -> &'static str {
+    use crate::zab::Role;
+    match status.role {
+        Role::Looking => "election",
+        _ if status.serving => "broadcast",
+        _ => "synchronization",
+    }
+}
+
+/// `QuorumPeer.getDetailedPeerState`: "leading - broadcast", "looking".
+/// (paddock has no sync-mode suffix: it is only shown during a sync.)
+pub fn detailed_peer_state(status: &crate::zab::Status) -> String {
+    use crate::zab::Role;
+    let state = match status.role {
+        Role::Looking => "looking",
+        Role::Following => "following",
+        Role::Leading => "leading",
+        Role::Observing => "observing",
+    };
+    match status.role {
+        Role::Looking => state.to_string(),
+        _ => format!("{state} - {}", zab_state(status)),
+    }
+}
+
+/// Fills the ensemble part of `s` from the consensus state: whether the
+/// server serves, its mode, `zk_quorum_size` (the voters), `zk_peer_state`,
+/// the leader's learner counts, the observer's `zk_observer_master_id`, and
+/// what the AdminServer's `leader`/`voting_view`/`observers`/`zabstate`
+/// show. Only numbers the state gives are set; the rest stay absent.
+pub fn apply_ensemble(s: &mut ServerStats, config: &Config, input: &EnsembleInput<'_>) {
+    use crate::zab::Role;
+    let status = input.status;
+    s.serving = status.serving && status.role != Role::Looking;
+    s.mode = match status.role {
+        Role::Looking => ServerMode::Looking,
+        Role::Following => ServerMode::Follower,
+        Role::Leading => ServerMode::Leader,
+        Role::Observing => ServerMode::Observer,
+    };
+    let voters: Vec<u64> = config.participants().map(|m| m.id).collect();
+    s.quorum_size = Some(voters.len() as u64);
+    s.peer_state = Some(detailed_peer_state(status));
+    let is_voter = |sid: i64| voters.iter().any(|v| *v as i64 == sid);
+    let mut synced_observers = Vec::new();
+    s.leader = None;
+    s.observer_master_id = None;
+    match status.role {
+        Role::Leading => {
+            let synced_followers = status.learners.iter().filter(|l| l.synced && !l.observer);
+            synced_observers = status
+                .learners
+                .iter()
+                .filter(|l| l.synced && l.observer)
+                .map(|l| l.sid)
+                .collect();
+            s.leader = Some(LeaderStats {
+                learners: status.learners.len() as u64,
+                synced_followers: synced_followers.clone().count() as u64,
+                synced_non_voting_followers: synced_followers.filter(|l| !is_voter(l.sid)).count()
+                    as u64,
+                synced_observers: synced_observers.len() as u64,
+                pending_syncs: input.pending_syncs,
+                leader_uptime_ms: input.leader_uptime_ms,
+                proposal_sizes: input.proposal_sizes,
+            });
+        }
+        Role::Observing if s.serving => {
+            s.observer_master_id = status.leader.map(|sid| sid.max(0) as u64);
+        }
+        _ => {}
+    }
+    let my_id = config.my_id.unwrap_or(0);
+    let leader_address = status.leader.and_then(|sid| {
+        config
+            .servers
+            .iter()
+            .find(|m| m.id as i64 == sid)
+            .map(|m| m.host.clone())
+    });
+    let my_client_address = format!(
+        "{}:{}",
+        bracketed(config.client_port_address.as_deref().unwrap_or("0.0.0.0")),
+        config.client_port
+    );
+    s.ensemble = Some(EnsembleInfo {
+        my_id,
+        role: status.role,
+        leader_id: status.leader,
+        leader_address,
+        voting: voters.contains(&my_id),
+        zab_state: zab_state(status),
+        members: config.servers.clone(),
+        my_client_address,
+        synced_observers,
+    });
+}
+
+/// `QuorumServer.delimitedHostString`: IPv6 in brackets.
+pub fn bracketed(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
 }
 
 /// A summary metric (`AvgMinMaxCounter`), printed as avg/min/max/cnt/sum.
@@ -383,6 +523,8 @@ pub struct ServerStats {
     pub leader: Option<LeaderStats>,
     /// Observer only: `zk_observer_master_id`.
     pub observer_master_id: Option<u64>,
+    /// Ensemble only: what the AdminServer's ensemble commands show.
+    pub ensemble: Option<EnsembleInfo>,
     /// Summaries such as fsynctime, appended to `mntr` as avg/min/max/cnt/sum.
     pub summaries: Vec<Summary>,
     /// Further `mntr` counters (name without `zk_`, value already formatted).
@@ -425,6 +567,7 @@ impl ServerStats {
             peer_state: None,
             leader: None,
             observer_master_id: None,
+            ensemble: None,
             summaries: Vec::new(),
             counters: Vec::new(),
             dump: DumpInfo::default(),
@@ -561,11 +704,13 @@ fn stat(out: &mut String, s: &ServerStats, with_clients: bool) {
     let _ = writeln!(out, "Zxid: 0x{:x}", s.last_zxid as u64);
     let _ = writeln!(out, "Mode: {}", s.mode.as_str());
     let _ = writeln!(out, "Node count: {}", s.node_count);
-    if let (ServerMode::Leader, Some(leader)) = (s.mode, &s.leader) {
+    if let (ServerMode::Leader, Some(sizes)) =
+        (s.mode, s.leader.as_ref().and_then(|l| l.proposal_sizes))
+    {
         let _ = writeln!(
             out,
             "Proposal sizes last/min/max: {}/{}/{}",
-            leader.last_proposal_size, leader.min_proposal_size, leader.max_proposal_size
+            sizes.last, sizes.min, sizes.max
         );
     }
 }
@@ -691,10 +836,14 @@ fn mntr(out: &mut String, s: &ServerStats) {
         );
         line("synced_observers", &leader.synced_observers);
         line("pending_syncs", &leader.pending_syncs);
-        line("leader_uptime", &leader.leader_uptime_ms);
-        line("last_proposal_size", &leader.last_proposal_size);
-        line("max_proposal_size", &leader.max_proposal_size);
-        line("min_proposal_size", &leader.min_proposal_size);
+        if let Some(uptime) = leader.leader_uptime_ms {
+            line("leader_uptime", &uptime);
+        }
+        if let Some(sizes) = leader.proposal_sizes {
+            line("last_proposal_size", &sizes.last);
+            line("max_proposal_size", &sizes.max);
+            line("min_proposal_size", &sizes.min);
+        }
     }
     if let Some(id) = s.observer_master_id {
         line("observer_master_id", &id);
@@ -874,4 +1023,4 @@ pub fn gather_environment() -> Vec<(String, String)> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -89,6 +89,7 @@
 //! Snapshot    := magic "PDSN" | version u32 = 1 | zxid i64 | body_len u64 | body[body_len] | crc u32
 //!   crc       := crc32c(everything before it)
 //! ```
+pub mod epoch;
 mod error;
 mod segment;
 mod snapshot;

@@ -296,9 +296,7 @@ fn leader_and_quorum_lines() {
     let mut s = reference_like();
     s.mode = ServerMode::Leader;
     s.leader = Some(LeaderStats {
-        last_proposal_size: -1,
-        min_proposal_size: -1,
-        max_proposal_size: -1,
+        proposal_sizes: Some(ResponseSizes::default()),
         ..Default::default()
     });
     s.quorum_size = Some(3);
@@ -560,4 +558,189 @@ fn words_and_helpers() {
         count: 12,
     };
     assert_eq!(l.avg(), 3.4167);
+}
+
+/// The tutorial ensemble plus an observer (server.4), seen from `my_id`.
+pub(crate) fn ensemble_config(my_id: u64) -> Config {
+    let mut config = Config::embedded_default();
+    config.servers = [
+        (1, "zk1:2888:3888"),
+        (2, "zk2:2888:3888"),
+        (3, "zk3:2888:3888;2181"),
+        (4, "zk4:2888:3888:observer"),
+    ]
+    .into_iter()
+    .map(|(id, line)| crate::config::parse_server_entry(id, line).unwrap())
+    .collect();
+    config.my_id = Some(my_id);
+    config.init_limit = 5;
+    config.sync_limit = 2;
+    config.client_port_address = None;
+    config.peer_type = if my_id == 4 {
+        PeerRole::Observer
+    } else {
+        PeerRole::Participant
+    };
+    config
+}
+
+pub(crate) fn status(role: crate::zab::Role, leader: Option<i64>) -> crate::zab::Status {
+    crate::zab::Status {
+        role,
+        leader,
+        accepted_epoch: 2,
+        current_epoch: 2,
+        last_logged: (2 << 32) | 5,
+        last_committed: (2 << 32) | 5,
+        learners: Vec::new(),
+        outstanding_proposals: 0,
+        serving: leader.is_some(),
+    }
+}
+
+/// Server 1 leads; 2 is a synced follower, 3 is still syncing, 4 is a
+/// synced observer, 9 a synced follower that is no voter.
+pub(crate) fn leader_status() -> crate::zab::Status {
+    let learner = |sid, observer, synced| crate::zab::LearnerStatus {
+        sid,
+        observer,
+        synced,
+    };
+    let mut s = status(crate::zab::Role::Leading, Some(1));
+    s.learners = vec![
+        learner(2, false, true),
+        learner(3, false, false),
+        learner(4, true, true),
+        learner(9, false, true),
+    ];
+    s
+}
+
+pub(crate) fn with_ensemble(config: &Config, status: &crate::zab::Status) -> ServerStats {
+    let mut s = reference_like();
+    s.conf = ConfInfo::from_config(config);
+    apply_ensemble(
+        &mut s,
+        config,
+        &EnsembleInput {
+            status,
+            pending_syncs: 1,
+            leader_uptime_ms: None,
+            proposal_sizes: None,
+        },
+    );
+    s
+}
+
+#[test]
+fn a_leader_shows_its_learners() {
+    let config = ensemble_config(1);
+    let s = with_ensemble(&config, &leader_status());
+    assert!(s.serving);
+    assert_eq!(s.mode, ServerMode::Leader);
+    let all = Whitelist::all();
+    let srvr = render("srvr", &s, &all);
+    // No proposal sizes line: the server does not track them (yet), and a
+    // constant would lie.
+    assert!(
+        srvr.ends_with("Zxid: 0x5\nMode: leader\nNode count: 8\n"),
+        "{srvr}"
+    );
+    assert!(render("stat", &s, &all).contains("\nMode: leader\n"));
+    let mntr = render("mntr", &s, &all);
+    for line in [
+        "zk_server_state\tleader\n",
+        "zk_quorum_size\t3\n",
+        "zk_peer_state\tleading - broadcast\n",
+        "zk_learners\t4\n",
+        "zk_synced_followers\t2\n",
+        "zk_synced_non_voting_followers\t1\n",
+        "zk_synced_observers\t1\n",
+        "zk_pending_syncs\t1\n",
+    ] {
+        assert!(mntr.contains(line), "{line:?} not in\n{mntr}");
+    }
+    for absent in ["zk_leader_uptime", "proposal_size", "zk_observer_master_id"] {
+        assert!(!mntr.contains(absent), "{absent} in\n{mntr}");
+    }
+    // Once the server tracks them, they are shown as ZooKeeper shows them.
+    let mut tracked = s.clone();
+    if let Some(leader) = tracked.leader.as_mut() {
+        leader.leader_uptime_ms = Some(1234);
+        leader.proposal_sizes = Some(ResponseSizes {
+            last: 48,
+            min: 48,
+            max: 95,
+        });
+    }
+    assert!(render("srvr", &tracked, &all).ends_with("Proposal sizes last/min/max: 48/48/95\n"));
+    let mntr = render("mntr", &tracked, &all);
+    assert!(mntr.contains("zk_leader_uptime\t1234\nzk_last_proposal_size\t48\nzk_max_proposal_size\t95\nzk_min_proposal_size\t48\n"), "{mntr}");
+    // `conf` of an ensemble member: the quorum part and the membership.
+    let conf = render("conf", &s, &all);
+    assert!(conf.contains("serverId=1\ninitLimit=5\nsyncLimit=2\nelectionAlg=3\nelectionPort=3888\nquorumPort=2888\npeerType=0\nmembership: \nserver.1=zk1:2888:3888:participant\n"), "{conf}");
+    assert!(conf.ends_with("server.3=zk3:2888:3888:participant;0.0.0.0:2181\nserver.4=zk4:2888:3888:observer\nversion=0"), "{conf}");
+}
+
+#[test]
+fn a_follower_and_an_observer() {
+    use crate::zab::Role;
+    let all = Whitelist::all();
+    let s = with_ensemble(&ensemble_config(2), &status(Role::Following, Some(1)));
+    assert!(s.serving);
+    let srvr = render("srvr", &s, &all);
+    assert!(srvr.ends_with("Mode: follower\nNode count: 8\n"), "{srvr}");
+    let mntr = render("mntr", &s, &all);
+    assert!(mntr.contains("zk_server_state\tfollower\n"));
+    assert!(mntr.contains("zk_peer_state\tfollowing - broadcast\n"));
+    assert!(mntr.contains("zk_quorum_size\t3\n"));
+    for absent in [
+        "zk_learners",
+        "zk_synced",
+        "zk_pending_syncs",
+        "zk_observer_master_id",
+    ] {
+        assert!(!mntr.contains(absent), "{absent} in\n{mntr}");
+    }
+    let s = with_ensemble(&ensemble_config(4), &status(Role::Observing, Some(1)));
+    assert!(render("srvr", &s, &all).ends_with("Mode: observer\nNode count: 8\n"));
+    let mntr = render("mntr", &s, &all);
+    assert!(mntr.contains("zk_server_state\tobserver\n"));
+    assert!(mntr.contains("zk_peer_state\tobserving - broadcast\n"));
+    assert!(mntr.contains("zk_observer_master_id\t1\n"));
+    assert!(render("conf", &s, &all).contains("peerType=1\n"));
+}
+
+#[test]
+fn looking_and_syncing_are_not_serving() {
+    use crate::zab::Role;
+    let all = Whitelist::all();
+    let looking = status(Role::Looking, None);
+    let s = with_ensemble(&ensemble_config(2), &looking);
+    assert!(!s.serving);
+    assert_eq!(s.mode, ServerMode::Looking);
+    for word in ["srvr", "stat", "mntr", "cons", "conf"] {
+        assert_eq!(
+            render(word, &s, &all),
+            format!("{ZK_NOT_SERVING}\n"),
+            "{word}"
+        );
+    }
+    assert_eq!(render("isro", &s, &all), "null");
+    assert_eq!(render("ruok", &s, &all), "imok");
+    assert_eq!(s.peer_state.as_deref(), Some("looking"));
+    assert_eq!(zab_state(&looking), "election");
+    // A leader chosen, the sync not done: not serving either.
+    let mut syncing = status(Role::Following, Some(1));
+    syncing.serving = false;
+    let s = with_ensemble(&ensemble_config(2), &syncing);
+    assert!(!s.serving);
+    assert_eq!(render("srvr", &s, &all), format!("{ZK_NOT_SERVING}\n"));
+    assert_eq!(s.peer_state.as_deref(), Some("following - synchronization"));
+    assert_eq!(zab_state(&leader_status()), "broadcast");
+}
+
+/// The standalone reference state (for other modules' tests).
+pub(crate) fn with_ensemble_none() -> ServerStats {
+    reference_like()
 }
