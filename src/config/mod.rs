@@ -1169,7 +1169,7 @@ fn finish_quorum(
         let last = config.participants().last().map(|s| s.id).unwrap_or(0);
         let advice = if participants == 2 {
             Some("no server failure will be tolerated with 2 participants; you need at least 3 servers")
-        } else if participants % 2 == 0 {
+        } else if participants.is_multiple_of(2) {
             Some("non-optimal configuration: an even number of participants tolerates no more failures than one fewer; consider an odd number")
         } else {
             None

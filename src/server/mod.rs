@@ -496,6 +496,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
                     commits,
                     queries,
                     listener,
+                    accept_clients: true,
                 };
                 shard_main(args).await
             })
@@ -726,6 +727,8 @@ struct ShardArgs {
     commits: flume::Receiver<CommitBatch>,
     queries: flume::Receiver<ShardQuery>,
     listener: std::net::TcpListener,
+    /// False on an ensemble leader with leaderServes=no.
+    accept_clients: bool,
 }
 
 /// Where the sequencer's output goes.
@@ -753,6 +756,7 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
         commits,
         queries,
         listener,
+        accept_clients,
     } = args;
     let config = &shared.config;
     let to_log = match &output {
@@ -925,6 +929,10 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
                 };
                 if shard.shared.shutdown.load(Ordering::Relaxed) {
                     break;
+                }
+                if !accept_clients {
+                    log::debug!("leaderServes=no: refusing client {peer}");
+                    continue;
                 }
                 let max_cnxns = shard.shared.config.max_cnxns;
                 if max_cnxns > 0

@@ -40,7 +40,7 @@ use super::super::messages::{
 };
 use super::super::{EnsembleView, Shared};
 use super::election_port::ElectionPort;
-use super::persist::{write_epoch, PersistOp};
+use super::persist::PersistOp;
 use super::quorum_port::QuorumPort;
 
 /// What reaches the consensus thread.
@@ -362,13 +362,10 @@ impl Core {
     }
 
     fn write_epoch(&self, name: &str, epoch: i64) {
-        if let Err(e) = write_epoch(&self.settings.epoch_dir, name, epoch) {
+        if let Err(e) = crate::storage::epoch::write(&self.settings.epoch_dir, name, epoch) {
             // Going on would break Zab's promise to the leader: stop here,
             // as ZooKeeper does when it cannot write an epoch file.
-            log::error!(
-                "cannot write {}: {e}; stopping",
-                self.settings.epoch_dir.join(name).display()
-            );
+            log::error!("cannot write an epoch file: {e}; stopping");
             std::process::exit(13);
         }
     }

@@ -48,6 +48,7 @@ pub struct ElectionPort {
     my_address: String,
     peers: HashMap<Sid, SocketAddr>,
     connect_timeout: Duration,
+    handshake_timeout: Duration,
     state: Mutex<State>,
     core: flume::Sender<CoreInput>,
 }
@@ -60,6 +61,7 @@ impl ElectionPort {
         listen: SocketAddr,
         peers: HashMap<Sid, SocketAddr>,
         connect_timeout: Duration,
+        handshake_timeout: Duration,
         core: flume::Sender<CoreInput>,
     ) -> std::io::Result<Arc<ElectionPort>> {
         let listener = bind(listen)?;
@@ -68,6 +70,7 @@ impl ElectionPort {
             my_address,
             peers,
             connect_timeout,
+            handshake_timeout,
             state: Mutex::new(State {
                 links: HashMap::new(),
                 last_sent: HashMap::new(),
@@ -157,7 +160,7 @@ impl ElectionPort {
     }
 
     fn handshake(self: Arc<Self>, mut stream: TcpStream) {
-        let _ = stream.set_read_timeout(Some(self.connect_timeout));
+        let _ = stream.set_read_timeout(Some(self.handshake_timeout));
         let mut buf = Vec::new();
         let header = loop {
             match ElectionHeader::bytes_needed(&buf) {

@@ -35,12 +35,12 @@ use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::auth::enforce::AuthEnforcement;
 use crate::config::{Config, PeerRole};
-use crate::zab::{self, Durable, Member, Zab, ZabConfig};
+use crate::zab::{Durable, Zab, ZabConfig};
 
 pub use self::core::CoreInput;
 use self::core::{Core, CoreSettings, Period, ServeEvent};
 use self::election_port::ElectionPort;
-use self::persist::{read_epoch, write_epoch, Persist, PersistOp};
+use self::persist::{Persist, PersistOp};
 use self::quorum_port::QuorumPort;
 
 use super::log_core::LogStats;
@@ -50,37 +50,6 @@ use super::{
     EnsembleView, Recovered, SequencerOutput, ServerError, ShardArgs, ShardCounter, ShardQuery,
     Shared, IO_MEMORY_BYTES,
 };
-
-/// ZooKeeper's `QuorumMaj.toString()` for a static config: one
-/// `server.N=host:quorumPort:electionPort:role[;client]` line per member,
-/// then `version=0`.
-pub fn quorum_config_text(config: &Config) -> String {
-    let mut servers: Vec<_> = config.servers.iter().collect();
-    servers.sort_by_key(|s| s.id);
-    let mut text = String::new();
-    for s in servers {
-        let host = if s.host.contains(':') {
-            format!("[{}]", s.host)
-        } else {
-            s.host.clone()
-        };
-        let role = match s.role {
-            PeerRole::Participant => "participant",
-            PeerRole::Observer => "observer",
-        };
-        text.push_str(&format!(
-            "server.{}={host}:{}:{}:{role}",
-            s.id, s.quorum_port, s.election_port
-        ));
-        if let Some(port) = s.client_port {
-            let address = s.client_address.as_deref().unwrap_or("0.0.0.0");
-            text.push_str(&format!(";{address}:{port}"));
-        }
-        text.push('\n');
-    }
-    text.push_str("version=0");
-    text
-}
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, ServerError> {
     (host, port)
@@ -95,45 +64,6 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, ServerError> {
             message: format!("{host}:{port} resolves to no address"),
         })
 }
-
-/// The epochs ZooKeeper keeps in `dataDir/version-2`, checked as
-/// `QuorumPeer.loadDataBase` does; absent files start from the epoch of the
-/// last logged zxid.
-fn load_epochs(dir: &std::path::Path, last_zxid: i64) -> Result<(i64, i64), ServerError> {
-    let recovery = |m: String| ServerError::Recovery(m);
-    let logged_epoch = zab::epoch_of(last_zxid);
-    let current = match read_epoch(dir, "currentEpoch").map_err(recovery)? {
-        Some(epoch) => epoch,
-        None => {
-            write_epoch(dir, "currentEpoch", logged_epoch)?;
-            logged_epoch
-        }
-    };
-    if current < logged_epoch && !dir.join("currentEpoch.tmp").exists() {
-        return Err(ServerError::Recovery(format!(
-            "the current epoch, {current}, is older than the last zxid, 0x{last_zxid:x} ({})",
-            dir.join("currentEpoch").display()
-        )));
-    }
-    let accepted = match read_epoch(dir, "acceptedEpoch").map_err(recovery)? {
-        Some(epoch) => epoch,
-        None => {
-            write_epoch(dir, "acceptedEpoch", logged_epoch)?;
-            logged_epoch
-        }
-    };
-    if accepted < current {
-        return Err(ServerError::Recovery(format!(
-            "the accepted epoch, {accepted}, is less than the current epoch, {current} ({})",
-            dir.join("acceptedEpoch").display()
-        )));
-    }
-    Ok((accepted, current))
-}
-
-// ENSEMBLE-CONFIG: until the config carries quorumListenOnAllIPs and cnxTimeout.
-const QUORUM_LISTEN_ON_ALL_IPS: bool = false;
-const CNX_TIMEOUT_MS: u64 = 5000;
 
 /// Runs an ensemble member until SIGTERM / SIGINT.
 pub fn run(config: Config) -> Result<(), ServerError> {
@@ -179,7 +109,9 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         ..
     } = recover(&config)?;
     let snap_dir = super::snapshot_dir(&config);
-    let (accepted_epoch, current_epoch) = load_epochs(&snap_dir, tree.last_zxid())?;
+    let epochs = crate::storage::epoch::load(&snap_dir, tree.last_zxid())
+        .map_err(|e| ServerError::Recovery(e.to_string()))?;
+    let (accepted_epoch, current_epoch) = (epochs.epochs.accepted, epochs.epochs.current);
 
     // The newest logged txns, for syncing learners by DIFF.
     let history_limit = 500usize.max(config.snap_count as usize);
@@ -197,14 +129,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         last_zxid: tree.last_zxid(),
         history: history.into_iter().collect(),
     };
-    let members = config
-        .servers
-        .iter()
-        .map(|s| Member {
-            sid: s.id as i64,
-            observer: s.role == PeerRole::Observer,
-        })
-        .collect();
+    let members = config.zab_members();
     let tick_ms = config.tick_time_ms as u64;
     let mut zab_config = ZabConfig::new(
         my_id,
@@ -212,9 +137,19 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         tick_ms,
         config.init_limit as u64,
         config.sync_limit as u64,
-        quorum_config_text(&config),
+        config.quorum_config_text(),
     );
     zab_config.history_limit = history_limit;
+    zab_config.min_notification_interval_ms = u64::from(config.fle_min_notification_interval_ms);
+    zab_config.max_notification_interval_ms = u64::from(config.fle_max_notification_interval_ms);
+    if !config.standalone_enabled && config.servers.len() <= 1 {
+        log::info!("standaloneEnabled=false: running as an ensemble of one (a quorum of one)");
+    }
+    if !config.sync_enabled {
+        log::warn!(
+            "syncEnabled=false: paddock's learners log every txn anyway (safe, only slower)"
+        );
+    }
     let zab = Zab::new(zab_config, durable);
 
     let mut query_senders = Vec::new();
@@ -288,7 +223,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         quorum_addresses.insert(s.id as i64, resolve(&s.host, s.quorum_port)?);
     }
     let listen_host = |port: u16| -> Result<SocketAddr, ServerError> {
-        if QUORUM_LISTEN_ON_ALL_IPS {
+        if config.quorum_listen_on_all_ips {
             Ok(SocketAddr::from(([0, 0, 0, 0], port)))
         } else {
             resolve(&me.host, port)
@@ -297,20 +232,38 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     let election_listen = listen_host(me.election_port)?;
     let quorum_listen = listen_host(me.quorum_port)?;
     let election_address = resolve(&me.host, me.election_port)?;
-    let connect_timeout = Duration::from_millis(CNX_TIMEOUT_MS);
+    let connect_timeout = Duration::from_millis(u64::from(config.cnx_timeout_ms.max(1)));
+    // The handshake's read timeout (QuorumCnxManager): quorumCnxnTimeoutMs,
+    // else tickTime × syncLimit.
+    let handshake_timeout = Duration::from_millis(
+        config
+            .quorum_cnxn_timeout_ms
+            .map(u64::from)
+            .unwrap_or(tick_ms * u64::from(config.sync_limit))
+            .max(100),
+    );
     let election = ElectionPort::start(
         my_id,
         election_address.to_string(),
         election_listen,
         election_peers,
         connect_timeout,
+        handshake_timeout,
         core_tx.clone(),
     )
     .map_err(|source| ServerError::Listen {
         address: election_listen.to_string(),
         source,
     })?;
-    let quorum = QuorumPort::new(core_tx.clone(), 2 * config.jute_max_buffer, true);
+    let no_delay = if me.role == PeerRole::Participant && config.servers.len() > 1 {
+        // A server may lead or follow: ZooKeeper sets the quorum sockets'
+        // TCP_NODELAY from leader.nodelay on the leader's side and
+        // follower.nodelay on the learner's; both default to true.
+        config.leader_nodelay && config.follower_nodelay
+    } else {
+        config.follower_nodelay
+    };
+    let quorum = QuorumPort::new(core_tx.clone(), 2 * config.jute_max_buffer, no_delay);
     let quorum_listener =
         election_port::bind(quorum_listen).map_err(|source| ServerError::Listen {
             address: quorum_listen.to_string(),
@@ -324,8 +277,16 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         epoch_dir: snap_dir,
         tick_interval: Duration::from_millis((tick_ms / 10).clamp(5, 50)),
         quorum_addresses,
+        // As `Learner.connectToLeader`: tickTime × connectToLearnerMasterLimit
+        // when set, else × initLimit.
         learner_connect_timeout: Duration::from_millis(
-            (tick_ms * config.init_limit as u64).max(1000),
+            (tick_ms
+                * u64::from(if config.connect_to_learner_master_limit > 0 {
+                    config.connect_to_learner_master_limit
+                } else {
+                    config.init_limit
+                }))
+            .max(1000),
         ),
         snapshots: super::snapshot::SnapshotPolicy::new(config),
     };
@@ -461,6 +422,8 @@ fn start_shards(
             _ => (None, SequencerOutput::None),
         };
         let listener = listeners[index].try_clone()?;
+        // leaderServes=no: the leader takes no client connections.
+        let accept_clients = role != crate::zab::Role::Leading || shared.config.leader_serves;
         let queries = queries[index].clone();
         let spin_micros = shared.config.tuning.spin_before_park_micros;
         let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
@@ -478,6 +441,7 @@ fn start_shards(
                     commits,
                     queries,
                     listener,
+                    accept_clients,
                 };
                 shard_main(args).await
             })

@@ -4,9 +4,6 @@
 //! `Persisted(zxid)`; it never decides what is committed. Truncation (Zab
 //! TRUNC) and the log after an installed SNAP are done here too, so the log
 //! has one owner.
-//!
-//! Also here: the epoch files, `acceptedEpoch` and `currentEpoch`, in
-//! ZooKeeper's format (ASCII decimal, written via `.tmp` and rename).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -215,33 +212,4 @@ fn remove_snapshots_after(dir: &Path, zxid: Zxid) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// `acceptedEpoch` or `currentEpoch`, or None when the file is absent.
-pub fn read_epoch(dir: &Path, name: &str) -> Result<Option<i64>, String> {
-    let path = dir.join(name);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("{}: not an epoch number: '{}'", path.display(), text.trim())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
-}
-
-/// Writes an epoch file as ZooKeeper does (`AtomicFileWritingIdiom`):
-/// `<name>.tmp`, fsync, rename over, fsync the directory.
-pub fn write_epoch(dir: &Path, name: &str, epoch: i64) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = dir.join(format!("{name}.tmp"));
-    let path = dir.join(name);
-    {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(epoch.to_string().as_bytes())?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&tmp, &path)?;
-    std::fs::File::open(dir)?.sync_all()
 }
