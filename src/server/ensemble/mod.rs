@@ -326,7 +326,21 @@ pub fn run(config: Config) -> Result<(), ServerError> {
 
     let mut running: Vec<glommio::ExecutorJoinHandle<Result<(), ServerError>>> = Vec::new();
     let mut failed = None;
-    while let Ok(event) = events_rx.recv() {
+    loop {
+        let event = if running.is_empty() {
+            // Not serving: answer what ZooKeeper answers meanwhile.
+            answer_while_not_serving(&listeners);
+            match events_rx.recv_timeout(NOT_SERVING_POLL) {
+                Ok(event) => event,
+                Err(flume::RecvTimeoutError::Timeout) => continue,
+                Err(flume::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match events_rx.recv() {
+                Ok(event) => event,
+                Err(_) => break,
+            }
+        };
         match event {
             ServeEvent::Start(period) => {
                 stop_shards(&shared, &mut running);
@@ -357,6 +371,66 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// How often a server that is not serving looks for client connections.
+const NOT_SERVING_POLL: Duration = Duration::from_millis(50);
+
+/// ZooKeeper's `ZK_NOT_SERVING`.
+const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
+
+/// While no shard runs (LOOKING, or syncing), connections wait in the
+/// client port's backlog. Take them here, as a ZooKeeper server that is not
+/// running does: a four-letter word gets `ruok`'s "imok" or "not currently
+/// serving requests"; a client's connect is closed, and the client tries
+/// another server. Only this thread accepts while no shard runs, so a
+/// socket `poll` reports readable is one nobody else takes.
+fn answer_while_not_serving(listeners: &[std::net::TcpListener]) {
+    use std::os::fd::AsRawFd;
+    let mut fds: Vec<libc::pollfd> = listeners
+        .iter()
+        .map(|l| libc::pollfd {
+            fd: l.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: fds is a valid array of pollfd for the call's duration.
+    let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    if ready <= 0 {
+        return;
+    }
+    for (listener, fd) in listeners.iter().zip(&fds) {
+        if fd.revents & libc::POLLIN == 0 {
+            continue;
+        }
+        let Ok((stream, _)) = listener.accept() else {
+            continue;
+        };
+        let _ = std::thread::Builder::new()
+            .name("paddock-not-serving".into())
+            .spawn(move || answer_not_serving(stream));
+    }
+}
+
+fn answer_not_serving(mut stream: std::net::TcpStream) {
+    use std::io::{Read, Write};
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut word = [0u8; 4];
+    if stream.read_exact(&mut word).is_ok() {
+        match &word {
+            b"ruok" => {
+                let _ = stream.write_all(b"imok");
+            }
+            w if w.iter().all(u8::is_ascii_lowercase) => {
+                let _ = stream.write_all(NOT_SERVING.as_bytes());
+            }
+            // A client's ConnectRequest: ZooKeeper closes it
+            // ("ZooKeeperServer not running").
+            _ => {}
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
 fn stop_shards(
