@@ -308,6 +308,14 @@ impl Core {
             Action::PersistAcceptedEpoch(epoch) => self.write_epoch("acceptedEpoch", epoch),
             Action::PersistCurrentEpoch(epoch) => self.write_epoch("currentEpoch", epoch),
             Action::Append { zxid, payload } => {
+                // The log keeps the txn alone: a ZooKeeper leader's
+                // proposals carry a digest after it.
+                let txn = strip_digest(&payload);
+                let payload = if txn.len() == payload.len() {
+                    payload
+                } else {
+                    payload.slice(..txn.len())
+                };
                 self.uncommitted.insert(zxid, payload.clone());
                 let _ = self.persist.send(PersistOp::Append { zxid, payload });
             }
