@@ -58,7 +58,11 @@ pub enum SequencerInput {
     Touch(Vec<i64>),
     /// Ensemble leader: a learner forwarded a createSession for a session
     /// id it picked (its myid in the top byte).
-    RemoteCreateSession { session_id: i64, timeout_ms: i32 },
+    RemoteCreateSession {
+        learner: i64,
+        session_id: i64,
+        timeout_ms: i32,
+    },
     /// Ensemble leader: a learner asks whether a reconnecting session is
     /// still alive (REVALIDATE); the answer comes back as `Revalidated`.
     Revalidate {

@@ -54,7 +54,15 @@ pub struct Sequencer {
     next_session_id: i64,
     pub tracker: SessionTracker,
     settings: SequencerSettings,
+    /// Ensemble leader: which server holds each session's connection (the
+    /// learner's sid, or [`HERE`]), as ZooKeeper's session owner. A write
+    /// from another server fails with SessionMoved. A new leader knows no
+    /// owners; the first server to write takes the session.
+    owners: std::collections::HashMap<i64, i64>,
 }
+
+/// The owner of sessions whose client is connected to this server.
+const HERE: i64 = i64::MIN;
 
 impl Sequencer {
     pub fn new(
@@ -71,6 +79,7 @@ impl Sequencer {
             next_session_id,
             tracker,
             settings,
+            owners: std::collections::HashMap::new(),
         }
     }
 
@@ -103,6 +112,7 @@ impl Sequencer {
                 let session_id = self.next_session_id;
                 self.next_session_id += 1;
                 self.tracker.add(session_id, timeout_ms, now_ms);
+                self.owners.insert(session_id, HERE);
                 let body = TxnBody::CreateSession { timeout_ms };
                 let txn = self.next_txn(session_id, 0, wall_clock_ms(), body);
                 out.push(CommitItem::Txn {
@@ -121,6 +131,7 @@ impl Sequencer {
                 // timeout negotiated by this connect.
                 if passwd_ok && self.tracker.contains(session_id) {
                     self.tracker.add(session_id, timeout_ms, now_ms);
+                    self.owners.insert(session_id, HERE);
                 }
                 out.push(CommitItem::Reconnected { origin, session_id });
             }
@@ -130,10 +141,12 @@ impl Sequencer {
                 }
             }
             SequencerInput::RemoteCreateSession {
+                learner,
                 session_id,
                 timeout_ms,
             } => {
                 self.tracker.add(session_id, timeout_ms, now_ms);
+                self.owners.insert(session_id, learner);
                 let body = TxnBody::CreateSession { timeout_ms };
                 let txn = self.next_txn(session_id, 0, wall_clock_ms(), body);
                 out.push(CommitItem::Txn {
@@ -152,6 +165,7 @@ impl Sequencer {
                 let valid = self.tracker.contains(session_id);
                 if valid {
                     self.tracker.add(session_id, timeout_ms, now_ms);
+                    self.owners.insert(session_id, learner);
                 }
                 out.push(CommitItem::Revalidated {
                     learner,
@@ -188,8 +202,19 @@ impl Sequencer {
                 return;
             }
             self.tracker.remove(write.session_id);
+            self.owners.remove(&write.session_id);
         }
         let time_ms = wall_clock_ms();
+        // The server's own writes (expiry, cleanup) come from no connection.
+        let from_client = write.origin.is_some() || write.learner.is_some();
+        let here_or_learner = write.learner.unwrap_or(HERE);
+        let moved = from_client
+            && !matches!(write.request, Request::CloseSession)
+            && *self
+                .owners
+                .entry(write.session_id)
+                .or_insert(here_or_learner)
+                != here_or_learner;
         let result = {
             let tree = self.tree.borrow();
             let ctx = PrepareContext {
@@ -202,7 +227,11 @@ impl Sequencer {
                 extended_types_enabled: self.settings.extended_types_enabled,
                 max_buffer_bytes: self.settings.max_buffer_bytes,
             };
-            txn::prepare(&write.request, &ctx, &tree, &mut self.pending)
+            if moved {
+                Err(crate::protocol::ErrorCode::SessionMoved)
+            } else {
+                txn::prepare(&write.request, &ctx, &tree, &mut self.pending)
+            }
         };
         match result {
             Ok(body) => {

@@ -888,6 +888,7 @@ fn leader_input(
     if op_code == op::CREATE_SESSION {
         let timeout_ms = Reader::new(&body).read_i32().map_err(|e| e.to_string())?;
         return Ok(SequencerInput::RemoteCreateSession {
+            learner: from,
             session_id,
             timeout_ms,
         });
