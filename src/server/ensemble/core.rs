@@ -118,6 +118,8 @@ pub struct Core {
     /// Connections zab has been told of; connections this learner opened
     /// to a leader (and those still being opened).
     known_conns: std::collections::HashSet<ConnId>,
+    /// Learners' connections accepted while looking, with their packets.
+    parked: BTreeMap<ConnId, (Instant, Vec<Input>)>,
     leader_conns: std::collections::HashSet<ConnId>,
     connecting: std::collections::HashSet<ConnId>,
     serving: Option<Serving>,
@@ -184,6 +186,7 @@ impl Core {
             outgoing: BTreeMap::new(),
             closing: Vec::new(),
             known_conns: Default::default(),
+            parked: BTreeMap::new(),
             leader_conns: Default::default(),
             connecting: Default::default(),
             serving: None,
@@ -204,6 +207,7 @@ impl Core {
             if now >= next_tick {
                 let now_ms = self.now_ms();
                 self.step(Input::Tick { now_ms });
+                self.expire_parked();
                 next_tick = now + tick;
                 self.publish_status();
             }
@@ -261,17 +265,27 @@ impl Core {
             CoreInput::Zab(input) => {
                 match &input {
                     Input::QuorumConnected(conn) => {
-                        // Learners may call a server that does not lead (any
-                        // more); only a leader takes them. A learner's own
-                        // connection to its leader is one it asked for.
+                        // Learners may call a server that does not lead; only
+                        // a leader takes them. One that is still looking may
+                        // be about to lead (a learner decides as soon as it
+                        // has the votes): it holds the connection until it
+                        // knows. A learner's own connection to its leader is
+                        // one it asked for.
                         if self.zab.role() != Role::Leading && !self.leader_conns.contains(conn) {
-                            self.quorum.close(*conn);
+                            if self.zab.role() == Role::Looking {
+                                self.parked.insert(*conn, (Instant::now(), Vec::new()));
+                            } else {
+                                self.quorum.close(*conn);
+                            }
                             return;
                         }
                         self.known_conns.insert(*conn);
                     }
                     Input::QuorumClosed(conn) => {
                         self.leader_conns.remove(conn);
+                        if self.parked.remove(conn).is_some() {
+                            return;
+                        }
                         // A failed connect was never connected, but zab asked
                         // for it and must hear that it failed.
                         if !self.known_conns.remove(conn) && !self.connecting.remove(conn) {
@@ -281,6 +295,10 @@ impl Core {
                     Input::Packet { conn, .. } | Input::SnapBody { conn, .. }
                         if !self.known_conns.contains(conn) =>
                     {
+                        let conn = *conn;
+                        if let Some((_, held)) = self.parked.get_mut(&conn) {
+                            held.push(input);
+                        }
                         return;
                     }
                     _ => {}
@@ -297,9 +315,64 @@ impl Core {
     }
 
     fn step(&mut self, input: Input) {
+        if let Input::Notification { from, n } = &input {
+            log::debug!(
+                "election: from {from}: {:?} leader {} zxid 0x{:x} round {} epoch {}",
+                n.state,
+                n.leader,
+                n.zxid,
+                n.election_epoch,
+                n.peer_epoch
+            );
+        }
+        if let Input::ElectionUp(sid) | Input::ElectionDown(sid) = &input {
+            log::debug!("election channel to {sid}: {input:?}");
+        }
+        let role = self.zab.role();
         let actions = self.zab.step(input);
+        if self.zab.role() != role {
+            log::info!("role {:?} -> {:?}", role, self.zab.role());
+        }
         for action in actions {
             self.act(action);
+        }
+        if self.zab.role() != role && !self.parked.is_empty() {
+            self.unpark();
+        }
+    }
+
+    /// Connections accepted while looking: a leader takes them now, with
+    /// what they sent meanwhile; anyone else closes them.
+    fn unpark(&mut self) {
+        let role = self.zab.role();
+        if role == Role::Looking {
+            return;
+        }
+        for (conn, (_, held)) in std::mem::take(&mut self.parked) {
+            if role == Role::Leading {
+                self.known_conns.insert(conn);
+                self.step(Input::QuorumConnected(conn));
+                for input in held {
+                    self.step(input);
+                }
+            } else {
+                self.quorum.close(conn);
+            }
+        }
+    }
+
+    /// Closes connections parked for longer than a learner waits anyway.
+    fn expire_parked(&mut self) {
+        let limit = self.settings.learner_connect_timeout;
+        let expired: Vec<ConnId> = self
+            .parked
+            .iter()
+            .filter(|(_, (since, _))| since.elapsed() > limit)
+            .map(|(conn, _)| *conn)
+            .collect();
+        for conn in expired {
+            self.parked.remove(&conn);
+            self.quorum.close(conn);
         }
     }
 
@@ -324,7 +397,17 @@ impl Core {
             }
             Action::TruncateAfter(zxid) => self.truncate_after(zxid),
             Action::InstallSnapshot { zxid, body } => self.install_snapshot(zxid, &body),
-            Action::SendElection { to, n } => self.election.send(to, &n),
+            Action::SendElection { to, n } => {
+                log::debug!(
+                    "election: to {to}: {:?} leader {} zxid 0x{:x} round {} epoch {}",
+                    n.state,
+                    n.leader,
+                    n.zxid,
+                    n.election_epoch,
+                    n.peer_epoch
+                );
+                self.election.send(to, &n)
+            }
             Action::ConnectToLeader { sid } => self.connect_to_leader(sid),
             Action::Send { conn, packet } => {
                 packet.encode(self.outgoing.entry(conn).or_default());
