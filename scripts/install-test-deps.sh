@@ -67,6 +67,8 @@ need_deb() { # need_deb PACKAGE [CHECK...]
 need_deb zookeeper test -x /usr/share/zookeeper/bin/zkCli.sh
 need_deb zookeeper-bin test -x /usr/lib/zookeeper/bin/cli_mt
 need_deb netcat-openbsd
+# The partition tests put servers in network namespaces (ip netns, veth, bridge).
+need_deb iproute2 command -v ip
 need_deb gcc
 need_deb libc6-dev
 need_deb libzookeeper-mt-dev test -f /usr/include/zookeeper/zookeeper.h
