@@ -378,3 +378,266 @@ pub fn txn_record(input: &[u8]) {
         assert_eq!(again, txn, "txn round trip");
     }
 }
+
+// ------------------------------------------------------------------ peers
+//
+// The peer protocol (`paddock::zab::wire`): what another server sends on
+// the election and quorum ports. Seeds are ZooKeeper 3.8.0's own bytes
+// (`tests/fixtures/zab/zk-3.8.0/`).
+
+use paddock::protocol::Reader;
+use paddock::zab::wire::{
+    self, election_frame_bytes, quorum_packet_bytes, ElectionHeader, ForwardedRequest, LearnerInfo,
+    PacketType, QuorumVerifierText, SnapTree,
+};
+use paddock::zab::{Notification, QuorumPacket};
+
+/// The buffer bound a quorum-port reader applies (`jute.maxbuffer` +
+/// `jute.maxbuffer.extrasize`, as ZooKeeper's `BinaryInputArchive`).
+pub const PEER_BUFFER_BYTES_MAX: usize = 2 * JUTE_MAXBUFFER_DEFAULT_BYTES;
+
+/// A decoded notification that carries a config re-encodes to one that
+/// decodes equal (the legacy 28/40-byte forms have no encoding of their own).
+fn notification_round_trip(n: &Notification) {
+    if n.config.is_none() || n.version < 2 {
+        return;
+    }
+    let mut frame = Vec::new();
+    n.encode_frame(&mut frame);
+    let length = election_frame_bytes(&frame)
+        .expect("our frame length is in range")
+        .expect("our frame is whole");
+    assert_eq!(length, frame.len(), "frame length");
+    let again = Notification::decode(&frame[4..]).expect("a notification we encoded decodes");
+    assert_eq!(&again, n, "notification round trip");
+}
+
+/// An election-port connection as a peer writes it: the QuorumCnxManager
+/// header, then length-prefixed FastLeaderElection notifications.
+pub fn election_stream(stream: &[u8]) {
+    let Ok(Some(header_bytes)) = ElectionHeader::bytes_needed(stream) else {
+        return;
+    };
+    assert!(header_bytes <= stream.len(), "header longer than the input");
+    if let Ok(header) = ElectionHeader::decode(&stream[..header_bytes]) {
+        let mut encoded = Vec::new();
+        header.encode(&mut encoded);
+        let again = ElectionHeader::decode(&encoded).expect("a header we encoded decodes");
+        assert_eq!(again, header, "election header round trip");
+    }
+    let mut rest = &stream[header_bytes..];
+    for _ in 0..frames_bound(rest) {
+        let Ok(Some(length)) = election_frame_bytes(rest) else {
+            return;
+        };
+        assert!(length > 4 && length <= rest.len(), "frame length {length}");
+        if let Ok(n) = Notification::decode(&rest[4..length]) {
+            notification_round_trip(&n);
+            if let Some(config) = &n.config {
+                quorum_text_round_trip(config);
+            }
+        }
+        rest = &rest[length..];
+    }
+}
+
+/// The payload of one packet, decoded by the reader its type calls for,
+/// with a round trip where the record has an encoder.
+fn packet_payload(packet: &QuorumPacket) {
+    let Some(data) = packet.data.as_deref() else {
+        return;
+    };
+    match packet.packet_type() {
+        Some(PacketType::FollowerInfo | PacketType::ObserverInfo) => learner_info(data),
+        Some(PacketType::Proposal | PacketType::Inform) => txn_payload(data),
+        Some(PacketType::Request) => forwarded_request(data),
+        Some(PacketType::Ping) => touches(data),
+        Some(PacketType::Revalidate) => {
+            let _ = wire::decode_revalidate_request(data);
+            let _ = wire::decode_revalidate_reply(data);
+        }
+        Some(PacketType::NewLeader) => {
+            if let Ok(text) = std::str::from_utf8(data) {
+                quorum_text_round_trip(text);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A quorum-port stream: unframed `QuorumPacket`s back to back, a SNAP
+/// followed inline by its DataTree. Each packet is checked with
+/// `quorum_packet_bytes` before it is decoded (as the server reads), must
+/// then re-encode to exactly its bytes, and its payload is decoded too.
+pub fn quorum_stream(stream: &[u8]) {
+    let mut rest = stream;
+    // Each packet takes at least 20 bytes.
+    for _ in 0..stream.len() / 20 + 1 {
+        let Ok(Some(length)) = quorum_packet_bytes(rest, PEER_BUFFER_BYTES_MAX) else {
+            return;
+        };
+        assert!(
+            length >= 20 && length <= rest.len(),
+            "packet length {length}"
+        );
+        let bytes = &rest[..length];
+        rest = &rest[length..];
+        let Ok(packet) = QuorumPacket::decode(bytes) else {
+            continue;
+        };
+        // Decoded → encoded → decoded is the same packet (the bytes may
+        // differ: jute's reader takes a null auth-id string as empty).
+        let mut encoded = Vec::new();
+        packet.encode(&mut encoded);
+        assert!(encoded.len() <= bytes.len(), "packet grew on re-encoding");
+        let again = QuorumPacket::decode(&encoded).expect("a packet we encoded decodes");
+        assert_eq!(again, packet, "quorum packet round trip");
+        packet_payload(&packet);
+        if packet.packet_type() == Some(PacketType::Snap) {
+            let mut r = Reader::new(rest);
+            match SnapTree::decode(&mut r) {
+                Ok(tree) => {
+                    snap_round_trip(&tree);
+                    rest = &rest[r.position()..];
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+fn snap_round_trip(tree: &SnapTree) {
+    let mut encoded = Vec::new();
+    tree.encode(&mut encoded);
+    let mut r = Reader::new(&encoded);
+    let again = SnapTree::decode(&mut r).expect("a tree we encoded decodes");
+    assert!(r.is_empty(), "bytes after an encoded tree");
+    assert_eq!(&again, tree, "snapshot tree round trip");
+}
+
+/// The DataTree a SNAP carries (`SnapTree::decode`), alone.
+pub fn snap_tree(input: &[u8]) {
+    let mut r = Reader::new(input);
+    if let Ok(tree) = SnapTree::decode(&mut r) {
+        assert!(r.position() <= input.len());
+        snap_round_trip(&tree);
+    }
+}
+
+fn learner_info(data: &[u8]) {
+    if let Ok(info) = LearnerInfo::decode(data) {
+        let mut encoded = Vec::new();
+        info.encode(&mut encoded);
+        let again = LearnerInfo::decode(&encoded).expect("a LearnerInfo we encoded decodes");
+        assert_eq!(again, info, "LearnerInfo round trip");
+    }
+}
+
+fn txn_payload(data: &[u8]) {
+    if let Ok((txn, digest)) = wire::decode_txn_payload(data) {
+        let mut encoded = Vec::new();
+        wire::encode_txn_payload(&txn, digest, &mut encoded);
+        let (again, again_digest) =
+            wire::decode_txn_payload(&encoded).expect("a txn payload we encoded decodes");
+        assert_eq!(
+            (again, again_digest),
+            (txn, digest),
+            "txn payload round trip"
+        );
+    }
+}
+
+fn forwarded_request(data: &[u8]) {
+    if let Ok(request) = ForwardedRequest::decode(data) {
+        let mut encoded = Vec::new();
+        request.encode(&mut encoded);
+        assert_eq!(encoded, data, "forwarded request round trip");
+    }
+}
+
+fn touches(data: &[u8]) {
+    if let Ok(table) = wire::decode_touches(data) {
+        let mut encoded = Vec::new();
+        wire::encode_touches(&table, &mut encoded);
+        assert_eq!(encoded, data, "touch table round trip");
+    }
+}
+
+/// The records inside quorum packets, one per input: the first byte picks
+/// the decoder (LearnerInfo, a txn payload with its optional digest, a
+/// forwarded REQUEST, the PING touch table, REVALIDATE's request/reply).
+pub fn peer_payload(input: &[u8]) {
+    let Some((&selector, data)) = input.split_first() else {
+        return;
+    };
+    match selector % 5 {
+        0 => learner_info(data),
+        1 => txn_payload(data),
+        2 => forwarded_request(data),
+        3 => touches(data),
+        _ => {
+            let _ = wire::decode_revalidate_request(data);
+            let _ = wire::decode_revalidate_reply(data);
+        }
+    }
+}
+
+/// Parse → render → parse of a quorum-verifier string, and of each member
+/// through the config's own `server.N` reader and renderer.
+fn quorum_text_round_trip(text: &str) {
+    let Ok(parsed) = QuorumVerifierText::parse(text) else {
+        return;
+    };
+    // A negative version ("version=-3") parses but renders as
+    // `Long.toHexString` does ("fffffffffffffffd"), which neither ZooKeeper's
+    // `Long.parseLong(v, 16)` nor paddock's parser reads back: ZooKeeper's
+    // own asymmetry, and no real config has one.
+    if parsed.version < 0 {
+        return;
+    }
+    let rendered = parsed.render();
+    let again = QuorumVerifierText::parse(&rendered).expect("a config string we rendered parses");
+    let mut members = parsed.members.clone();
+    members.sort_by_key(|m| m.sid);
+    // Lines for one sid: the parser keeps every one; compare as rendered.
+    assert_eq!(
+        again.render(),
+        rendered,
+        "render of a rendered config string"
+    );
+    assert_eq!(again.version, parsed.version, "version round trip");
+    assert_eq!(
+        again.members.len(),
+        members.len(),
+        "member count round trip"
+    );
+    let entries: Vec<_> = parsed
+        .members
+        .iter()
+        .filter(|m| m.sid >= 0)
+        .filter_map(|m| paddock::config::parse_server_entry(m.sid as u64, &m.value).ok())
+        .collect();
+    let ours = paddock::config::quorum_config_text(&entries, parsed.version);
+    let reread = QuorumVerifierText::parse(&ours).expect("our config string parses");
+    let entries_again: Vec<_> = reread
+        .members
+        .iter()
+        .map(|m| {
+            paddock::config::parse_server_entry(m.sid as u64, &m.value)
+                .expect("a member line we rendered parses")
+        })
+        .collect();
+    assert_eq!(
+        paddock::config::quorum_config_text(&entries_again, reread.version),
+        ours,
+        "server.N render → parse → render"
+    );
+}
+
+/// A quorum-verifier string (`QuorumMaj.toString`, what notifications and
+/// NEWLEADER carry): parse → render → parse.
+pub fn quorum_text(input: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(input) {
+        quorum_text_round_trip(text);
+    }
+}

@@ -185,8 +185,10 @@ pub struct Config {
     /// `connectToLearnerMasterLimit` in ticks (0 = use `initLimit`): the
     /// connect timeout of a learner to its leader.
     pub connect_to_learner_master_limit: u32,
-    /// `standaloneEnabled` (true). False with one participant: a quorum of one.
-    pub standalone_enabled: bool,
+    /// `standaloneEnabled` (true). False with one participant: a quorum of
+    /// one. It only selects: the server reads it through [`Config::is_standalone`]
+    /// and [`Config::zab_members`] (so it is not `pub`).
+    pub(crate) standalone_enabled: bool,
     /// This server's role, resolved as ZooKeeper resolves it: its `server.N`
     /// line's role wins over `peerType` (with a warning when they differ).
     pub peer_type: PeerRole,
@@ -914,7 +916,7 @@ pub fn parse_server_entry(id: u64, value: &str) -> Result<ServerEntry, String> {
         None => (None, None),
         Some(client) => match client.rsplit_once(':') {
             Some((address, p)) => {
-                let address = address.trim_start_matches('[').trim_end_matches(']');
+                let address = address.trim_start_matches('[').trim_end_matches(']').trim();
                 (Some(address.to_string()), Some(port(p, "client port")?))
             }
             None => (None, Some(port(client, "client port")?)),

@@ -132,7 +132,7 @@ pub const REGISTRY: &[Row] = &[
     implemented("server.N", "servers", TUTORIAL_TEST),
     implemented(
         "standaloneEnabled",
-        "standalone_enabled",
+        "",
         "src/config/tests.rs::standalone_enabled_false_is_a_quorum",
     ),
     implemented("initLimit", "init_limit", TUTORIAL_TEST),

@@ -708,6 +708,10 @@ fn server_lines() {
     assert_eq!(entry.client_port, Some(2182));
     let entry = parse_server_entry(4, "h:1:2;0.0.0.0:2181").unwrap();
     assert_eq!(entry.client_address.as_deref(), Some("0.0.0.0"));
+    // Found by fuzz/quorum_text: blanks inside the brackets are trimmed too,
+    // so a rendered entry reads back the same.
+    let entry = parse_server_entry(1, "zk3:2888:3889:observer;[\t>1:2").unwrap();
+    assert_eq!(entry.client_address.as_deref(), Some(">1"));
     assert!(parse_server_entry(5, "h:2888").is_err());
     assert!(parse_server_entry(5, "h:2888:3888:leader").is_err());
     assert!(parse_server_entry(5, "h:x:3888").is_err());

@@ -499,5 +499,108 @@ fn main() {
     sasl_seeds(&seeds);
     storage_seeds(&seeds);
     text_seeds(&seeds);
+    peer_seeds(&seeds);
     println!("seeds written to {}", seeds.root.display());
+}
+
+/// The bytes of one `tests/fixtures/zab/zk-3.8.0/<kind>/*.hex` file.
+fn hex_file(path: &Path) -> Vec<u8> {
+    let text = fs::read_to_string(path).expect("read fixture");
+    let text: String = text.split_whitespace().collect();
+    (0..text.len() / 2)
+        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).expect("hex fixture"))
+        .collect()
+}
+
+/// ZooKeeper 3.8.0's own peer bytes (`tests/fixtures/zab/zk-3.8.0/`), as
+/// each peer target reads them: one election connection (a header, then
+/// its notifications), the leader's and the learner's quorum streams, the
+/// SNAP's tree, each packet's payload, and the config strings.
+fn peer_seeds(seeds: &Seeds) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/zab/zk-3.8.0");
+    for kind in ["diff", "snap", "trunc"] {
+        let mut names: Vec<PathBuf> = fs::read_dir(fixtures.join(kind))
+            .expect("fixture directory")
+            .map(|e| e.expect("fixture entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "hex"))
+            .collect();
+        names.sort();
+        let mut election = Vec::new();
+        let mut from_leader = Vec::new();
+        let mut to_leader = Vec::new();
+        for path in &names {
+            let name = path
+                .file_stem()
+                .and_then(|n| n.to_str())
+                .expect("fixture name")
+                .to_string();
+            let bytes = hex_file(path);
+            if name.contains("election-header") {
+                // One connection per header: keep the first as the stream's.
+                if election.is_empty() {
+                    election.extend_from_slice(&bytes);
+                }
+                seeds.put("election_stream", &format!("{kind}-{name}"), &bytes);
+            } else if name.contains("notification") {
+                election.extend_from_slice(&bytes);
+                let mut alone = hex_file(&names[0]);
+                alone.extend_from_slice(&bytes);
+                seeds.put("election_stream", &format!("{kind}-{name}"), &alone);
+                if let Ok(n) = paddock::zab::Notification::decode(&bytes[4..]) {
+                    if let Some(config) = n.config {
+                        seeds.put("quorum_text", &format!("{kind}-{name}"), config.as_bytes());
+                    }
+                }
+            } else if name.contains("-q-") {
+                seeds.put("quorum_stream", &format!("{kind}-{name}"), &bytes);
+                if name.contains("from-leader") {
+                    from_leader.extend_from_slice(&bytes);
+                } else {
+                    to_leader.extend_from_slice(&bytes);
+                }
+                let Ok(Some(length)) = paddock::zab::wire::quorum_packet_bytes(&bytes, 1 << 21)
+                else {
+                    continue;
+                };
+                if name.contains("-SNAP") {
+                    seeds.put("snap_tree", &format!("{kind}-{name}"), &bytes[length..]);
+                }
+                let Ok(packet) = paddock::zab::QuorumPacket::decode(&bytes[..length]) else {
+                    continue;
+                };
+                let kind_of = packet.packet_type();
+                let Some(data) = packet.data else { continue };
+                use paddock::zab::PacketType::*;
+                let selector = match kind_of {
+                    Some(FollowerInfo | ObserverInfo) => 0u8,
+                    Some(Proposal | Inform) => 1,
+                    Some(Request) => 2,
+                    Some(Ping) => 3,
+                    Some(Revalidate) => 4,
+                    Some(NewLeader) => {
+                        seeds.put("quorum_text", &format!("{kind}-{name}"), &data);
+                        continue;
+                    }
+                    _ => continue,
+                };
+                let mut payload = vec![selector];
+                payload.extend_from_slice(&data);
+                seeds.put("peer_payload", &format!("{kind}-{name}"), &payload);
+            }
+        }
+        seeds.put("election_stream", &format!("{kind}-connection"), &election);
+        seeds.put(
+            "quorum_stream",
+            &format!("{kind}-from-leader"),
+            &from_leader,
+        );
+        seeds.put("quorum_stream", &format!("{kind}-to-leader"), &to_leader);
+    }
+    // Config strings with observers, client addresses and IPv6.
+    seeds.put(
+        "quorum_text",
+        "observer-client-ipv6",
+        b"server.1=zk1:2888:3888:participant;0.0.0.0:2181\nserver.2=[::1]:2888:3888:participant\n\
+          server.3=zk3:2888:3888:observer;[::1]:2183\nversion=100000000",
+    );
 }
