@@ -450,6 +450,74 @@ fn stop_shards(
             Err(e) => log::error!("shard failed: {e}"),
         }
     }
+    close_orphaned_client_sockets(shared.config.client_port);
+}
+
+/// An io_uring accept still in flight when a shard's executor stops can
+/// complete after nobody polls for it: the kernel has then accepted a
+/// client's connection into a file descriptor no task knows, and that
+/// client waits for an answer until its own timeout (seen as 2 s stalls in
+/// `measure/failover.sh`). Once every shard of a period has stopped, every
+/// connected socket on the client port is such an orphan (the shards
+/// closed all of theirs): close them, and those clients retry at once.
+fn close_orphaned_client_sockets(client_port: u16) {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    let mut closed = 0;
+    for fd in fds {
+        // SAFETY: plain socket queries on a descriptor number; a non-socket
+        // or closed descriptor just makes the calls fail.
+        unsafe {
+            let mut listening: libc::c_int = 0;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            if libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ACCEPTCONN,
+                (&mut listening as *mut libc::c_int).cast(),
+                &mut len,
+            ) != 0
+                || listening != 0
+            {
+                continue;
+            }
+            let mut address: libc::sockaddr_storage = std::mem::zeroed();
+            let mut address_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            if libc::getsockname(
+                fd,
+                (&mut address as *mut libc::sockaddr_storage).cast(),
+                &mut address_len,
+            ) != 0
+            {
+                continue;
+            }
+            let port = match i32::from(address.ss_family) {
+                libc::AF_INET => {
+                    let v4 =
+                        &*(&address as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>();
+                    u16::from_be(v4.sin_port)
+                }
+                libc::AF_INET6 => {
+                    let v6 =
+                        &*(&address as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>();
+                    u16::from_be(v6.sin6_port)
+                }
+                _ => continue,
+            };
+            if port == client_port {
+                libc::close(fd);
+                closed += 1;
+            }
+        }
+    }
+    if closed > 0 {
+        log::info!("closed {closed} client connection(s) accepted as the shards stopped");
+    }
 }
 
 fn start_shards(
