@@ -405,7 +405,7 @@ impl Leader {
         if self.handlers.get(&conn).map(|h| h.stage) != Some(Stage::AwaitSnapshot) {
             return;
         }
-        if !core.history.covers_after(zxid) {
+        if zxid < core.last_committed && !core.history.covers_after(zxid) {
             // Committed txns after the snapshot have left the window: try a
             // newer snapshot.
             core.out.push(Action::TakeSnapshot { conn });
