@@ -317,7 +317,10 @@ impl Election {
             return None;
         }
         if self.round.is_none() {
-            if n.state == PeerState::Looking {
+            // A settled voter tells a LOOKING voter whom it follows. Not a
+            // non-voter: voters ignore what observers say (and answer each
+            // of their notifications), so its answer would only bounce.
+            if n.state == PeerState::Looking && core.i_am_voter {
                 let v = self.current_vote;
                 let reply = Self::notification(
                     core,
@@ -331,7 +334,12 @@ impl Election {
             }
             return None;
         }
-        if n.state == PeerState::Looking && n.election_epoch < self.logicalclock {
+        // A voter in an older round is told mine. Not by a non-voter: a
+        // voter only answers a non-voter's notification (never counts it),
+        // so that reply would bounce back and forth for as long as the
+        // voter's round stays behind.
+        if core.i_am_voter && n.state == PeerState::Looking && n.election_epoch < self.logicalclock
+        {
             let p = self.round.as_ref()?.proposal;
             let reply = Self::notification(
                 core,

@@ -13,7 +13,11 @@ use crate::zab::Zxid;
 
 pub(crate) struct History {
     entries: VecDeque<(Zxid, Bytes)>,
+    /// At most this many committed txns are kept; txns after `committed`
+    /// (a leader's outstanding proposals, a learner's pending ones) are
+    /// always kept.
     limit: usize,
+    committed: Zxid,
     /// The highest zxid that left the window from the front (trimmed), or
     /// that a snapshot covers: everything after it up to the window's end is
     /// in the window. −1 when nothing ever left.
@@ -25,6 +29,7 @@ impl History {
         let mut history = History {
             entries: VecDeque::new(),
             limit,
+            committed: i64::MAX,
             covered_from: -1,
         };
         // What the host recovered may have a gap before it; treat the zxid
@@ -35,7 +40,23 @@ impl History {
         for (zxid, payload) in recovered {
             history.push(zxid, payload);
         }
+        history.committed = history.last().unwrap_or(-1);
         history
+    }
+
+    /// Everything up to `zxid` is committed (and may leave the window).
+    pub(crate) fn mark_committed(&mut self, zxid: Zxid) {
+        self.committed = zxid;
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        let committed = self.committed;
+        while self.entries.partition_point(|&(z, _)| z <= committed) > self.limit {
+            if let Some((gone, _)) = self.entries.pop_front() {
+                self.covered_from = self.covered_from.max(gone);
+            }
+        }
     }
 
     /// A txn appended to the log (zxids increase).
@@ -44,11 +65,7 @@ impl History {
             assert!(zxid > last, "history: zxid {zxid:#x} after {last:#x}");
         }
         self.entries.push_back((zxid, payload));
-        while self.entries.len() > self.limit {
-            if let Some((gone, _)) = self.entries.pop_front() {
-                self.covered_from = self.covered_from.max(gone);
-            }
-        }
+        self.trim();
     }
 
     /// The log was truncated after `zxid`.
@@ -59,6 +76,7 @@ impl History {
         if self.covered_from > zxid {
             self.covered_from = zxid;
         }
+        self.committed = self.committed.min(zxid);
     }
 
     /// The state was replaced by a snapshot at `zxid`: nothing before it is
@@ -66,6 +84,7 @@ impl History {
     pub(crate) fn reset_to_snapshot(&mut self, zxid: Zxid) {
         self.entries.clear();
         self.covered_from = zxid;
+        self.committed = zxid;
     }
 
     /// True when every txn after `zxid` that the log holds is in the window.
@@ -98,7 +117,6 @@ impl History {
         self.entries.iter().take_while(move |&&(z, _)| z <= upto)
     }
 
-    #[cfg(test)]
     pub(crate) fn last(&self) -> Option<Zxid> {
         self.entries.back().map(|&(z, _)| z)
     }
@@ -124,6 +142,8 @@ mod tests {
         assert!(!h.covers_after(3));
         h.push(7, txn(7).1);
         h.push(8, txn(8).1);
+        assert_eq!(h.len(), 4, "uncommitted txns stay");
+        h.mark_committed(8);
         assert_eq!(h.len(), 3);
         assert_eq!(h.bounds_upto(100), Some((6, 8)));
         assert_eq!(h.bounds_upto(7), Some((6, 7)));

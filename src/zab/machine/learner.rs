@@ -57,7 +57,16 @@ pub(crate) struct Learner {
     newleader_target: Zxid,
     /// Sessions seen alive since the last PING reply.
     touches: BTreeMap<i64, i32>,
+    /// Failed connection attempts, and when to try again
+    /// (`Learner.connectToLeader`: 5 tries, 100 ms apart).
+    connect_tries: u32,
+    retry_at_ms: Option<u64>,
 }
+
+/// `connectToLeader`'s tries and the pause between them
+/// (`zookeeper.leaderConnectDelayDuringRetryMs`).
+const CONNECT_TRIES_MAX: u32 = 5;
+const CONNECT_RETRY_DELAY_MS: u64 = 100;
 
 impl Learner {
     pub(crate) fn start(core: &mut Core, leader: Sid, role: Role) -> Learner {
@@ -76,6 +85,8 @@ impl Learner {
             synced_proposals: Vec::new(),
             newleader_target: -1,
             touches: BTreeMap::new(),
+            connect_tries: 0,
+            retry_at_ms: None,
         }
     }
 
@@ -130,17 +141,36 @@ impl Learner {
         Ok(())
     }
 
-    pub(crate) fn on_closed(&mut self, _core: &mut Core, conn: ConnId) -> Result<(), Fallback> {
-        match self.conn {
-            Some(mine) if mine == conn => Err("the leader's connection closed".to_string()),
-            None if self.stage == Stage::Connecting => {
-                Err(format!("could not connect to leader {}", self.leader))
+    pub(crate) fn on_closed(&mut self, core: &mut Core, conn: ConnId) -> Result<(), Fallback> {
+        let failed_attempt = match self.conn {
+            // Closed before the leader said anything: a server that is not
+            // leading yet refuses learners (ZooKeeper's quorum port only
+            // listens while leading), which is a failed attempt.
+            Some(mine) if mine == conn && self.stage == Stage::AwaitLeaderInfo => true,
+            Some(mine) if mine == conn => {
+                return Err("the leader's connection closed".to_string());
             }
-            _ => Ok(()),
+            None => self.stage == Stage::Connecting && self.retry_at_ms.is_none(),
+            _ => false,
+        };
+        if !failed_attempt {
+            return Ok(());
         }
+        self.conn = None;
+        self.stage = Stage::Connecting;
+        self.connect_tries += 1;
+        if self.connect_tries >= CONNECT_TRIES_MAX {
+            return Err(format!("could not connect to leader {}", self.leader));
+        }
+        self.retry_at_ms = Some(core.now_ms + CONNECT_RETRY_DELAY_MS);
+        Ok(())
     }
 
     pub(crate) fn on_tick(&mut self, core: &mut Core) -> Result<(), Fallback> {
+        if self.retry_at_ms.is_some_and(|at| core.now_ms >= at) {
+            self.retry_at_ms = None;
+            core.out.push(Action::ConnectToLeader { sid: self.leader });
+        }
         let limit = match self.stage {
             // Our own disk or the snapshot transfer: not the leader's silence.
             Stage::AwaitPersist | Stage::AwaitSnapBody(_) => return Ok(()),

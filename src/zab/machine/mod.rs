@@ -16,6 +16,8 @@ mod leader;
 mod learner;
 
 #[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeSet;
@@ -123,6 +125,7 @@ impl Core {
 
     pub(crate) fn commit(&mut self, zxid: Zxid, payload: Bytes) {
         self.last_committed = zxid;
+        self.history.mark_committed(zxid);
         self.dirty = true;
         self.out.push(Action::Commit { zxid, payload });
     }
@@ -172,6 +175,9 @@ pub struct Zab {
     election: Election,
     part: Part,
     started: bool,
+    /// Why this server went back to LOOKING, newest last (tests only).
+    #[cfg(test)]
+    pub(crate) fallbacks: Vec<String>,
 }
 
 impl Zab {
@@ -214,6 +220,8 @@ impl Zab {
             election,
             part: Part::Looking,
             started: false,
+            #[cfg(test)]
+            fallbacks: Vec::new(),
         }
     }
 
@@ -373,7 +381,10 @@ impl Zab {
 
     /// Back to LOOKING: close the quorum connections, stop serving (the host
     /// rebuilds its state from the log), start a new round.
-    fn back_to_looking(&mut self, _reason: &str) {
+    fn back_to_looking(&mut self, reason: &str) {
+        #[cfg(test)]
+        self.fallbacks.push(reason.to_string());
+        let _ = reason;
         let part = std::mem::replace(&mut self.part, Part::Looking);
         match part {
             Part::Looking => {}
@@ -386,6 +397,7 @@ impl Zab {
         self.core.serving = false;
         self.core.dirty = false;
         self.core.last_committed = self.core.last_logged;
+        self.core.history.mark_committed(self.core.last_logged);
         let decision = self.election.start(&mut self.core);
         self.decided(decision);
     }
