@@ -7,7 +7,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use super::disk::{find, Entry, Replica};
+use super::disk::{Entry, Replica};
 use super::{Mutation, SimConfig};
 use crate::zab::{Role, Sid, Zxid};
 
@@ -104,18 +104,41 @@ impl Checker {
     ) -> Result<(), String> {
         let upto = state.entries.partition_point(|(z, _)| *z <= zxid);
         let start = self.verified[node].min(upto);
+        self.compare(state, start, upto, zxid, true)?;
+        self.verified[node] = self.verified[node].max(upto);
+        Ok(())
+    }
+
+    /// A state that is not committed yet (a new leader's snapshot, sent
+    /// before its epoch is established) must agree with the committed
+    /// history as far as both go.
+    pub fn check_consistent(&mut self, state: &Replica, zxid: Zxid) -> Result<(), String> {
+        let known = self.committed.last().map_or(0, |(z, _)| *z).min(zxid);
+        let upto = state.entries.partition_point(|(z, _)| *z <= known);
+        self.compare(state, 0, upto, known, false)
+    }
+
+    fn compare(
+        &mut self,
+        state: &Replica,
+        start: usize,
+        upto: usize,
+        zxid: Zxid,
+        extend: bool,
+    ) -> Result<(), String> {
         for at in start..upto {
             let entry = &state.entries[at];
             match self.committed.get(at) {
                 Some(committed) if committed == entry => {}
                 Some(committed) => {
                     return Err(format!(
-                        "its committed txn #{at} is {} where the ensemble committed {}",
+                        "its txn #{at} is {} where the ensemble committed {}",
                         show(entry),
                         show(committed)
                     ));
                 }
-                None => self.committed.push(entry.clone()),
+                None if extend => self.committed.push(entry.clone()),
+                None => return Err(format!("{} is not committed", show(entry))),
             }
         }
         if let Some(next) = self.committed.get(upto) {
@@ -126,16 +149,12 @@ impl Checker {
                 ));
             }
         }
-        self.verified[node] = self.verified[node].max(upto);
         Ok(())
     }
 
-    /// The first of these entries that has been committed, if any.
-    pub fn committed_among(&self, entries: &[Entry]) -> Option<String> {
-        entries
-            .iter()
-            .find(|(zxid, payload)| find(&self.committed, *zxid) == Some(payload))
-            .map(show)
+    /// The ensemble's committed history so far.
+    pub fn committed(&self) -> &[Entry] {
+        &self.committed
     }
 
     /// A Serve action: one leader per epoch, ever.

@@ -181,16 +181,6 @@ impl Disk {
         find(&self.snapshot, zxid) == Some(payload) || find(&self.log, zxid) == Some(payload)
     }
 
-    /// Every txn on the disk after `zxid` (log and snapshot).
-    pub fn entries_after(&self, zxid: Zxid) -> Vec<Entry> {
-        self.snapshot
-            .iter()
-            .chain(self.log.iter())
-            .filter(|(z, _)| *z > zxid)
-            .cloned()
-            .collect()
-    }
-
     /// Drops every txn after `zxid`, durably (the log file is rewritten;
     /// what is left of it is durable). A snapshot past `zxid` falls back to
     /// its prefix, as ZooKeeper falls back to an older snapshot.

@@ -59,12 +59,17 @@
 //! 1. At most one server serves `Leading` per epoch, ever; every `Serve` of
 //!    an epoch names the same leader (so epochs are never reused); only
 //!    voters lead, only observers observe.
-//! 2. Committed prefixes agree: each `Commit` on a node must leave the
+//! 2. Committed prefixes agree: each `Commit` on a node, and each `Serve`
+//!    (what a server serves is committed), must leave the
 //!    node's state up to that zxid equal to the one ensemble-wide committed
 //!    history (so no two payloads are ever committed at one zxid, and no
 //!    node skips a committed txn); commits come in strictly increasing
-//!    zxid order per process; a truncation never drops a committed txn; an
-//!    installed snapshot is a committed prefix.
+//!    zxid order per process; an installed snapshot agrees with it;
+//!    every committed txn is durable on a quorum of voters from the moment
+//!    it is first committed, through every truncation and snapshot install
+//!    (a follower may truncate a committed txn the leader then resends, as
+//!    ZooKeeper's TRUNC + outstanding proposals do, as long as a quorum
+//!    keeps it).
 //! 3. An acknowledged write is durable on a quorum of voters when it is
 //!    acknowledged, stays durable on a quorum after every crash, truncation
 //!    and snapshot install, and is in the log of every later leader when it

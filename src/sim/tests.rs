@@ -144,3 +144,38 @@ fn mutation_ack_before_flush_is_caught() {
 fn mutation_commit_without_quorum_is_caught() {
     mutation_is_caught(Mutation::CommitWithoutQuorum, 3);
 }
+
+/// Not a check: runs `SIM_SEEDS` seeds of `SIM_VARIANT` without stopping
+/// and tallies violations by invariant, with the first seeds of each
+/// (`cargo test --release --lib sim::tests::survey -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn survey() {
+    let seeds = env_u64("SIM_SEEDS").unwrap_or(1000);
+    let base = env_u64("SIM_SEED_BASE").unwrap_or(1);
+    let variant = std::env::var("SIM_VARIANT").unwrap_or_else(|_| "3".to_string());
+    let (voters, observers) = SimConfig::parse_variant(&variant).expect("SIM_VARIANT");
+    let mutation = std::env::var("SIM_MUTATION")
+        .ok()
+        .and_then(|name| Mutation::from_name(&name));
+    let mut tally: std::collections::BTreeMap<&'static str, Vec<(u64, String)>> =
+        std::collections::BTreeMap::new();
+    for seed in base..base + seeds {
+        let mut config = SimConfig::new(seed, voters, observers);
+        config.mutation = mutation;
+        config.protocol_checks = mutation.is_none();
+        if let Err(violation) = run(&config) {
+            tally
+                .entry(violation.invariant)
+                .or_default()
+                .push((seed, violation.detail));
+        }
+    }
+    println!("{seeds} seeds of {variant} from {base}:");
+    for (invariant, failures) in &tally {
+        println!("  {invariant}: {} seeds", failures.len());
+        for (seed, detail) in failures.iter().take(3) {
+            println!("    seed {seed}: {detail}");
+        }
+    }
+}

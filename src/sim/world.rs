@@ -12,8 +12,8 @@ use super::disk::{Disk, Replica};
 use super::rng::Rng;
 use super::{Mutation, Outcome, SimConfig, TraceMode};
 use crate::zab::{
-    epoch_of, make_zxid, Action, ConnId, Input, Member, Notification, PacketType, QuorumPacket,
-    Role, Sid, Zab, ZabConfig, Zxid,
+    epoch_of, make_zxid, Action, ConnId, Fault, Input, Member, Notification, PacketType,
+    QuorumPacket, Role, Sid, Zab, ZabConfig, Zxid,
 };
 
 /// Simulated milliseconds between two `Tick`s of one node.
@@ -546,18 +546,12 @@ impl World {
                 );
             }
             Action::TruncateAfter(zxid) => {
-                let lost = self.nodes[node].disk.entries_after(zxid);
-                if let Some(why) = self.checker.committed_among(&lost) {
-                    return Err(self.violation(
-                        "committed prefix",
-                        format!("n{sid}: TruncateAfter({zxid:#x}) drops committed {why}"),
-                    ));
-                }
                 let Node { disk, state, .. } = &mut self.nodes[node];
                 disk.truncate_after(zxid);
                 *state = disk.recover_state();
                 self.checker.state_rebuilt(node, state);
                 self.recheck_acknowledged()?;
+                self.check_committed_durable(0, &format!("n{sid} TruncateAfter({zxid:#x})"))?;
             }
             Action::InstallSnapshot { zxid, body } => {
                 let entries = match Replica::decode(&body) {
@@ -580,13 +574,14 @@ impl World {
                 };
                 self.checker.state_rebuilt(node, state);
                 let state = &self.nodes[node].state;
-                if let Err(why) = self.checker.check_committed_prefix(node, state, zxid) {
+                if let Err(why) = self.checker.check_consistent(state, zxid) {
                     return Err(self.violation(
                         "committed prefix",
                         format!("n{sid}: installed snapshot at {zxid:#x}: {why}"),
                     ));
                 }
                 self.recheck_acknowledged()?;
+                self.check_committed_durable(0, &format!("n{sid} InstallSnapshot({zxid:#x})"))?;
             }
             Action::SendElection { to, n } => {
                 let Some(to) = self.index_of(to) else {
@@ -667,9 +662,20 @@ impl World {
                 leader,
             } => self.serve(node, role, epoch, leader)?,
             Action::StopServing => {
-                let node = &mut self.nodes[node];
-                node.serving = None;
-                node.proposed.clear();
+                // Back to LOOKING: as ZooKeeper's `fastForwardDataBase`, the
+                // host's state becomes snapshot + the whole log (what the
+                // state machine assumes: last committed = last logged).
+                let Node {
+                    serving,
+                    proposed,
+                    disk,
+                    state,
+                    ..
+                } = &mut self.nodes[node];
+                *serving = None;
+                proposed.clear();
+                *state = disk.recover_state();
+                self.checker.state_rebuilt(node, state);
             }
         }
         Ok(())
@@ -699,6 +705,7 @@ impl World {
             return Err(self.violation("committed prefix", detail));
         }
         let state = &self.nodes[node].state;
+        let committed_before = self.checker.committed().len();
         if let Err(why) = self.checker.check_committed_prefix(node, state, zxid) {
             return Err(self.violation(
                 "committed prefix",
@@ -730,6 +737,26 @@ impl World {
                     ));
                 }
                 self.checker.acknowledge(zxid, payload);
+            }
+        }
+        self.check_committed_durable(committed_before, &format!("n{sid} Commit {zxid:#x}"))
+    }
+
+    /// Every committed txn from `from` on is durable on a quorum of voters
+    /// (a leader commits only what a quorum has flushed, and nothing may
+    /// undo that).
+    fn check_committed_durable(&self, from: usize, context: &str) -> Result<(), Violation> {
+        let quorum = self.voters / 2 + 1;
+        for (zxid, payload) in self.checker.committed().get(from..).unwrap_or_default() {
+            let holders = self.durable_holders(*zxid, payload);
+            if holders.len() < quorum {
+                return Err(self.violation(
+                    "committed durable on a quorum",
+                    format!(
+                        "after {context}: committed {zxid:#x} = {} is durable only on {holders:?} (quorum {quorum})",
+                        show_payload(payload)
+                    ),
+                ));
             }
         }
         Ok(())
@@ -804,6 +831,20 @@ impl World {
                 }
             }
         }
+        // What a server serves is committed: a leader's whole history once
+        // its epoch is established, a learner's synced state.
+        let committed_before = self.checker.committed().len();
+        let state = &self.nodes[node].state;
+        if let Err(why) = self
+            .checker
+            .check_committed_prefix(node, state, state.applied)
+        {
+            return Err(self.violation(
+                "committed prefix",
+                format!("n{sid} serves {role:?} epoch {epoch}: {why}"),
+            ));
+        }
+        self.check_committed_durable(committed_before, &format!("n{sid} Serve {role:?}"))?;
         let node = &mut self.nodes[node];
         node.serving = Some((role, epoch, leader));
         node.next_counter = 1;
@@ -1341,7 +1382,10 @@ impl World {
 }
 
 fn inject(zab: &mut Zab, mutation: Mutation) {
-    let _ = (zab, mutation);
+    zab.inject_fault(match mutation {
+        Mutation::AckBeforeFlush => Fault::AckBeforeFlush,
+        Mutation::CommitWithoutQuorum => Fault::CommitWithoutQuorum,
+    });
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
