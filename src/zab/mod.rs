@@ -44,7 +44,7 @@ mod machine;
 
 use bytes::Bytes;
 
-pub use machine::Zab;
+pub use machine::{Fault, Zab};
 pub use wire::{Notification, PacketType, PeerState, QuorumPacket};
 
 /// A server id (`myid`). ZooKeeper's sids are Java longs.

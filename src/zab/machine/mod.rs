@@ -1,40 +1,424 @@
-//! The consensus state machine. PLACEHOLDER: the signatures the host and the
-//! simulator are written against; the implementation is being built.
-use super::{Action, Durable, Input, Role, Status, ZabConfig};
+//! The consensus state machine: one [`Zab`] per server, dispatching each
+//! [`Input`] to the part of the protocol the server is in.
+//!
+//! - `election.rs`: FastLeaderElection while LOOKING (and its replies to
+//!   LOOKING peers once settled);
+//! - `leader.rs`: discovery, sync and broadcast as the leader;
+//! - `learner.rs`: the same phases as a follower or an observer;
+//! - `history.rs`: the window of logged txns a leader syncs learners from.
+//!
+//! Everything durable the machine relies on (epochs, the log's last zxid,
+//! what is flushed) is tracked in [`Core`], which also collects the actions
+//! of one `step`.
+mod election;
+mod history;
+mod leader;
+mod learner;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+
+use self::election::{Decision, Election};
+use self::history::History;
+use self::leader::Leader;
+use self::learner::Learner;
+use super::wire::QuorumVerifierText;
+use super::{Action, ConnId, Durable, Input, QuorumPacket, Role, Sid, Status, ZabConfig, Zxid};
+
+/// A bug to inject on purpose, so the simulator can show it catches it.
+/// Off unless [`Zab::inject_fault`] is called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    /// Followers ACK a proposal as soon as it arrives, before it is flushed
+    /// (and the leader counts its own ACK before its flush).
+    AckBeforeFlush,
+    /// The leader commits a proposal as soon as it has ACKed it itself,
+    /// without waiting for a quorum.
+    CommitWithoutQuorum,
+}
+
+/// Why a server goes back to LOOKING (kept for debugging and tests).
+pub(crate) type Fallback = String;
+
+/// The state every role shares: configuration, what is durable, the
+/// history window, the clock as last told, and the actions being collected.
+pub(crate) struct Core {
+    pub cfg: ZabConfig,
+    pub voters: BTreeSet<Sid>,
+    pub i_am_voter: bool,
+    /// The version of the quorum verifier this server runs (0 for a static
+    /// config), sent in LearnerInfo.
+    pub qv_version: i64,
+    pub accepted_epoch: i64,
+    pub current_epoch: i64,
+    /// The last zxid appended to the log (durable or not).
+    pub last_logged: Zxid,
+    /// The log is durable up to here.
+    pub persisted: Zxid,
+    /// The last zxid the host has applied.
+    pub last_committed: Zxid,
+    pub history: History,
+    pub now_ms: u64,
+    pub election_up: BTreeSet<Sid>,
+    pub out: Vec<Action>,
+    pub faults: BTreeSet<Fault>,
+    /// `Serve` was emitted and no `StopServing` since.
+    pub serving: bool,
+    /// The host's state or log changed since it was last rebuilt from the
+    /// log (going LOOKING then needs `StopServing` so the host rebuilds).
+    pub dirty: bool,
+    /// Connections this machine closed: a late `QuorumClosed` for one of
+    /// them means nothing.
+    retired: BTreeSet<ConnId>,
+}
+
+/// Most closed connection ids remembered.
+const RETIRED_CONNS_MAX: usize = 1024;
+
+impl Core {
+    pub(crate) fn is_quorum(&self, acks: impl IntoIterator<Item = Sid>) -> bool {
+        let agreeing = acks
+            .into_iter()
+            .filter(|sid| self.voters.contains(sid))
+            .collect::<BTreeSet<_>>()
+            .len();
+        agreeing * 2 > self.voters.len()
+    }
+
+    pub(crate) fn fault(&self, fault: Fault) -> bool {
+        self.faults.contains(&fault)
+    }
+
+    pub(crate) fn send(&mut self, conn: ConnId, packet: QuorumPacket) {
+        self.out.push(Action::Send { conn, packet });
+    }
+
+    pub(crate) fn close(&mut self, conn: ConnId) {
+        self.out.push(Action::Close { conn });
+        self.retired.insert(conn);
+        while self.retired.len() > RETIRED_CONNS_MAX {
+            self.retired.pop_first();
+        }
+    }
+
+    /// A `QuorumClosed` for a connection this machine already closed.
+    pub(crate) fn was_retired(&mut self, conn: ConnId) -> bool {
+        self.retired.remove(&conn)
+    }
+
+    pub(crate) fn append(&mut self, zxid: Zxid, payload: Bytes) {
+        self.history.push(zxid, payload.clone());
+        self.last_logged = zxid;
+        self.dirty = true;
+        self.out.push(Action::Append { zxid, payload });
+    }
+
+    pub(crate) fn flush(&mut self) {
+        self.out.push(Action::Flush);
+    }
+
+    pub(crate) fn commit(&mut self, zxid: Zxid, payload: Bytes) {
+        self.last_committed = zxid;
+        self.dirty = true;
+        self.out.push(Action::Commit { zxid, payload });
+    }
+
+    pub(crate) fn truncate_after(&mut self, zxid: Zxid) {
+        self.out.push(Action::TruncateAfter(zxid));
+        self.history.truncate_after(zxid);
+        self.last_logged = self.last_logged.min(zxid);
+        self.persisted = self.persisted.min(zxid);
+        self.last_committed = self.last_logged;
+        self.dirty = true;
+    }
+
+    pub(crate) fn install_snapshot(&mut self, zxid: Zxid, body: Bytes) {
+        self.out.push(Action::InstallSnapshot { zxid, body });
+        self.history.reset_to_snapshot(zxid);
+        self.last_logged = zxid;
+        self.persisted = zxid;
+        self.last_committed = zxid;
+        self.dirty = true;
+    }
+
+    pub(crate) fn persist_accepted_epoch(&mut self, epoch: i64) {
+        self.accepted_epoch = epoch;
+        self.out.push(Action::PersistAcceptedEpoch(epoch));
+    }
+
+    pub(crate) fn persist_current_epoch(&mut self, epoch: i64) {
+        self.current_epoch = epoch;
+        self.out.push(Action::PersistCurrentEpoch(epoch));
+    }
+
+    /// `init_limit` or `sync_limit` ticks, in ms.
+    pub(crate) fn ticks_ms(&self, ticks: u64) -> u64 {
+        ticks.saturating_mul(self.cfg.tick_ms)
+    }
+}
+
+enum Part {
+    Looking,
+    Leading(Box<Leader>),
+    Learning(Box<Learner>),
+}
 
 pub struct Zab {
-    config: ZabConfig,
-    durable: Durable,
+    core: Core,
+    election: Election,
+    part: Part,
+    started: bool,
 }
 
 impl Zab {
     /// A server that starts LOOKING from what it recovered. The first
     /// `step` should be a `Tick` with the current time.
     pub fn new(config: ZabConfig, durable: Durable) -> Zab {
-        Zab { config, durable }
+        let voters: BTreeSet<Sid> = config
+            .members
+            .iter()
+            .filter(|m| !m.observer)
+            .map(|m| m.sid)
+            .collect();
+        let i_am_voter = voters.contains(&config.my_id);
+        let qv_version = QuorumVerifierText::parse(&config.quorum_config)
+            .map(|qv| qv.version)
+            .unwrap_or(0);
+        let history = History::new(config.history_limit, durable.history);
+        let core = Core {
+            voters,
+            i_am_voter,
+            qv_version,
+            accepted_epoch: durable.accepted_epoch,
+            current_epoch: durable.current_epoch,
+            last_logged: durable.last_zxid,
+            persisted: durable.last_zxid,
+            last_committed: durable.last_zxid,
+            history,
+            now_ms: 0,
+            election_up: BTreeSet::new(),
+            out: Vec::new(),
+            faults: BTreeSet::new(),
+            serving: false,
+            dirty: false,
+            retired: BTreeSet::new(),
+            cfg: config,
+        };
+        let election = Election::new(&core);
+        Zab {
+            core,
+            election,
+            part: Part::Looking,
+            started: false,
+        }
+    }
+
+    /// Turns on a deliberate bug (simulator mutation tests only).
+    #[doc(hidden)]
+    pub fn inject_fault(&mut self, fault: Fault) {
+        self.core.faults.insert(fault);
     }
 
     /// Feeds one input; returns what the host must do, in order.
     pub fn step(&mut self, input: Input) -> Vec<Action> {
-        let _ = (&self.config, input);
-        Vec::new()
+        if let Input::Tick { now_ms } = &input {
+            self.core.now_ms = self.core.now_ms.max(*now_ms);
+        }
+        if !self.started {
+            self.started = true;
+            let decision = self.election.start(&mut self.core);
+            self.decided(decision);
+        }
+        self.dispatch(input);
+        std::mem::take(&mut self.core.out)
+    }
+
+    fn dispatch(&mut self, input: Input) {
+        let core = &mut self.core;
+        let result: Result<(), Fallback> = match input {
+            Input::Tick { .. } => match &mut self.part {
+                Part::Looking => {
+                    let decision = self.election.on_tick(core);
+                    self.decided(decision);
+                    Ok(())
+                }
+                Part::Leading(leader) => leader.on_tick(core, &mut self.election),
+                Part::Learning(learner) => learner.on_tick(core),
+            },
+            Input::ElectionUp(sid) => {
+                core.election_up.insert(sid);
+                let decision = self.election.on_connectivity(core);
+                self.decided(decision);
+                Ok(())
+            }
+            Input::ElectionDown(sid) => {
+                core.election_up.remove(&sid);
+                let decision = self.election.on_connectivity(core);
+                self.decided(decision);
+                Ok(())
+            }
+            Input::Notification { from, n } => {
+                let role = self.role();
+                let decision = self.election.on_notification(&mut self.core, from, n, role);
+                self.decided(decision);
+                Ok(())
+            }
+            Input::QuorumConnected(conn) => match &mut self.part {
+                Part::Looking => {
+                    core.close(conn);
+                    Ok(())
+                }
+                Part::Leading(leader) => {
+                    leader.on_connected(core, conn);
+                    Ok(())
+                }
+                Part::Learning(learner) => learner.on_connected(core, conn),
+            },
+            Input::QuorumClosed(conn) => {
+                if core.was_retired(conn) {
+                    Ok(())
+                } else {
+                    match &mut self.part {
+                        Part::Looking => Ok(()),
+                        Part::Leading(leader) => leader.on_closed(core, conn),
+                        Part::Learning(learner) => learner.on_closed(core, conn),
+                    }
+                }
+            }
+            Input::Packet { conn, packet } => match &mut self.part {
+                Part::Looking => Ok(()),
+                Part::Leading(leader) => leader.on_packet(core, &mut self.election, conn, packet),
+                Part::Learning(learner) => {
+                    learner.on_packet(core, &mut self.election, conn, packet)
+                }
+            },
+            Input::SnapBody { conn, body } => match &mut self.part {
+                Part::Learning(learner) => learner.on_snap_body(core, conn, body),
+                _ => Ok(()),
+            },
+            Input::Persisted(zxid) => {
+                core.persisted = core.persisted.max(zxid.min(core.last_logged));
+                match &mut self.part {
+                    Part::Looking => Ok(()),
+                    Part::Leading(leader) => leader.on_persisted(core, &mut self.election),
+                    Part::Learning(learner) => learner.on_persisted(core),
+                }
+            }
+            Input::Propose { zxid, payload } => match &mut self.part {
+                Part::Leading(leader) => leader.propose(core, zxid, payload),
+                _ => Ok(()),
+            },
+            Input::Snapshot { conn, zxid, body } => match &mut self.part {
+                Part::Leading(leader) => {
+                    leader.on_snapshot(core, conn, zxid, body);
+                    Ok(())
+                }
+                _ => Ok(()),
+            },
+            Input::Touches(touches) => {
+                if let Part::Learning(learner) = &mut self.part {
+                    learner.touch(touches);
+                }
+                Ok(())
+            }
+            Input::SendToLeader(packet) => {
+                if let Part::Learning(learner) = &mut self.part {
+                    learner.send_to_leader(core, packet);
+                }
+                Ok(())
+            }
+            Input::SendToLearner { sid, packet } => {
+                if let Part::Leading(leader) = &mut self.part {
+                    leader.send_to_learner(core, sid, packet);
+                }
+                Ok(())
+            }
+        };
+        if let Err(reason) = result {
+            self.back_to_looking(&reason);
+        }
+    }
+
+    /// The election ended: take up the role.
+    fn decided(&mut self, decision: Option<Decision>) {
+        let Some(decision) = decision else {
+            return;
+        };
+        let result = match decision.role {
+            Role::Leading => {
+                let mut leader = Box::new(Leader::new(&self.core));
+                let result = leader.start(&mut self.core, &mut self.election);
+                self.part = Part::Leading(leader);
+                result
+            }
+            Role::Following | Role::Observing => {
+                let learner = Box::new(Learner::start(
+                    &mut self.core,
+                    decision.leader,
+                    decision.role,
+                ));
+                self.part = Part::Learning(learner);
+                Ok(())
+            }
+            Role::Looking => Ok(()),
+        };
+        if let Err(reason) = result {
+            self.back_to_looking(&reason);
+        }
+    }
+
+    /// Back to LOOKING: close the quorum connections, stop serving (the host
+    /// rebuilds its state from the log), start a new round.
+    fn back_to_looking(&mut self, _reason: &str) {
+        let part = std::mem::replace(&mut self.part, Part::Looking);
+        match part {
+            Part::Looking => {}
+            Part::Leading(leader) => leader.shut_down(&mut self.core),
+            Part::Learning(learner) => learner.shut_down(&mut self.core),
+        }
+        if self.core.serving || self.core.dirty {
+            self.core.out.push(Action::StopServing);
+        }
+        self.core.serving = false;
+        self.core.dirty = false;
+        self.core.last_committed = self.core.last_logged;
+        let decision = self.election.start(&mut self.core);
+        self.decided(decision);
     }
 
     pub fn role(&self) -> Role {
-        Role::Looking
+        match &self.part {
+            Part::Looking => Role::Looking,
+            Part::Leading(_) => Role::Leading,
+            Part::Learning(learner) => learner.role(),
+        }
     }
 
     pub fn status(&self) -> Status {
+        let core = &self.core;
+        let (leader, learners, outstanding_proposals) = match &self.part {
+            Part::Looking => (None, Vec::new(), 0),
+            Part::Leading(leader) => (
+                Some(core.cfg.my_id),
+                leader.learner_status(core),
+                leader.outstanding(),
+            ),
+            Part::Learning(learner) => (Some(learner.leader()), Vec::new(), 0),
+        };
         Status {
-            role: Role::Looking,
-            leader: None,
-            accepted_epoch: self.durable.accepted_epoch,
-            current_epoch: self.durable.current_epoch,
-            last_logged: self.durable.last_zxid,
-            last_committed: self.durable.last_zxid,
-            learners: Vec::new(),
-            outstanding_proposals: 0,
-            serving: false,
+            role: self.role(),
+            leader,
+            accepted_epoch: core.accepted_epoch,
+            current_epoch: core.current_epoch,
+            last_logged: core.last_logged,
+            last_committed: core.last_committed,
+            learners,
+            outstanding_proposals,
+            serving: core.serving,
         }
     }
 }
