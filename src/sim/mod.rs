@@ -86,7 +86,10 @@
 //! acceptedEpoch is written, the NEWLEADER ACK only after currentEpoch is,
 //! a proposal's ACK only once it is durable; and a server serves an epoch
 //! only once its currentEpoch file says so. The mutation tests turn these
-//! off to show that invariants 1–4 alone catch the injected bugs.
+//! off to show that invariants 1–4 alone catch the injected bugs, and then
+//! also the durability checks of 2 and 3 to show that the bugs really lose
+//! acknowledged writes (a later leader without one, or a final state
+//! without one).
 //!
 //! # Replaying
 //!
@@ -166,6 +169,11 @@ pub struct SimConfig {
     pub mutation: Option<Mutation>,
     /// Check the persistence order of what learners send (see the module doc).
     pub protocol_checks: bool,
+    /// Check at each acknowledgement, commit, truncation and crash that
+    /// acknowledged and committed txns are durable on a quorum. Off, only
+    /// the end-to-end checks remain: no conflicting commits, every later
+    /// leader holds every acknowledged write, and the final states.
+    pub durability_checks: bool,
     pub trace: TraceMode,
 }
 
@@ -186,6 +194,7 @@ impl SimConfig {
             max_notification_interval_ms: 800,
             mutation: None,
             protocol_checks: true,
+            durability_checks: true,
             trace: TraceMode::Off,
         }
     }
@@ -221,6 +230,31 @@ pub struct Outcome {
     pub acknowledged: usize,
     /// Epochs that had a serving leader.
     pub leaders: usize,
+    pub counts: Counts,
+}
+
+/// How much of the model a run exercised.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub crashes: u64,
+    pub partitions: u64,
+    pub connection_resets: u64,
+    pub election_drops: u64,
+    pub diffs: u64,
+    pub truncs: u64,
+    pub snaps: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: &Counts) {
+        self.crashes += other.crashes;
+        self.partitions += other.partitions;
+        self.connection_resets += other.connection_resets;
+        self.election_drops += other.election_drops;
+        self.diffs += other.diffs;
+        self.truncs += other.truncs;
+        self.snaps += other.snaps;
+    }
 }
 
 /// Runs one seed to quiescence, checking every invariant at every step.

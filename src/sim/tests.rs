@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{run, run_with_trace_on_failure, Mutation, SimConfig, TraceMode};
+use super::{run, run_with_trace_on_failure, Counts, Mutation, SimConfig, TraceMode};
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name)
@@ -18,6 +18,7 @@ fn many_seeds(voters: usize, observers: usize, base: u64, default_seeds: u64) {
     let base = env_u64("SIM_SEED_BASE").unwrap_or(base);
     let started = Instant::now();
     let (mut steps, mut acknowledged, mut leaders, mut proposed) = (0u64, 0usize, 0usize, 0u64);
+    let mut counts = Counts::default();
     for seed in base..base + seeds {
         let config = SimConfig::new(seed, voters, observers);
         match run_with_trace_on_failure(&config, 200) {
@@ -26,12 +27,13 @@ fn many_seeds(voters: usize, observers: usize, base: u64, default_seeds: u64) {
                 acknowledged += outcome.acknowledged;
                 leaders += outcome.leaders;
                 proposed += outcome.proposed;
+                counts.add(&outcome.counts);
             }
             Err(violation) => panic!("{violation}"),
         }
     }
     println!(
-        "{seeds} seeds of {}: {steps} steps, {leaders} leaders, {acknowledged} of {proposed} writes acknowledged, {:?}",
+        "{seeds} seeds of {}: {steps} steps, {leaders} leaders, {acknowledged} of {proposed} writes acknowledged, {counts:?}, {:?}",
         SimConfig::new(0, voters, observers).variant_name(),
         started.elapsed()
     );
@@ -105,34 +107,40 @@ fn same_seed_same_trace() {
 
 /// With the bug injected and the persistence-order checks off, some seed
 /// within the budget breaks one of the safety invariants (a liveness
-/// failure does not count).
+/// failure does not count); then, with the durability checks off too, some
+/// seed shows the bug losing an acknowledged write end to end.
 fn mutation_is_caught(mutation: Mutation, voters: usize) {
-    let seeds = env_u64("SIM_MUTATION_SEEDS").unwrap_or(300);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    for seed in 1..=seeds {
-        let mut config = SimConfig::new(seed, voters, 0);
-        config.mutation = Some(mutation);
-        config.protocol_checks = false;
-        if let Err(violation) = run(&config) {
-            assert_ne!(
-                violation.invariant, "liveness",
-                "a liveness failure is not the catch we want: {violation}"
+    let seeds = env_u64("SIM_MUTATION_SEEDS").unwrap_or(2000);
+    for durability_checks in [true, false] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let caught = (1..=seeds).find_map(|seed| {
+            assert!(
+                Instant::now() < deadline,
+                "no violation within the time budget"
             );
-            println!(
-                "{} caught at seed {seed}: '{}': {}\n  replay: {}",
-                mutation.name(),
-                violation.invariant,
-                violation.detail,
-                violation.replay_command()
+            let mut config = SimConfig::new(seed, voters, 0);
+            config.mutation = Some(mutation);
+            config.protocol_checks = false;
+            config.durability_checks = durability_checks;
+            run(&config).err().map(|violation| (seed, violation))
+        });
+        let Some((seed, violation)) = caught else {
+            panic!(
+                "{} was not caught in {seeds} seeds (durability checks {durability_checks})",
+                mutation.name()
             );
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no violation within the time budget"
+        };
+        assert_ne!(
+            violation.invariant, "liveness",
+            "a liveness failure is not the catch we want: {violation}"
+        );
+        println!(
+            "{} caught (durability checks {durability_checks}) at seed {seed}: '{}': {}",
+            mutation.name(),
+            violation.invariant,
+            violation.detail,
         );
     }
-    panic!("{} was not caught in {seeds} seeds", mutation.name());
 }
 
 #[test]

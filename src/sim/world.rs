@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::check::{Checker, Violation};
 use super::disk::{Disk, Replica};
 use super::rng::Rng;
-use super::{Mutation, Outcome, SimConfig, TraceMode};
+use super::{Counts, Mutation, Outcome, SimConfig, TraceMode};
 use crate::zab::{
     epoch_of, make_zxid, Action, ConnId, Fault, Input, Member, Notification, PacketType,
     QuorumPacket, Role, Sid, Zab, ZabConfig, Zxid,
@@ -158,6 +158,7 @@ pub struct World {
     healed: bool,
     heal_ms: u64,
     checker: Checker,
+    counts: Counts,
     steps: u64,
     trace_hash: u64,
     trace_ring: VecDeque<String>,
@@ -264,6 +265,7 @@ impl World {
             healed: false,
             heal_ms: config.fault_phase_ms,
             checker,
+            counts: Counts::default(),
             steps: 0,
             trace_hash: 0,
             trace_ring: VecDeque::new(),
@@ -321,6 +323,7 @@ impl World {
             end_ms: self.now,
             acknowledged: self.checker.acknowledged_count(),
             leaders: self.checker.leader_count(),
+            counts: self.counts.clone(),
             proposed: self.next_op - 1,
         }
     }
@@ -727,7 +730,7 @@ impl World {
                 }
                 let holders = self.durable_holders(zxid, &payload);
                 let quorum = self.voters / 2 + 1;
-                if holders.len() < quorum {
+                if self.config.durability_checks && holders.len() < quorum {
                     return Err(self.violation(
                         "acknowledged durable on a quorum",
                         format!(
@@ -746,6 +749,9 @@ impl World {
     /// (a leader commits only what a quorum has flushed, and nothing may
     /// undo that).
     fn check_committed_durable(&self, from: usize, context: &str) -> Result<(), Violation> {
+        if !self.config.durability_checks {
+            return Ok(());
+        }
         let quorum = self.voters / 2 + 1;
         for (zxid, payload) in self.checker.committed().get(from..).unwrap_or_default() {
             let holders = self.durable_holders(*zxid, payload);
@@ -773,6 +779,9 @@ impl World {
 
     /// Every acknowledged txn is still durable on a quorum.
     fn recheck_acknowledged(&self) -> Result<(), Violation> {
+        if !self.config.durability_checks {
+            return Ok(());
+        }
         let quorum = self.voters / 2 + 1;
         for (zxid, payload) in self.checker.acknowledged() {
             let holders = self.durable_holders(*zxid, payload);
@@ -1019,10 +1028,15 @@ impl World {
         let node = end.node;
         match item {
             Item::Packet(packet) => {
-                if packet.packet_type() == Some(PacketType::LeaderInfo) {
-                    self.nodes[node]
-                        .leader_info
-                        .insert(to, epoch_of(packet.zxid));
+                match packet.packet_type() {
+                    Some(PacketType::LeaderInfo) => {
+                        let epoch = epoch_of(packet.zxid);
+                        self.nodes[node].leader_info.insert(to, epoch);
+                    }
+                    Some(PacketType::Diff) => self.counts.diffs += 1,
+                    Some(PacketType::Trunc) => self.counts.truncs += 1,
+                    Some(PacketType::Snap) => self.counts.snaps += 1,
+                    _ => {}
                 }
                 self.feed(node, Input::Packet { conn: to, packet })
             }
@@ -1222,6 +1236,7 @@ impl World {
                     self.fault_rng.pick(&alive).copied()
                 };
                 if let Some(victim) = victim {
+                    self.counts.crashes += 1;
                     self.crash(victim)?;
                     if !self.nodes[victim].restart_pending {
                         self.nodes[victim].restart_pending = true;
@@ -1239,6 +1254,7 @@ impl World {
                     .map(|(id, _)| *id)
                     .collect();
                 if let Some(conn) = self.fault_rng.pick(&open).copied() {
+                    self.counts.connection_resets += 1;
                     self.kill_conn(conn);
                 }
             }
@@ -1247,6 +1263,7 @@ impl World {
                 let a = self.fault_rng.below(total as u64) as usize;
                 let b = self.fault_rng.below(total as u64) as usize;
                 if a != b {
+                    self.counts.election_drops += 1;
                     self.election_link_down(a, b)?;
                     let (a, b) = pair(a, b);
                     let link = self.links.entry((a, b)).or_default();
@@ -1284,6 +1301,9 @@ impl World {
                     if a != b {
                         links.push(pair(a, b));
                     }
+                }
+                if !links.is_empty() {
+                    self.counts.partitions += 1;
                 }
                 for link in &links {
                     *self.cut.entry(*link).or_insert(0) += 1;
