@@ -238,22 +238,30 @@ pub struct Outcome {
 pub struct Counts {
     pub crashes: u64,
     pub partitions: u64,
+    pub silent_partitions: u64,
     pub connection_resets: u64,
     pub election_drops: u64,
     pub diffs: u64,
     pub truncs: u64,
     pub snaps: u64,
+    /// Serving leaders cut off from their quorum, and the longest any took
+    /// to stop serving.
+    pub cut_off_leaders: u64,
+    pub cut_off_stop_ms_max: u64,
 }
 
 impl Counts {
     pub fn add(&mut self, other: &Counts) {
         self.crashes += other.crashes;
         self.partitions += other.partitions;
+        self.silent_partitions += other.silent_partitions;
         self.connection_resets += other.connection_resets;
         self.election_drops += other.election_drops;
         self.diffs += other.diffs;
         self.truncs += other.truncs;
         self.snaps += other.snaps;
+        self.cut_off_leaders += other.cut_off_leaders;
+        self.cut_off_stop_ms_max = self.cut_off_stop_ms_max.max(other.cut_off_stop_ms_max);
     }
 }
 

@@ -23,9 +23,13 @@ const CHECK_INTERVAL_MS: u64 = 100;
 /// Client writes go on this long after the healing, so that the final
 /// leader commits some of its own.
 const WRITES_AFTER_HEAL_MS: u64 = 500;
-/// Hard bound on steps in one run (a livelock at one instant would
-/// otherwise never end).
+/// How often a serving leader's reach is checked.
+const LEADER_WATCH_MS: u64 = 10;
+/// Hard bound on steps in one run.
 const STEPS_MAX: u64 = 20_000_000;
+/// Steps at one simulated instant beyond which the run is a livelock (a
+/// state machine and its host answering each other without time passing).
+const STEPS_PER_INSTANT_MAX: u64 = 100_000;
 
 /// One quorum-port connection end.
 #[derive(Debug)]
@@ -101,8 +105,13 @@ enum Event {
     Uncut {
         links: Vec<(usize, usize)>,
     },
+    SilentEnd {
+        links: Vec<(usize, usize)>,
+    },
     Heal,
     Check,
+    /// Watch for a leader that serves without a quorum it can reach.
+    LeaderWatch,
 }
 
 struct Node {
@@ -124,6 +133,8 @@ struct Node {
     /// Learner: the epoch of the LEADERINFO read on each connection.
     leader_info: BTreeMap<ConnId, i64>,
     restart_pending: bool,
+    /// Since when this serving leader cannot reach a quorum of voters.
+    cut_off_since: Option<u64>,
     /// The last zxid committed in this incarnation (commits come in order).
     last_commit: Zxid,
 }
@@ -150,6 +161,10 @@ pub struct World {
     last_sent: Vec<Vec<Option<Notification>>>,
     /// Cut links (unordered pairs), counted: partitions may overlap.
     cut: BTreeMap<(usize, usize), u32>,
+    /// Silently partitioned links (packets dropped, no reset): until when.
+    /// TCP keeps retransmitting, so what is sent arrives after that, if its
+    /// connection is still open then.
+    silent: BTreeMap<(usize, usize), u64>,
     /// Slow links: extra delay until a time.
     slow: BTreeMap<(usize, usize), (u64, u64)>,
     conns: BTreeMap<ConnId, ConnEnd>,
@@ -160,6 +175,8 @@ pub struct World {
     checker: Checker,
     counts: Counts,
     steps: u64,
+    /// Steps taken at the current instant.
+    steps_now: u64,
     trace_hash: u64,
     trace_ring: VecDeque<String>,
 }
@@ -233,6 +250,7 @@ impl World {
                 conns: BTreeSet::new(),
                 leader_info: BTreeMap::new(),
                 restart_pending: false,
+                cut_off_since: None,
                 last_commit: 0,
             })
             .collect();
@@ -258,6 +276,7 @@ impl World {
             election_tail_ms: vec![vec![0; total]; total],
             last_sent: vec![vec![None; total]; total],
             cut: BTreeMap::new(),
+            silent: BTreeMap::new(),
             slow: BTreeMap::new(),
             conns: BTreeMap::new(),
             next_conn: 1,
@@ -267,6 +286,7 @@ impl World {
             checker,
             counts: Counts::default(),
             steps: 0,
+            steps_now: 0,
             trace_hash: 0,
             trace_ring: VecDeque::new(),
             config,
@@ -285,8 +305,12 @@ impl World {
         let first_write = self.client_rng.range(50, 200);
         self.schedule(first_write, Event::Client);
         self.schedule(self.heal_ms, Event::Heal);
+        self.schedule(LEADER_WATCH_MS, Event::LeaderWatch);
         let deadline = self.heal_ms + self.config.quiesce_deadline_ms;
         while let Some(((at, _), event)) = self.queue.pop_first() {
+            if at != self.now {
+                self.steps_now = 0;
+            }
             self.now = at;
             if self.now > deadline {
                 let why = self.converged().err().unwrap_or_default();
@@ -300,6 +324,12 @@ impl World {
             }
             if self.steps > STEPS_MAX {
                 return Err(self.violation("liveness", format!("over {STEPS_MAX} steps")));
+            }
+            if self.steps_now > STEPS_PER_INSTANT_MAX {
+                return Err(self.violation(
+                    "liveness",
+                    format!("livelock: over {STEPS_PER_INSTANT_MAX} steps at one instant"),
+                ));
             }
             if let Event::Check = event {
                 match self.converged() {
@@ -353,6 +383,13 @@ impl World {
         self.cut.get(&pair(a, b)).is_some_and(|count| *count > 0)
     }
 
+    fn silent_until(&self, a: usize, b: usize) -> Option<u64> {
+        self.silent
+            .get(&pair(a, b))
+            .copied()
+            .filter(|until| *until > self.now)
+    }
+
     fn index_of(&self, sid: Sid) -> Option<usize> {
         self.nodes.iter().position(|node| node.sid == sid)
     }
@@ -369,6 +406,9 @@ impl World {
             if *until > self.now {
                 delay += extra;
             }
+        }
+        if let Some(until) = self.silent_until(a, b) {
+            delay += until - self.now;
         }
         delay
     }
@@ -440,8 +480,14 @@ impl World {
                     self.refresh_link(a, b)?;
                 }
             }
+            Event::SilentEnd { links } => {
+                for (a, b) in links {
+                    self.refresh_link(a, b)?;
+                }
+            }
             Event::Heal => self.heal()?,
             Event::Check => {}
+            Event::LeaderWatch => self.leader_watch()?,
         }
         Ok(())
     }
@@ -457,6 +503,7 @@ impl World {
         let kind = input_kind(&input);
         let actions = zab.step(input);
         self.steps += 1;
+        self.steps_now += 1;
         self.trace_hash = mix(mix(mix(self.trace_hash, self.now), node as u64), kind);
         self.trace_hash = mix(self.trace_hash, actions.len() as u64);
         if let Some(input_text) = input_text {
@@ -937,7 +984,10 @@ impl World {
     }
 
     fn election_link_up(&mut self, a: usize, b: usize) -> Result<(), Violation> {
-        let possible = self.alive(a) && self.alive(b) && !self.is_cut(a, b);
+        let possible = self.alive(a)
+            && self.alive(b)
+            && !self.is_cut(a, b)
+            && self.silent_until(a, b).is_none();
         let link = self.links.entry((a, b)).or_default();
         link.pending = false;
         if !possible || link.up {
@@ -1085,6 +1135,21 @@ impl World {
     }
 
     fn connect(&mut self, node: usize, target: usize) -> Result<(), Violation> {
+        if self.silent_until(node, target).is_some() {
+            // The SYN is dropped: the connect times out.
+            let conn = self.new_conn_id();
+            let incarnation = self.nodes[node].incarnation;
+            let timeout = self.net_rng.range(50, 300);
+            self.schedule(
+                timeout,
+                Event::Feed {
+                    node,
+                    incarnation,
+                    input: Input::QuorumClosed(conn),
+                },
+            );
+            return Ok(());
+        }
         let accepting = self.alive(target)
             && !self.is_cut(node, target)
             && self.nodes[target]
@@ -1302,17 +1367,32 @@ impl World {
                         links.push(pair(a, b));
                     }
                 }
-                if !links.is_empty() {
+                let duration = self
+                    .fault_rng
+                    .range(100, 2500)
+                    .min(self.heal_ms - self.now)
+                    .max(1);
+                if links.is_empty() {
+                } else if self.fault_rng.chance(50) {
+                    // Silent: connections stay open and stall.
+                    self.counts.silent_partitions += 1;
+                    let until = self.now + duration;
+                    for link in &links {
+                        let entry = self.silent.entry(*link).or_insert(0);
+                        *entry = (*entry).max(until);
+                    }
+                    self.schedule(duration, Event::SilentEnd { links });
+                } else {
+                    // Reset: connections die, new ones are refused.
                     self.counts.partitions += 1;
+                    for link in &links {
+                        *self.cut.entry(*link).or_insert(0) += 1;
+                    }
+                    for (a, b) in links.clone() {
+                        self.refresh_link(a, b)?;
+                    }
+                    self.schedule(duration, Event::Uncut { links });
                 }
-                for link in &links {
-                    *self.cut.entry(*link).or_insert(0) += 1;
-                }
-                for (a, b) in links.clone() {
-                    self.refresh_link(a, b)?;
-                }
-                let duration = self.fault_rng.range(100, 2500);
-                self.schedule(duration, Event::Uncut { links });
             }
             _ => {
                 // A slow link for a while.
@@ -1328,9 +1408,60 @@ impl World {
         Ok(())
     }
 
+    /// A leader cut off from a quorum of voters must stop serving in time.
+    /// ZooKeeper's leader counts a learner as synced while it was heard
+    /// from within syncLimit ticks — or, for a learner still syncing,
+    /// within initLimit + syncLimit ticks of its connecting — and steps
+    /// down when the synced ones are no quorum. Allowed: (initLimit +
+    /// syncLimit + 3) ticks.
+    fn leader_watch(&mut self) -> Result<(), Violation> {
+        self.schedule(LEADER_WATCH_MS, Event::LeaderWatch);
+        let quorum = self.voters / 2 + 1;
+        let allowed_ms =
+            (self.config.init_limit + self.config.sync_limit + 3) * self.config.tick_ms;
+        for leader in 0..self.nodes.len() {
+            if !matches!(self.nodes[leader].serving, Some((Role::Leading, _, _))) {
+                if let Some(since) = self.nodes[leader].cut_off_since.take() {
+                    if self.alive(leader) {
+                        self.counts.cut_off_leaders += 1;
+                        let took = self.now - since;
+                        self.counts.cut_off_stop_ms_max = self.counts.cut_off_stop_ms_max.max(took);
+                    }
+                }
+                continue;
+            }
+            let reachable = (0..self.nodes.len())
+                .filter(|&voter| {
+                    !self.nodes[voter].observer
+                        && self.alive(voter)
+                        && (voter == leader
+                            || (!self.is_cut(leader, voter)
+                                && self.silent_until(leader, voter).is_none()))
+                })
+                .count();
+            if reachable >= quorum {
+                self.nodes[leader].cut_off_since = None;
+                continue;
+            }
+            let since = *self.nodes[leader].cut_off_since.get_or_insert(self.now);
+            if self.now - since > allowed_ms {
+                let sid = self.nodes[leader].sid;
+                return Err(self.violation(
+                    "cut-off leader stops",
+                    format!(
+                        "n{sid} still serves as leader {} ms after losing its quorum (allowed {allowed_ms} ms)",
+                        self.now - since
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn heal(&mut self) -> Result<(), Violation> {
         self.healed = true;
         self.cut.clear();
+        self.silent.clear();
         self.slow.clear();
         let total = self.nodes.len();
         for node in 0..total {
