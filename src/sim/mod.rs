@@ -27,8 +27,12 @@
 //!   random delay (mostly 1–8 ms, sometimes 20–150 ms, more on a slow
 //!   link); different connections reorder freely. `Close` delivers a FIN
 //!   after what was sent. Loss happens only with the connection: a reset,
-//!   a partition or a crash closes both ends at once, drops what was in
-//!   flight and reports `QuorumClosed` to both owners.
+//!   a resetting partition or a crash closes both ends at once, drops what
+//!   was in flight and reports `QuorumClosed` to both owners. A *silent*
+//!   partition (packets dropped, no reset) closes nothing: everything sent
+//!   across it, on either port, stalls and arrives after it ends (TCP
+//!   retransmits) if its connection is still open then, and new
+//!   connections across it time out.
 //! - **Disk** per node: the epoch files (durable when written), one
 //!   snapshot (durable) and a txn log with a durable prefix. `Append` adds
 //!   to the unflushed tail; `Flush` completes after a random delay (in
@@ -50,9 +54,10 @@
 //! - **Faults** during the first `fault_phase_ms`: crashes (a leader half
 //!   the time) with restarts 20–1500 ms later, connection resets, dropped
 //!   election links, partitions (the leader cut from everyone, a random
-//!   split, one link) for 0.1–2.5 s, slow links, and message stalls. Then
-//!   everything heals, every server restarts, and the run goes on until the
-//!   ensemble is quiescent or `quiesce_deadline_ms` passes.
+//!   split, one link; resetting or silent) for 0.1–2.5 s, slow links, and
+//!   message stalls. Then everything heals, every server restarts, and the
+//!   run goes on until the ensemble is quiescent or `quiesce_deadline_ms`
+//!   passes.
 //!
 //! # Invariants, checked at every step
 //!
@@ -80,6 +85,13 @@
 //!    that by the deadline is a `liveness` failure.
 //! 5. Epochs: acceptedEpoch ≥ currentEpoch in the files and in `status()`,
 //!    and neither file ever goes back.
+//! 6. A serving leader that cannot reach a quorum of voters (crashes,
+//!    partitions) stops serving within initLimit + syncLimit + 3 ticks
+//!    (ZooKeeper counts a learner still syncing as synced for initLimit +
+//!    syncLimit ticks, one in the broadcast for syncLimit).
+//! 7. Liveness: no more than 100,000 steps at one simulated instant (a
+//!    state machine and its host answering each other forever), and
+//!    quiescence (4) by the deadline.
 //!
 //! With `protocol_checks` (the default) the persistence order of
 //! ZooKeeper 3.8.5 is checked on what learners send: ACKEPOCH only after
