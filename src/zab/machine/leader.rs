@@ -527,6 +527,15 @@ impl Leader {
                     return Ok(());
                 };
                 match kind {
+                    Some(PacketType::Ack)
+                        if packet.zxid == zxid0 && self.phase == Phase::NewLeaderAcks =>
+                    {
+                        // A NEWLEADER ACK that came late: ZooKeeper 3.8.0
+                        // followers may ACK a proposal first, which the
+                        // leader takes as their (wrong) NEWLEADER ACK.
+                        self.newleader_acks.insert(sid);
+                        return self.check_newleader_quorum(core, election);
+                    }
                     Some(PacketType::Ack) => {
                         if let Some(unacked) = h.unacked.as_mut() {
                             unacked.retain(|&z, _| z > packet.zxid);

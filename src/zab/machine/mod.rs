@@ -16,6 +16,8 @@ mod leader;
 mod learner;
 
 #[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeSet;

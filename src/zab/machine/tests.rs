@@ -124,6 +124,11 @@ struct Net {
     next_conn: ConnId,
     /// Links cut: (a, b) with a < b.
     cut: BTreeSet<(Sid, Sid)>,
+    /// Servers played by the test itself: what is sent to them is kept
+    /// here instead of delivered.
+    tapped: BTreeMap<Sid, Vec<Input>>,
+    /// Payloads proposed with `propose_payloads` (others are `payload(z)`).
+    payloads: BTreeMap<Zxid, Bytes>,
 }
 
 impl Net {
@@ -158,6 +163,8 @@ impl Net {
             conns: BTreeMap::new(),
             next_conn: 1,
             cut: BTreeSet::new(),
+            tapped: BTreeMap::new(),
+            payloads: BTreeMap::new(),
         };
         let sids: Vec<Sid> = net.nodes.keys().copied().collect();
         for &a in &sids {
@@ -174,7 +181,7 @@ impl Net {
     }
 
     fn linked(&self, a: Sid, b: Sid) -> bool {
-        let up = |s: Sid| self.nodes.get(&s).is_some_and(|n| n.up);
+        let up = |s: Sid| self.nodes.get(&s).is_some_and(|n| n.up) || self.tapped.contains_key(&s);
         up(a) && up(b) && !self.cut.contains(&(a.min(b), a.max(b)))
     }
 
@@ -188,6 +195,10 @@ impl Net {
     }
 
     fn deliver(&mut self, to: Sid, input: Input) {
+        if let Some(tap) = self.tapped.get_mut(&to) {
+            tap.push(input);
+            return;
+        }
         let Some(node) = self.nodes.get_mut(&to) else {
             return;
         };
@@ -290,7 +301,12 @@ impl Net {
             }
             Action::Close { conn } => self.close(conn),
             Action::Commit { zxid, payload: p } => {
-                assert_eq!(p, payload(zxid), "commit payload");
+                let expected = self
+                    .payloads
+                    .get(&zxid)
+                    .cloned()
+                    .unwrap_or_else(|| payload(zxid));
+                assert_eq!(p, expected, "commit payload");
                 let node = self.node(me);
                 let last = node.state.last().copied().unwrap_or(0);
                 if zxid > last {
@@ -369,22 +385,29 @@ impl Net {
     }
 
     fn propose(&mut self, count: usize) -> Vec<Zxid> {
+        self.propose_payloads((0..count).map(|_| None).collect())
+    }
+
+    /// Proposes one txn per entry, with that payload or `payload(zxid)`.
+    fn propose_payloads(&mut self, payloads: Vec<Option<Bytes>>) -> Vec<Zxid> {
         let leader = self.leader();
         let node = self.node(leader);
         let (_, epoch) = node.serving.expect("leader serves");
         let mut zxids = Vec::new();
-        for _ in 0..count {
+        for given in payloads {
             let node = self.node(leader);
             let zxid = make_zxid(epoch, node.next_counter);
             node.next_counter += 1;
             zxids.push(zxid);
-            self.queue.push_back((
-                leader,
-                Input::Propose {
-                    zxid,
-                    payload: payload(zxid),
-                },
-            ));
+            let payload = match given {
+                Some(p) => {
+                    self.payloads.insert(zxid, p.clone());
+                    p
+                }
+                None => payload(zxid),
+            };
+            self.queue
+                .push_back((leader, Input::Propose { zxid, payload }));
         }
         self.run();
         zxids
@@ -996,4 +1019,122 @@ fn epochs_on_status_are_the_ones_persisted() {
             status.current_epoch
         );
     }
+}
+
+// ------------------------------------------- against ZooKeeper's bytes
+
+/// The recorded ZooKeeper leader (`tests/fixtures/zab/zk-3.8.0/diff`),
+/// replayed with paddock as the leader: server 2 leads servers 1 (paddock)
+/// and 3 (this test, sending what the recording's follower sent). Every
+/// packet server 3 gets is the one ZooKeeper's leader sent, byte for byte.
+#[test]
+fn as_the_leader_of_a_follower_we_send_what_zookeepers_leader_sent() {
+    use super::fixture_tests::{encode, messages, notification, packet_at_front};
+    let all = messages("diff");
+    let file = |part: &str| -> Vec<u8> {
+        all.iter()
+            .find(|(name, _)| name.contains(part))
+            .unwrap_or_else(|| panic!("{part}"))
+            .1
+            .clone()
+    };
+    let packet = |part: &str| packet_at_front(&file(part)).0;
+    let config_text = notification(&file("06-notification")).config.unwrap();
+    let mut net = Net::new(&[1, 2, 3], &[], &[], 500);
+    for node in net.nodes.values_mut() {
+        node.cfg.quorum_config = config_text.clone();
+        node.zab = Zab::new(node.cfg.clone(), node.disk.durable(500));
+    }
+    net.node(3).up = false;
+    net.tapped.insert(3, Vec::new());
+    net.settle();
+    assert_eq!(net.leader(), 2);
+    let data = |part: &str| Some(packet(part).data.unwrap());
+    net.propose_payloads(vec![None, None, None, None, data("15-q"), data("17-q")]);
+
+    // Server 3 connects to the leader's quorum port.
+    net.conns.insert(1001, (3, 2, 1002));
+    net.conns.insert(1002, (2, 3, 1001));
+    net.queue.push_back((2, Input::QuorumConnected(1002)));
+    net.run();
+    let from_3 = |net: &mut Net, part: &str| {
+        let packet = packet_at_front(&file(part)).0;
+        net.queue
+            .push_back((2, Input::Packet { conn: 1002, packet }));
+        net.run();
+    };
+    let to_3 = |net: &mut Net| -> Vec<Vec<u8>> {
+        std::mem::take(net.tapped.get_mut(&3).unwrap())
+            .into_iter()
+            .filter_map(|input| match input {
+                Input::Packet { conn: 1001, packet } => Some(encode(&packet)),
+                _ => None,
+            })
+            .collect()
+    };
+    to_3(&mut net);
+    let expect = |got: Vec<Vec<u8>>, parts: &[&str]| {
+        let want: Vec<Vec<u8>> = parts.iter().map(|p| file(p)).collect();
+        assert_eq!(got, want, "packets to server 3, expected {parts:?}");
+    };
+    from_3(&mut net, "11-q-to-leader-FOLLOWERINFO");
+    expect(to_3(&mut net), &["12-q-from-leader-LEADERINFO"]);
+    from_3(&mut net, "13-q-to-leader-ACKEPOCH");
+    expect(
+        to_3(&mut net),
+        &[
+            "14-q",
+            "15-q",
+            "16-q",
+            "17-q",
+            "18-q",
+            "19-q-from-leader-NEWLEADER",
+        ],
+    );
+    from_3(&mut net, "20-q-to-leader-ACK-newleader");
+    expect(to_3(&mut net), &["21-q-from-leader-UPTODATE"]);
+    from_3(&mut net, "22-q-to-leader-ACK-uptodate");
+    expect(to_3(&mut net), &[]);
+    for (proposal, ack, commit) in [
+        ("23-q", "24-q", "25-q"),
+        ("26-q", "27-q", "28-q"),
+        ("29-q", "30-q", "31-q"),
+        ("32-q", "33-q", "34-q"),
+    ] {
+        net.propose_payloads(vec![data(proposal)]);
+        // Server 1 (paddock) acks at once: the leader commits.
+        expect(to_3(&mut net), &[proposal, commit]);
+        from_3(&mut net, ack);
+        expect(to_3(&mut net), &[]);
+    }
+    net.advance(TICK_MS / 2);
+    let pings = to_3(&mut net);
+    assert!(!pings.is_empty());
+    assert!(pings.iter().all(|p| *p == file("35-q-from-leader-PING")));
+    from_3(&mut net, "36-q-to-leader-PING");
+    from_3(&mut net, "37-q-to-leader-REQUEST");
+    let request = packet("37-q-to-leader-REQUEST");
+    assert!(net.actions(2).contains(&Action::Deliver {
+        from: 3,
+        packet: request
+    }));
+    net.propose_payloads(vec![data("38-q")]);
+    expect(to_3(&mut net), &["38-q", "40-q"]);
+    from_3(&mut net, "39-q");
+    from_3(&mut net, "41-q-to-leader-REVALIDATE");
+    assert!(net.actions(2).contains(&Action::Deliver {
+        from: 3,
+        packet: packet("41-q-to-leader-REVALIDATE")
+    }));
+    net.queue.push_back((
+        2,
+        Input::SendToLearner {
+            sid: 3,
+            packet: packet("42-q-from-leader-REVALIDATE"),
+        },
+    ));
+    net.run();
+    expect(to_3(&mut net), &["42-q-from-leader-REVALIDATE"]);
+    let status = net.nodes[&2].zab.status();
+    assert!(status.learners.iter().any(|l| l.sid == 3 && l.synced));
 }
