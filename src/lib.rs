@@ -17,6 +17,9 @@ pub mod ops;
 pub mod protocol;
 pub mod server;
 pub mod sessions;
+/// The deterministic simulator that runs the real `zab` state machine over a
+/// simulated network and disk; never used by the server.
+pub mod sim;
 pub mod storage;
 pub mod txn;
 pub mod zab;
