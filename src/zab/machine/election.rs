@@ -395,26 +395,6 @@ impl Election {
         if changed {
             self.round.as_mut()?.finalize_at_ms = None;
             self.send_notifications(core);
-        } else {
-            // paddock's addition: a peer of this round that proposes a worse
-            // leader hears our better proposal now, instead of at our next
-            // resend (up to a notification interval later). When both lose
-            // their leader at once, each has just sent its own vote and
-            // neither would resend for 200 ms. A duplicate notification is
-            // harmless to any FastLeaderElection peer; an equal vote gets no
-            // reply, so this cannot ping-pong.
-            let mine = self.round.as_ref()?.proposal;
-            if Self::better(core, mine, theirs) {
-                let reply = Self::notification(
-                    core,
-                    PeerState::Looking,
-                    mine.leader,
-                    mine.zxid,
-                    self.logicalclock,
-                    mine.epoch,
-                );
-                core.out.push(Action::SendElection { to: from, n: reply });
-            }
         }
         self.round.as_mut()?.recvset.insert(
             from,

@@ -601,6 +601,13 @@ impl Leader {
         for old in duplicates {
             self.drop_handler(core, old);
         }
+        // A learner that registers again may be told to TRUNC the very
+        // proposals it ACKed on its earlier connection: those ACKs no longer
+        // say the txn is on its disk (found by the simulator, seed 5000215
+        // of the 5-voter run).
+        for p in self.outstanding.values_mut() {
+            p.acks.remove(&sid);
+        }
         let voter = core.voters.contains(&sid);
         let accepted = epoch_of(packet.zxid);
         let Some(h) = self.handlers.get_mut(&conn) else {
