@@ -450,7 +450,37 @@ fn stop_shards(
             Err(e) => log::error!("shard failed: {e}"),
         }
     }
+    wake_stranded_accepts(shared);
     close_orphaned_client_sockets(shared.config.client_port);
+}
+
+/// On a blocking listener, io_uring runs an accept in a kernel worker that
+/// sleeps in accept(2); when the shard's executor stops, such a worker can
+/// outlive it and swallow the next client's connection long after. Connect
+/// to our own client port a few times so that any stranded accept takes one
+/// of these instead, then let the orphan sweep close what they accepted.
+/// Connections no worker takes wait in the backlog and are answered (and
+/// closed) like any other.
+fn wake_stranded_accepts(shared: &Shared) {
+    let port = shared.config.client_port;
+    let address = match shared.config.client_port_address.as_deref() {
+        Some(host) if host != "0.0.0.0" && host != "::" => match resolve(host, port) {
+            Ok(address) => address,
+            Err(_) => return,
+        },
+        _ => SocketAddr::from(([127, 0, 0, 1], port)),
+    };
+    let mut probes = Vec::new();
+    for _ in 0..4 * shared.cores.len() {
+        if let Ok(stream) =
+            std::net::TcpStream::connect_timeout(&address, Duration::from_millis(50))
+        {
+            probes.push(stream);
+        }
+    }
+    // Give a woken worker a moment to finish its accept.
+    std::thread::sleep(Duration::from_millis(5));
+    drop(probes);
 }
 
 /// An io_uring accept still in flight when a shard's executor stops can
