@@ -917,6 +917,19 @@ pub fn parse_server_entry(id: u64, value: &str) -> Result<ServerEntry, String> {
         Some(client) => match client.rsplit_once(':') {
             Some((address, p)) => {
                 let address = address.trim_start_matches('[').trim_end_matches(']').trim();
+                // What is left must be a host name or an IP literal (as
+                // ZooKeeper's InetSocketAddress would need): no brackets or
+                // blanks inside (found by fuzzing: `[\t[1:2` did not read
+                // back as it rendered).
+                if address.is_empty()
+                    || address
+                        .chars()
+                        .any(|c| c == '[' || c == ']' || c.is_whitespace())
+                {
+                    return Err(format!(
+                        "client address '{address}' is not a host name or IP address"
+                    ));
+                }
                 (Some(address.to_string()), Some(port(p, "client port")?))
             }
             None => (None, Some(port(client, "client port")?)),
