@@ -480,35 +480,19 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         };
         let output = SequencerOutput::Log(to_log.clone());
         let listener = listeners.remove(0);
-        let spin_micros = shared.config.tuning.spin_before_park_micros;
-        let handle = LocalExecutorBuilder::new(Placement::Fixed(core))
-            .name(&format!("paddock-shard-{index}"))
-            .io_memory(IO_MEMORY_BYTES)
-            .spin_before_park(Duration::from_micros(spin_micros))
-            .spawn(move || async move {
-                let args = ShardArgs {
-                    index,
-                    tree,
-                    shared,
-                    to_sequencer,
-                    sequencer_input,
-                    output,
-                    commits,
-                    queries,
-                    listener,
-                    accept_clients: true,
-                };
-                shard_main(args).await
-            })
-            .map_err(|e| ServerError::Executor {
-                core,
-                // The io_uring check ran at start; say again what blocks it
-                // if that is why this executor could not be made.
-                message: match ensure_io_uring() {
-                    Ok(()) => e.to_string(),
-                    Err(why) => format!("{e}; {why}"),
-                },
-            })?;
+        let args = ShardArgs {
+            index,
+            tree,
+            shared,
+            to_sequencer,
+            sequencer_input,
+            output,
+            commits,
+            queries,
+            listener,
+            accept_clients: true,
+        };
+        let handle = spawn_shard(core, args)?;
         executors.push(handle);
     }
     drop(to_sequencer);
@@ -713,6 +697,28 @@ fn wait_for_stop_signal(set: libc::sigset_t) {
         libc::sigwait(&set, &mut signal);
     }
     log::info!("received signal {signal}");
+}
+
+/// Starts one shard's executor, pinned to `cpu`.
+fn spawn_shard(
+    cpu: usize,
+    args: ShardArgs,
+) -> Result<glommio::ExecutorJoinHandle<Result<(), ServerError>>, ServerError> {
+    let spin_micros = args.shared.config.tuning.spin_before_park_micros;
+    LocalExecutorBuilder::new(Placement::Fixed(cpu))
+        .name(&format!("paddock-shard-{}", args.index))
+        .io_memory(IO_MEMORY_BYTES)
+        .spin_before_park(Duration::from_micros(spin_micros))
+        .spawn(move || async move { shard_main(args).await })
+        .map_err(|e| ServerError::Executor {
+            core: cpu,
+            // The io_uring check ran at start; say again what blocks it
+            // if that is why this executor could not be made.
+            message: match ensure_io_uring() {
+                Ok(()) => e.to_string(),
+                Err(why) => format!("{e}; {why}"),
+            },
+        })
 }
 
 struct ShardArgs {

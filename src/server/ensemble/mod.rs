@@ -31,7 +31,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::auth::enforce::AuthEnforcement;
 use crate::config::{Config, PeerRole};
@@ -46,9 +45,9 @@ use self::quorum_port::QuorumPort;
 use super::log_core::LogStats;
 use super::stats::Stats;
 use super::{
-    bind_client_listeners, client_address, load_sasl_users, recover, shard_cores, shard_main,
+    bind_client_listeners, client_address, load_sasl_users, recover, shard_cores, spawn_shard,
     EnsembleView, Recovered, SequencerOutput, ServerError, ShardArgs, ShardCounter, ShardQuery,
-    Shared, IO_MEMORY_BYTES,
+    Shared,
 };
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, ServerError> {
@@ -597,30 +596,19 @@ fn start_shards(
         // leaderServes=no: the leader takes no client connections.
         let accept_clients = role != crate::zab::Role::Leading || shared.config.leader_serves;
         let queries = queries[index].clone();
-        let spin_micros = shared.config.tuning.spin_before_park_micros;
-        let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
-            .name(&format!("paddock-shard-{index}"))
-            .io_memory(IO_MEMORY_BYTES)
-            .spin_before_park(Duration::from_micros(spin_micros))
-            .spawn(move || async move {
-                let args = ShardArgs {
-                    index,
-                    tree,
-                    shared,
-                    to_sequencer,
-                    sequencer_input,
-                    output,
-                    commits,
-                    queries,
-                    listener,
-                    accept_clients,
-                };
-                shard_main(args).await
-            })
-            .map_err(|e| ServerError::Executor {
-                core: cpu,
-                message: e.to_string(),
-            })?;
+        let args = ShardArgs {
+            index,
+            tree,
+            shared,
+            to_sequencer,
+            sequencer_input,
+            output,
+            commits,
+            queries,
+            listener,
+            accept_clients,
+        };
+        let handle = spawn_shard(cpu, args)?;
         handles.push(handle);
     }
     log::info!(
