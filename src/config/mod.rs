@@ -883,6 +883,7 @@ pub fn parse_server_entry(id: u64, value: &str) -> Result<ServerEntry, String> {
     }
     let (host, rest) = split_host(server_part)
         .ok_or_else(|| format!("expected host:quorumPort:electionPort[:role], got '{value}'"))?;
+    check_host(host, "server address")?;
     let fields: Vec<&str> = rest.split(':').collect();
     if fields.len() < 2 || fields.len() > 3 {
         return Err(format!(
@@ -917,19 +918,7 @@ pub fn parse_server_entry(id: u64, value: &str) -> Result<ServerEntry, String> {
         Some(client) => match client.rsplit_once(':') {
             Some((address, p)) => {
                 let address = address.trim_start_matches('[').trim_end_matches(']').trim();
-                // What is left must be a host name or an IP literal (as
-                // ZooKeeper's InetSocketAddress would need): no brackets or
-                // blanks inside (found by fuzzing: `[\t[1:2` did not read
-                // back as it rendered).
-                if address.is_empty()
-                    || address
-                        .chars()
-                        .any(|c| c == '[' || c == ']' || c.is_whitespace())
-                {
-                    return Err(format!(
-                        "client address '{address}' is not a host name or IP address"
-                    ));
-                }
+                check_host(address, "client address")?;
                 (Some(address.to_string()), Some(port(p, "client port")?))
             }
             None => (None, Some(port(client, "client port")?)),
@@ -947,6 +936,21 @@ pub fn parse_server_entry(id: u64, value: &str) -> Result<ServerEntry, String> {
 }
 
 /// Split `host:rest` or `[v6]:rest`.
+/// A host in a `server.N` line must be a host name or an IP literal (what
+/// ZooKeeper's `InetSocketAddress` would need): not empty, no brackets,
+/// blanks or control characters inside. Found by fuzzing, twice: a host
+/// such as `[$\x01` or `\t[1` did not read back as it was rendered.
+fn check_host(host: &str, what: &str) -> Result<(), String> {
+    if host.is_empty()
+        || host
+            .chars()
+            .any(|c| c == '[' || c == ']' || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!("{what} '{}' is not a host name or IP address", host.escape_debug()));
+    }
+    Ok(())
+}
+
 fn split_host(text: &str) -> Option<(&str, &str)> {
     if let Some(bracketed) = text.strip_prefix('[') {
         let (host, rest) = bracketed.split_once(']')?;

@@ -712,6 +712,17 @@ fn server_lines() {
     // so a rendered entry reads back the same.
     let entry = parse_server_entry(1, "zk3:2888:3889:observer;[\t>1:2").unwrap();
     assert_eq!(entry.client_address.as_deref(), Some(">1"));
+    // Found by fuzz/quorum_text again: a server host with a bracket or a
+    // control character inside rendered as something that did not parse.
+    assert!(parse_server_entry(2, "[[$\u{1}\u{3}]:2888:3888;u").is_err());
+    assert!(parse_server_entry(2, "[a\u{1}b]:2888:3888").is_err());
+    assert!(parse_server_entry(2, "[]:2888:3888").is_err());
+    for line in ["zk1:2888:3888", "[fe80::1%eth0]:2888:3888;[::1]:2181"] {
+        let entry = parse_server_entry(6, line).unwrap();
+        let text = crate::config::quorum_config_text(std::slice::from_ref(&entry), 0);
+        let value = text.lines().next().unwrap().split_once('=').unwrap().1;
+        assert_eq!(parse_server_entry(6, value).unwrap(), entry, "{line} → {value}");
+    }
     assert!(parse_server_entry(5, "h:2888").is_err());
     assert!(parse_server_entry(5, "h:2888:3888:leader").is_err());
     assert!(parse_server_entry(5, "h:x:3888").is_err());
