@@ -31,7 +31,9 @@ acknowledgement, and until `srvr` on a survivor said Mode: leader.
 
 Env: DURATION (10), WARMUP (2), SESSIONS (9 = 3 per server), INFLIGHT (16),
 DATA_BYTES (1024), WORKLOADS ("set-1x1 get-1x1 set-sat get-sat create-sat"),
-PADDOCK_BIN, LOADGEN, ZKSERVER, BENCH_TMP, PORT_BASE, KEEP=1 (keep data dirs).
+PADDOCK_BIN, LOADGEN, ZKSERVER, PADDOCK_CFG (extra zoo.cfg lines for paddock
+servers, ";"-separated; "{i}" is the server id, "{i%cpus}" (id-1) mod the CPU count), BENCH_TMP, PORT_BASE, KEEP=1 (keep data dirs), PERF_DIR (perf record
+-g of the servers for 5 s of each run, into PERF_DIR/KIND-RUN.perf.data).
 Every wait has a deadline; progress goes to stderr.
 """
 import json
@@ -114,6 +116,11 @@ class Ensemble:
                 f.write("tickTime=2000\ninitLimit=10\nsyncLimit=5\n")
                 f.write("dataDir=%s/data\nclientPort=%d\n" % (d, self.client[i]))
                 f.write("maxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n")
+                extra = os.environ.get("PADDOCK_CFG", "") if kind == "paddock" else ""
+                for line in extra.split(";"):
+                    if line.strip():
+                        f.write(line.strip().replace("{i}", str(i)).replace(
+                            "{i%cpus}", str((i - 1) % os.cpu_count())) + "\n")
                 for j in self.ids:
                     f.write("server.%d=127.0.0.1:%d:%d\n" % (j, self.quorum[j], self.election[j]))
 
@@ -249,6 +256,7 @@ def run_loadgen(ens, name, flags, out_json):
         f.write(" ".join(cmd) + "\n")
     pids = [ens.pid(i) for i in ens.ids]
     c0 = c1 = None
+    perf = None
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     timer = threading.Timer(int(os.environ.get("DURATION", "10")) + 180, p.kill)
     timer.start()
@@ -256,12 +264,16 @@ def run_loadgen(ens, name, flags, out_json):
         for line in p.stdout:
             if " measure]" in line and c0 is None:
                 c0 = sum(cpu_ticks(x) for x in pids)
+                if os.environ.get("PERF_DIR"):
+                    perf = start_perf(pids, os.path.join(os.environ["PERF_DIR"], "%s-%s.perf.data" % (ens.kind, name)))
             if "   drain]" in line and c1 is None:
                 c1 = sum(cpu_ticks(x) for x in pids)
             lf.write(line)
             sys.stderr.write("    " + line)
     rc = p.wait()
     timer.cancel()
+    if perf is not None:
+        perf.wait(30)
     if c1 is None:
         c1 = sum(cpu_ticks(x) for x in pids)
     if rc != 0 or not os.path.exists(out_json):
@@ -277,6 +289,19 @@ def run_loadgen(ens, name, flags, out_json):
     with open(out_json, "w") as f:
         json.dump(r, f, indent=2)
     return r
+
+
+def start_perf(pids, out):
+    """PERF_DIR set: `perf record -g` of the three servers for 5 s from the
+    start of the measured window (software cpu-clock: no PMU in a VM). Read
+    with `perf report -i OUT --sort pid,comm` and the like; PERF_CALL_GRAPH=dwarf
+    for stacks through libc (the default, fp, stops at libc's frames)."""
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    log("perf record of pids %s into %s" % (pids, out))
+    return subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "999",
+                             "--call-graph", os.environ.get("PERF_CALL_GRAPH", "fp"),
+                             "-p", ",".join(str(x) for x in pids), "-o", out, "--", "sleep", "5"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def fmt_us(v):

@@ -46,6 +46,8 @@ use super::quorum_port::QuorumPort;
 /// What reaches the consensus thread.
 pub enum CoreInput {
     Zab(Input),
+    /// Several, in order (one read's packets from a quorum connection).
+    ZabMany(Vec<Input>),
     /// Leader: txns and in-order answers from the sequencer.
     Sequenced(Vec<CommitItem>),
     /// Learner: what shards would ask a sequencer.
@@ -307,6 +309,11 @@ impl Core {
                     self.connecting.remove(conn);
                 }
                 self.step(input)
+            }
+            CoreInput::ZabMany(inputs) => {
+                for input in inputs {
+                    self.handle(CoreInput::Zab(input));
+                }
             }
             CoreInput::Sequenced(items) => self.sequenced(items),
             CoreInput::Shard(request) => self.forward_for_shard(request),
