@@ -1,8 +1,11 @@
 //! One log segment file, behind a small trait so that the log logic
-//! (`log.rs`) does not know whether bytes reach the disk through a shared
-//! memory mapping or through O_DIRECT writes. Only the mmap backend exists;
-//! DESIGN.md asks for the seam so a `DmaFile`/O_DIRECT backend can be measured
-//! against it later.
+//! (`txn_log.rs`) does not know how bytes reach the disk. Two backends:
+//!
+//! * [`FileSegment`] (the log's default): records are gathered in memory and
+//!   written with one `pwrite` per flush; reads go through a read-only
+//!   mapping. See "Writes: pwrite, not the mapping" in `mod.rs` for why.
+//! * [`MmapSegment`]: records are copied into a shared writable mapping, the
+//!   design's first shape; kept for `cargo bench --bench log`.
 //!
 //! Contract of every backend:
 //! * `create` makes a new file of exactly `len` bytes that are *allocated* on
@@ -20,9 +23,12 @@ use std::io;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use memmap2::{MmapMut, MmapOptions};
+use std::os::unix::fs::FileExt;
+
+use memmap2::{Mmap, MmapMut, MmapOptions};
 
 use super::error::StorageError;
+use super::txn_log::ZEROS;
 
 /// How a backend makes a byte range durable. The mmap backend supports both;
 /// see the measurements in `mod.rs`.
@@ -231,4 +237,267 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| StorageError::io("fsync directory", dir, e))
+}
+
+/// A segment written with `pwrite` and read through a read-only mapping.
+///
+/// Appends are contiguous, so `write_at` gathers them in `pending` (the
+/// bytes from `pending_at` on) and the next `sync_range` writes them in one
+/// `pwrite` before the `fdatasync`: one syscall per flush however many
+/// records it covers. Reads see pending bytes too (they are laid over what
+/// the mapping shows). Dropping a segment writes its pending bytes (not
+/// synced), as the mapping would have left them in the page cache; a crash
+/// loses them, which the log allows for bytes that were never flushed.
+pub struct FileSegment {
+    path: PathBuf,
+    file: File,
+    map: Mmap,
+    len: u64,
+    pending_at: u64,
+    pending: Vec<u8>,
+    /// One past the last byte written in this session (`None` before the
+    /// first write): the log only writes at its end or into zeros past it,
+    /// so everything from here on is zero and may be zero-filled.
+    written_to: Option<u64>,
+    /// Bytes before this were zero-filled ahead of the writes.
+    zeroed_to: u64,
+}
+
+/// Pending bytes are written out once they reach this much, so a long
+/// burst of appends between flushes does not hold unbounded memory.
+const PENDING_BYTES_MAX: usize = 4 << 20;
+/// After a flush, the next this-many bytes past the writes are kept
+/// zero-filled (written, so their extents are no longer "unwritten"), in
+/// steps of `ZERO_STEP_BYTES`.
+const ZERO_AHEAD_BYTES: u64 = 2 << 20;
+const ZERO_STEP_BYTES: u64 = 1 << 20;
+
+fn map_read_only(path: &Path, file: &File, len: u64) -> Result<Mmap, StorageError> {
+    let len_usize = usize::try_from(len).map_err(|_| {
+        StorageError::io(
+            "mmap segment",
+            path,
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "segment larger than address space",
+            ),
+        )
+    })?;
+    // SAFETY: as for `MmapSegment`: the file is owned by this process and is
+    // never truncated below `len` while mapped.
+    unsafe { MmapOptions::new().len(len_usize).map(file) }
+        .map_err(|e| StorageError::io("mmap segment", path, e))
+}
+
+impl FileSegment {
+    fn write_pending(&mut self) -> Result<(), StorageError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.file
+            .write_all_at(&self.pending, self.pending_at)
+            .map_err(|e| StorageError::io("write segment", &self.path, e))?;
+        self.pending_at += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Writes zeros over the next stretch past the writes once the writes
+    /// come within `ZERO_AHEAD_BYTES` of the zeroed part, and starts their
+    /// writeback without waiting for it. A sync of a range over written
+    /// extents is a data flush; over unwritten (fallocate'd) extents it also
+    /// commits the journal that records their conversion, at every sync.
+    /// Zeroing ahead moves that conversion off the flush path, to once per
+    /// step.
+    ///
+    /// A failure here costs only speed (the extents stay unwritten), so it
+    /// is logged, not returned: it must not poison the log.
+    fn zero_ahead(&mut self) {
+        let Some(written_to) = self.written_to else {
+            return;
+        };
+        let from = self.zeroed_to.max(written_to);
+        if from >= written_to + ZERO_AHEAD_BYTES / 2 || from >= self.len {
+            return;
+        }
+        let to = (from + ZERO_STEP_BYTES).min(self.len);
+        let mut at = from;
+        while at < to {
+            let n = (to - at).min(ZEROS.len() as u64) as usize;
+            if let Err(e) = self.file.write_all_at(&ZEROS[..n], at) {
+                log::warn!(
+                    "{}: zero-filling ahead of the log: {e}",
+                    self.path.display()
+                );
+                return;
+            }
+            at += n as u64;
+        }
+        // SAFETY: plain syscall on an open descriptor we own.
+        unsafe {
+            libc::sync_file_range(
+                self.file.as_raw_fd(),
+                from as libc::off64_t,
+                (to - from) as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+        self.zeroed_to = to;
+    }
+
+    fn in_bounds(&self, offset: u64, count: usize) -> bool {
+        offset
+            .checked_add(count as u64)
+            .is_some_and(|end| end <= self.len)
+    }
+}
+
+impl Drop for FileSegment {
+    fn drop(&mut self) {
+        if let Err(e) = self.write_pending() {
+            log::warn!(
+                "{}: unflushed log bytes not written: {e}",
+                self.path.display()
+            );
+        }
+    }
+}
+
+impl LogSegment for FileSegment {
+    fn create(path: &Path, len: u64, _sync: SyncMethod) -> Result<Self, StorageError> {
+        assert!(len > 0, "a segment has at least a header");
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| StorageError::io("create segment", path, e))?;
+        let made = fallocate(&file, 0, len)
+            .map_err(|e| StorageError::io("preallocate segment", path, e))
+            .and_then(|()| map_read_only(path, &file, len));
+        match made {
+            Ok(map) => Ok(FileSegment {
+                path: path.to_path_buf(),
+                file,
+                map,
+                len,
+                pending_at: 0,
+                pending: Vec::new(),
+                written_to: None,
+                zeroed_to: 0,
+            }),
+            Err(e) => {
+                // Leave nothing half-made behind: the log must stay as it was.
+                drop(file);
+                let _ = fs::remove_file(path);
+                Err(e)
+            }
+        }
+    }
+
+    fn open(path: &Path, _sync: SyncMethod) -> Result<Self, StorageError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| StorageError::io("open segment", path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| StorageError::io("stat segment", path, e))?
+            .len();
+        if len == 0 {
+            return Err(StorageError::corrupt(
+                "open segment",
+                path,
+                "empty segment file".to_string(),
+            ));
+        }
+        let map = map_read_only(path, &file, len)?;
+        Ok(FileSegment {
+            path: path.to_path_buf(),
+            file,
+            map,
+            len,
+            pending_at: 0,
+            pending: Vec::new(),
+            written_to: None,
+            zeroed_to: 0,
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn allocated_bytes(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StorageError> {
+        if !self.in_bounds(offset, buf.len()) {
+            return Err(StorageError::corrupt(
+                "read segment",
+                &self.path,
+                format!("read of {} bytes at {offset} past the end", buf.len()),
+            ));
+        }
+        let start = offset as usize;
+        buf.copy_from_slice(&self.map[start..start + buf.len()]);
+        // Lay the bytes not written yet over what the file shows.
+        let end = offset + buf.len() as u64;
+        let pending_end = self.pending_at + self.pending.len() as u64;
+        let from = offset.max(self.pending_at);
+        let to = end.min(pending_end);
+        if from < to {
+            let into = (from - offset) as usize..(to - offset) as usize;
+            let out = (from - self.pending_at) as usize..(to - self.pending_at) as usize;
+            buf[into].copy_from_slice(&self.pending[out]);
+        }
+        Ok(())
+    }
+
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), StorageError> {
+        // The log never writes past the allocated length: that is its invariant.
+        assert!(
+            self.in_bounds(offset, data.len()),
+            "write of {} bytes at {offset} past the segment end",
+            data.len()
+        );
+        if offset != self.pending_at + self.pending.len() as u64 {
+            self.write_pending()?;
+            self.pending_at = offset;
+        }
+        self.pending.extend_from_slice(data);
+        self.written_to = Some(offset + data.len() as u64);
+        if self.pending.len() >= PENDING_BYTES_MAX {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    fn sync_range(&mut self, start: u64, end: u64) -> Result<(), StorageError> {
+        assert!(
+            start <= end && end <= self.allocated_bytes(),
+            "sync range {start}..{end}"
+        );
+        self.write_pending()?;
+        if start == end {
+            return Ok(());
+        }
+        self.file
+            .sync_data()
+            .map_err(|e| StorageError::io("fdatasync", &self.path, e))?;
+        self.zero_ahead();
+        Ok(())
+    }
+
+    fn grow(&mut self, new_len: u64) -> Result<(), StorageError> {
+        let old_len = self.allocated_bytes();
+        assert!(new_len > old_len, "grow to {new_len} from {old_len}");
+        fallocate(&self.file, old_len, new_len - old_len)
+            .map_err(|e| StorageError::io("preallocate segment", &self.path, e))?;
+        self.map = map_read_only(&self.path, &self.file, new_len)?;
+        self.len = new_len;
+        Ok(())
+    }
 }

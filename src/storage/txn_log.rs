@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::StorageError;
-use super::segment::{sync_dir, LogSegment, MmapSegment, SyncMethod};
+use super::segment::{sync_dir, FileSegment, LogSegment, SyncMethod};
 
 /// Magic at the start of every segment file.
 pub const SEGMENT_MAGIC: [u8; 4] = *b"PDLG";
@@ -28,7 +28,7 @@ pub const SEGMENT_BYTES_MAX_DEFAULT: u64 = 1024 * 1024 * 1024;
 pub const SYNC_METHOD_DEFAULT: SyncMethod = SyncMethod::Fdatasync;
 
 const SEGMENT_PREFIX: &str = "log.";
-static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+pub(super) static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
 /// Where the log lives and how its segments are sized.
 #[derive(Clone, Debug)]
@@ -88,8 +88,8 @@ struct SegmentInfo {
     records: u64,
 }
 
-/// The mmap-backed transaction log the server uses.
-pub type TxnLog = TxnLogOn<MmapSegment>;
+/// The transaction log the server uses: `pwrite` segments (see `mod.rs`).
+pub type TxnLog = TxnLogOn<FileSegment>;
 
 /// The log over any segment backend (see `segment.rs`).
 pub struct TxnLogOn<S: LogSegment> {
