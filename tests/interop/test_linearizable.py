@@ -9,7 +9,8 @@ server, asked alone (sync + get), must hold the same final value.
 Randomness comes from one seed, printed at the start; ``LIN_SEED=<n>``
 replays the client and nemesis choices (not the timing). Other knobs:
 LIN_SECS (fault period, default 25), LIN_CLIENTS (5), LIN_KEYS (2),
-LIN_MAX_OPS (ops per client, 2000).
+LIN_MAX_OPS (ops per client, 2000). ``LIN_READS=plain`` drops the sync
+before each read, to see the check fail: plain reads are not linearizable.
 
 A read is ``sync(path)`` then ``get(path)`` on one session: a plain
 ZooKeeper read is only sequentially consistent (a follower may lag), so
@@ -40,6 +41,7 @@ KEYS = int(os.environ.get("LIN_KEYS", "2"))
 MAX_OPS = int(os.environ.get("LIN_MAX_OPS", "2000"))
 OP_TIMEOUT = 5.0          # per request (a read is two)
 SESSION_TIMEOUT = 6.0     # kazoo's read timeout is 2/3 of it: fails over in 4 s
+PLAIN_READS = os.environ.get("LIN_READS") == "plain"
 ROOT = "/lin"
 INITIAL = (b"init", 0)
 
@@ -84,7 +86,8 @@ class Worker(threading.Thread):
         if r < 0.4:
             t0 = time.monotonic()
             try:
-                c.sync_async(path).get(timeout=OP_TIMEOUT)
+                if not PLAIN_READS:
+                    c.sync_async(path).get(timeout=OP_TIMEOUT)
                 data, st = c.get_async(path).get(timeout=OP_TIMEOUT)
             except Exception as e:  # noqa: BLE001 - indeterminate: dropped by the checker
                 self.indeterminate(key, lin.Op(p, lin.READ, status=lin.INFO, invoke=t0), e)
