@@ -22,6 +22,16 @@ On failure the test prints the seed, the nemesis log, the shortest
 non-linearizable prefix's last op with the ops around it, and writes every
 key's full history to ``history-<key>.txt`` in the ensemble directory,
 which the ``ensembles`` fixture keeps along with the server logs.
+
+The reference is not immune: Debian's ZooKeeper 3.8.0 failed this once in
+24 runs (partitions, 3 servers, LIN_SEED=276286765; timing-dependent, its
+replay passed). A restarted follower was DIFF-synced by a new leader, acked
+NEWLEADER with a zxid from the old epoch (the leader gave up: "NEWLEADER ACK
+from sid: 2 is from a different epoch"), left the sync with its new
+currentEpoch but without the DIFF's transactions on disk, then won the next
+election on that epoch and truncated the others back to its old zxid: a few
+hundred acknowledged writes lost, and the replicas disagreed at the end. It
+matches ZOOKEEPER-4685 and ZOOKEEPER-4643 (both fixed after 3.8.0).
 """
 import collections
 import os
