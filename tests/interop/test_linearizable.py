@@ -24,7 +24,7 @@ key's full history to ``history-<key>.txt`` in the ensemble directory,
 which the ``ensembles`` fixture keeps along with the server logs.
 
 The reference is not immune: Debian's ZooKeeper 3.8.0 failed this once in
-24 runs (partitions, 3 servers, LIN_SEED=276286765; timing-dependent, its
+21 test runs (partitions, 3 servers, LIN_SEED=276286765; timing-dependent, its
 replay passed). A restarted follower was DIFF-synced by a new leader, acked
 NEWLEADER with a zxid from the old epoch (the leader gave up: "NEWLEADER ACK
 from sid: 2 is from a different epoch"), left the sync with its new
