@@ -31,9 +31,11 @@ acknowledgement, and until `srvr` on a survivor said Mode: leader.
 
 Env: DURATION (10), WARMUP (2), SESSIONS (9 = 3 per server), INFLIGHT (16),
 DATA_BYTES (1024), WORKLOADS ("set-1x1 get-1x1 set-sat get-sat create-sat"),
-PADDOCK_BIN, LOADGEN, ZKSERVER, PADDOCK_CFG (extra zoo.cfg lines for paddock
-servers, ";"-separated; "{i}" is the server id, "{i%cpus}" (id-1) mod the CPU count), BENCH_TMP, PORT_BASE, KEEP=1 (keep data dirs), PERF_DIR (perf record
--g of the servers for 5 s of each run, into PERF_DIR/KIND-RUN.perf.data).
+PADDOCK_BIN, LOADGEN, ZKSERVER, BENCH_TMP, PORT_BASE, KEEP=1 (keep data dirs),
+PADDOCK_CFG (extra zoo.cfg lines for the paddock servers, ";"-separated;
+"{i}" is the server id, "{i%cpus}" (id-1) mod the CPU count), PERF_DIR
+(perf record of the servers for 5 s of each run, into
+PERF_DIR/KIND-RUN.perf.data; PERF_CALL_GRAPH=dwarf for stacks through libc).
 Every wait has a deadline; progress goes to stderr.
 """
 import json
