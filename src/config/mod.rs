@@ -946,7 +946,10 @@ fn check_host(host: &str, what: &str) -> Result<(), String> {
             .chars()
             .any(|c| c == '[' || c == ']' || c.is_whitespace() || c.is_control())
     {
-        return Err(format!("{what} '{}' is not a host name or IP address", host.escape_debug()));
+        return Err(format!(
+            "{what} '{}' is not a host name or IP address",
+            host.escape_debug()
+        ));
     }
     Ok(())
 }

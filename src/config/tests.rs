@@ -721,7 +721,11 @@ fn server_lines() {
         let entry = parse_server_entry(6, line).unwrap();
         let text = crate::config::quorum_config_text(std::slice::from_ref(&entry), 0);
         let value = text.lines().next().unwrap().split_once('=').unwrap().1;
-        assert_eq!(parse_server_entry(6, value).unwrap(), entry, "{line} → {value}");
+        assert_eq!(
+            parse_server_entry(6, value).unwrap(),
+            entry,
+            "{line} → {value}"
+        );
     }
     assert!(parse_server_entry(5, "h:2888").is_err());
     assert!(parse_server_entry(5, "h:2888:3888:leader").is_err());

@@ -360,8 +360,8 @@ pub fn apply_ensemble_view(s: &mut ServerStats, shared: &super::Shared) {
             &four_letter::EnsembleInput {
                 status: &status,
                 pending_syncs: view.pending_syncs.load(Ordering::Relaxed),
-                leader_uptime_ms: None,
-                proposal_sizes: None,
+                leader_uptime_ms: view.leader_uptime_ms(),
+                proposal_sizes: Some(view.proposal_sizes()),
             },
         );
     }

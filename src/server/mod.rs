@@ -109,9 +109,60 @@ pub struct EnsembleView {
     /// Leader: `sync`s from learners waiting for their commit
     /// (`zk_pending_syncs`).
     pub pending_syncs: std::sync::atomic::AtomicU64,
+    /// When this server last became leader, while it leads (None
+    /// otherwise): `zk_leader_uptime` (`Leader.getUptime`).
+    pub leading_since: Mutex<Option<std::time::Instant>>,
+    /// Bytes of the proposals of this leadership, last/min/max, as
+    /// `Leader.propose` counts them (the txn as proposed): `stat`'s
+    /// "Proposal sizes" and mntr's `zk_*_proposal_size`; -1 before the first.
+    pub proposal_last: std::sync::atomic::AtomicI64,
+    pub proposal_min: std::sync::atomic::AtomicI64,
+    pub proposal_max: std::sync::atomic::AtomicI64,
 }
 
 impl EnsembleView {
+    /// A new leadership: its uptime starts now, its proposal sizes are
+    /// unknown again (ZooKeeper's are the new `Leader`'s).
+    pub fn started_leading(&self, now: std::time::Instant) {
+        *self.leading_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
+        for size in [&self.proposal_last, &self.proposal_min, &self.proposal_max] {
+            size.store(-1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn stopped_leading(&self) {
+        *self.leading_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Called by the consensus thread only (the one writer).
+    pub fn proposed(&self, bytes: usize) {
+        let bytes = bytes as i64;
+        self.proposal_last.store(bytes, Ordering::Relaxed);
+        let min = self.proposal_min.load(Ordering::Relaxed);
+        if min < 0 || bytes < min {
+            self.proposal_min.store(bytes, Ordering::Relaxed);
+        }
+        if bytes > self.proposal_max.load(Ordering::Relaxed) {
+            self.proposal_max.store(bytes, Ordering::Relaxed);
+        }
+    }
+
+    pub fn leader_uptime_ms(&self) -> Option<u64> {
+        self.leading_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|since| since.elapsed().as_millis() as u64)
+    }
+
+    /// -1/-1/-1 before the first proposal, as ZooKeeper prints them.
+    pub fn proposal_sizes(&self) -> four_letter::ResponseSizes {
+        four_letter::ResponseSizes {
+            last: self.proposal_last.load(Ordering::Relaxed),
+            min: self.proposal_min.load(Ordering::Relaxed),
+            max: self.proposal_max.load(Ordering::Relaxed),
+        }
+    }
+
     pub fn status(&self) -> crate::zab::Status {
         self.status
             .lock()

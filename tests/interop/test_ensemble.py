@@ -39,6 +39,16 @@ def test_three_servers_elect_one_leader(ensembles):
         e.get_alone(sid, "/epoch")
     epochs = {m.zxid() >> 32 for m in e.all()}
     assert len(epochs) == 1 and epochs != {0}, epochs
+    # the leader's own numbers: its uptime, and the sizes of its proposals
+    # (stat and mntr agree; at least the create above was proposed)
+    mntr = dict(line.split("\t", 1) for line in e[leader].flw("mntr").splitlines() if "\t" in line)
+    assert int(mntr["zk_leader_uptime"]) > 0, mntr.get("zk_leader_uptime")
+    sizes = [int(mntr["zk_%s_proposal_size" % k]) for k in ("last", "min", "max")]
+    assert 0 < sizes[1] <= sizes[0] <= sizes[2], sizes
+    assert "Proposal sizes last/min/max: " in e[leader].flw("stat")
+    for sid in e.ids():
+        if sid != leader:
+            assert "zk_leader_uptime" not in e[sid].flw("mntr")
 
 
 @pytest.mark.timeout(150)

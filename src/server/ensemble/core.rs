@@ -339,6 +339,13 @@ impl Core {
         let actions = self.zab.step(input);
         if self.zab.role() != role {
             log::info!("role {:?} -> {:?}", role, self.zab.role());
+            if let Some(view) = &self.shared.ensemble {
+                if self.zab.role() == Role::Leading {
+                    view.started_leading(Instant::now());
+                } else if role == Role::Leading {
+                    view.stopped_leading();
+                }
+            }
         }
         for action in actions {
             self.act(action);
@@ -614,6 +621,9 @@ impl Core {
                     serving.last_proposed = zxid;
                     let mut payload = Vec::with_capacity(128);
                     txn.encode(&mut payload);
+                    if let Some(view) = &self.shared.ensemble {
+                        view.proposed(payload.len());
+                    }
                     self.step(Input::Propose {
                         zxid,
                         payload: payload.into(),
@@ -1005,6 +1015,53 @@ impl EnsembleView {
         EnsembleView {
             status: std::sync::Mutex::new(status),
             pending_syncs: std::sync::atomic::AtomicU64::new(0),
+            leading_since: std::sync::Mutex::new(None),
+            proposal_last: std::sync::atomic::AtomicI64::new(-1),
+            proposal_min: std::sync::atomic::AtomicI64::new(-1),
+            proposal_max: std::sync::atomic::AtomicI64::new(-1),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> EnsembleView {
+        EnsembleView::new(crate::zab::Status {
+            role: Role::Looking,
+            leader: None,
+            accepted_epoch: 0,
+            current_epoch: 0,
+            last_logged: 0,
+            last_committed: 0,
+            learners: Vec::new(),
+            outstanding_proposals: 0,
+            serving: false,
+        })
+    }
+
+    #[test]
+    fn proposal_sizes_and_uptime_belong_to_one_leadership() {
+        let v = view();
+        assert_eq!(v.leader_uptime_ms(), None);
+        let s = v.proposal_sizes();
+        assert_eq!((s.last, s.min, s.max), (-1, -1, -1));
+        v.started_leading(Instant::now() - Duration::from_millis(1500));
+        for bytes in [180, 36, 48] {
+            v.proposed(bytes);
+        }
+        let s = v.proposal_sizes();
+        assert_eq!((s.last, s.min, s.max), (48, 36, 180));
+        assert!(v.leader_uptime_ms().is_some_and(|ms| ms >= 1500));
+        v.stopped_leading();
+        assert_eq!(v.leader_uptime_ms(), None);
+        v.started_leading(Instant::now());
+        let s = v.proposal_sizes();
+        assert_eq!(
+            (s.last, s.min, s.max),
+            (-1, -1, -1),
+            "a new leadership starts over"
+        );
     }
 }
