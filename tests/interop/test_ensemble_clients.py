@@ -51,21 +51,26 @@ JVM = ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
 
 # ---------------------------------------------------------------- one shared ensemble
 
+@pytest.fixture(scope="class")
+def shared_ens(request):
+    """One started ensemble for TestOpsOnEnsemble (torn down after the
+    class, before the failover tests make their own); kept if a test of the
+    class failed."""
+    e = Ensemble(n=3, name="clients_shared", extra_cfg={"extendedTypesEnabled": "true"})
+    failed_before = request.session.testsfailed
+    try:
+        e.start()
+        yield e
+    finally:
+        failed = request.session.testsfailed > failed_before
+        print(e.log_tails(60 if failed else 10))
+        if failed:
+            print("kept: %s" % e.dir)
+        e.cleanup(keep=failed)
+
+
 class TestOpsOnEnsemble:
     """The standalone scenarios, unchanged, through a 3-server connect string."""
-
-    @pytest.fixture(scope="class")
-    def shared_ens(self):
-        e = Ensemble(n=3, name="clients_shared", extra_cfg={"extendedTypesEnabled": "true"})
-        ok = False
-        try:
-            e.start()
-            yield e
-            ok = True
-        finally:
-            if not ok:
-                print(e.log_tails(60))
-            e.cleanup(keep=not ok)
 
     @staticmethod
     def _mk(argv_for_hosts, e, cwd=None):
@@ -238,3 +243,39 @@ def test_curator_recipe_failover(ensembles, curator_ensemble_classes, recipe, vi
     the leader) is killed while the recipe runs."""
     e = ensembles(n=3)
     _run_curator(e, curator_ensemble_classes, recipe + "_failover", victim)
+
+
+# ---------------------------------------------------------------- session ids after a restart
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("how", ["stop", "kill9"])
+def test_session_ids_stay_unique_after_a_restart(ensembles, how):
+    """Found by kazoo's own suite (its request-queuing tests restart
+    server 1 while the others hold sessions): a server that restarts
+    holding sessions made by a server with a higher id must still hand out
+    ids from its own range. Two clients given the same id share one
+    session: closing one ends the other and deletes its ephemerals.
+    Server 3 makes a session; server 1 has applied it (a sync through it)
+    and restarts; then one new session on each."""
+    e = ensembles(n=3)
+    e.start()
+    a = e[3].client()
+    a.create("/sid-a", b"a", ephemeral=True)
+    e.get_alone(1, "/sid-a")  # server 1 has a's session in its state
+    e[1].stop() if how == "stop" else e[1].kill9()
+    e[1].start()
+    e[1].wait_serving()
+    e.wait_for_leader()
+    b = e[3].client()
+    c = e[1].client()
+    ids = {"a (server 3)": a.client_id[0], "b (server 3)": b.client_id[0],
+           "c (server 1)": c.client_id[0]}
+    shown = {k: "0x%x" % v for k, v in ids.items()}
+    assert len(set(ids.values())) == 3, "two live sessions share an id: %s" % shown
+    assert c.client_id[0] >> 56 == 1, "server 1 handed out an id outside its range: %s" % shown
+    c.create("/sid-c", b"c", ephemeral=True)
+    b.stop()
+    time.sleep(1.0)
+    assert e.read_alone(2, lambda k: (k.sync("/"), k.exists("/sid-c"))[1]) is not None, \
+        "closing b's session deleted c's ephemeral (%s)" % shown
+    assert ensclients.ephemeral_owner_alone(e, 2, "/sid-a") == a.client_id[0]
