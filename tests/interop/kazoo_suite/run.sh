@@ -3,6 +3,11 @@
 # 3-server ensemble of PADDOCK_SERVER's kind (paddock by default; PADDOCK_BIN
 # as for the rest of the suite): see kazoo_shim.py. Extra arguments go to
 # pytest (e.g. -k, --junitxml). Run it niced; one ensemble at a time.
+# PYTHON: a python with the interop requirements plus what kazoo's tests
+# import: objgraph (test_cache), and gevent + eventlet for the 173 tests that
+# repeat the client/lock/... classes on those handlers (skipped without them).
+#   PADDOCK_BIN=... PYTHON=venv/bin/python nice -n 19 tests/interop/kazoo_suite/run.sh -rA
+#   PADDOCK_SERVER=zookeeper PYTHON=... nice -n 19 tests/interop/kazoo_suite/run.sh -rA
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PY="${PYTHON:-python3}"
