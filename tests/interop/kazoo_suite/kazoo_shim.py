@@ -1,0 +1,185 @@
+"""A pytest plugin that runs kazoo's own test suite (kazoo/tests, shipped in
+the kazoo wheel and sdist) against a 3-server ensemble made by
+tests/interop/ensemble.py instead of the ZooKeeper cluster kazoo's harness
+starts itself: kazoo.testing.harness.get_global_cluster is replaced by one
+that hands out an ensemble of PADDOCK_SERVER's kind (paddock or zookeeper).
+
+What kazoo's own harness (kazoo/testing/harness.py, common.py) configures
+is configured here as far as the server kind accepts it:
+tickTime=2000, initLimit=4, syncLimit=2 (kazoo's); superDigest
+super:test; the SASL provider; a JAAS Server section when a test sets
+ZOOKEEPER_JAAS_AUTH=digest; for ZooKeeper also reconfigEnabled=true,
+-Dreadonlymode.enabled=true and localSessions* as ZOOKEEPER_LOCAL_SESSION_RO
+says. paddock refuses reconfigEnabled=true and localSessionsEnabled=true,
+so those lines are left out for it (tests of reconfig and read-only mode
+then fail there). No TLS port (kazoo's SSL test fails on both kinds).
+
+Like kazoo's harness: a cluster lives until a test class's tearDownClass
+terminates it (the next class gets a fresh one), a configuration change
+(the env vars above) makes a new one, server.stop() is SIGTERM and run()
+starts the server again without waiting.
+
+Use: tests/interop/kazoo_suite/run.sh (PYTHONPATH has this directory and
+tests/interop; pytest -p kazoo_shim --pyargs kazoo.tests).
+"""
+import os
+import sys
+import types
+
+# kazoo.testing.common imports pyOpenSSL and pyjks at the top, for the TLS
+# port of its own cluster; nothing here uses them.
+for _name in ("OpenSSL", "jks"):
+    if _name not in sys.modules:
+        try:
+            __import__(_name)
+        except ImportError:
+            sys.modules[_name] = types.ModuleType(_name)
+
+import kazoo.testing.harness as harness  # noqa: E402
+
+import ensemble  # noqa: E402  (tests/interop/ensemble.py)
+
+SUPER_DIGEST = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="  # super:test, as kazoo's harness
+SASL_PROVIDER = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+JAAS_DIGEST = """
+Server {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    user_super="super_secret"
+    user_jaasuser="jaas_password";
+};
+"""
+KIND = ensemble.default_kind()
+
+
+class ShimServer:
+    """kazoo.testing.common.ManagedZooKeeper's interface over a Member."""
+
+    def __init__(self, member):
+        self.m = member
+        self.host = member.host
+
+    @property
+    def address(self):
+        return self.m.hosts
+
+    @property
+    def secure_address(self):
+        return "%s:%d" % (self.m.host, self.m.port + 1)  # nothing listens there
+
+    @property
+    def client_port(self):
+        return self.m.port
+
+    @property
+    def running(self):
+        return self.m.alive()
+
+    def run(self):
+        if not self.m.alive():
+            self.m.start()
+
+    def stop(self):
+        self.m.stop()
+
+    def destroy(self):
+        self.m.kill9()
+
+    def reset(self):
+        self.m.stop()
+
+    def get_logs(self, num_lines=100):
+        return [l + "\n" for l in self.m.log_text().splitlines()[-num_lines:]]
+
+
+class ShimCluster:
+    def __init__(self, conf):
+        self.conf = conf
+        self.ens = None
+        self.made = 0
+
+    def _config(self):
+        ro = self.conf.get("ZOOKEEPER_LOCAL_SESSION_RO") or "false"
+        extra = {
+            "DigestAuthenticationProvider.superDigest": SUPER_DIGEST,
+            "authProvider.1": SASL_PROVIDER,
+        }
+        jvm = ["-Dfile.encoding=UTF-8"]
+        if KIND == "zookeeper":
+            extra.update({"reconfigEnabled": "true", "localSessionsEnabled": ro,
+                          "localSessionsUpgradingEnabled": ro})
+            jvm.append("-Dreadonlymode.enabled=true")
+        return extra, jvm
+
+    def _ensure(self):
+        if self.ens is None:
+            self.made += 1
+            extra, jvm = self._config()
+            self.ens = ensemble.Ensemble(n=3, tick_time=2000, init_limit=4, sync_limit=2,
+                                         extra_cfg=extra, name="kazoo%d" % self.made)
+            if self.conf.get("ZOOKEEPER_JAAS_AUTH") == "digest":
+                path = os.path.join(self.ens.dir, "jaas.conf")
+                with open(path, "w") as f:
+                    f.write(JAAS_DIGEST)
+                if KIND == "zookeeper":
+                    jvm.append("-Djava.security.auth.login.config=%s" % path)
+                else:
+                    self.ens.extra_cfg["java.security.auth.login.config"] = path
+            os.environ["ENSEMBLE_JVM_FLAGS"] = " ".join(jvm)  # read at each ZooKeeper start
+        return self.ens
+
+    def __getitem__(self, k):
+        return ShimServer(self._ensure().all()[k])
+
+    def __iter__(self):
+        return iter([ShimServer(m) for m in self._ensure().all()])
+
+    def start(self):
+        e = self._ensure()
+        for m in reversed(e.all()):
+            if not m.alive():
+                m.start()
+        e.wait_for_leader(timeout=90)
+
+    def stop(self):
+        if self.ens:
+            for m in self.ens.all():
+                m.stop()
+
+    def terminate(self):
+        if self.ens:
+            self.ens.cleanup(keep=os.environ.get("ENSEMBLE_KEEP") == "1")
+            self.ens = None
+
+    def reset(self):
+        self.terminate()
+
+    def get_logs(self):
+        out = []
+        for s in self:
+            out += s.get_logs()
+        return out
+
+    def get_ssl_client_configuration(self):
+        raise RuntimeError("no TLS port in this ensemble (paddock has none; kept off for ZooKeeper too)")
+
+
+_CLUSTER = [None, None]
+
+
+def get_global_cluster():
+    keys = ["ZOOKEEPER_LOCAL_SESSION_RO", "ZOOKEEPER_JAAS_AUTH"]
+    conf = {k: os.environ.get(k) for k in keys}
+    if _CLUSTER[0] is not None and _CLUSTER[1] != conf:
+        _CLUSTER[0].terminate()
+        _CLUSTER[0] = None
+    if _CLUSTER[0] is None:
+        _CLUSTER[0], _CLUSTER[1] = ShimCluster(conf), conf
+    return _CLUSTER[0]
+
+
+harness.get_global_cluster = get_global_cluster
+
+
+def pytest_unconfigure(config):
+    if _CLUSTER[0] is not None:
+        _CLUSTER[0].terminate()
