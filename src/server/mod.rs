@@ -49,7 +49,7 @@ use crate::auth::enforce::AuthEnforcement;
 use crate::config::Config;
 use crate::data_tree::DataTree;
 use crate::protocol::Request;
-use crate::sessions::{next_session_id_base, SessionTracker};
+use crate::sessions::{first_session_id, SessionTracker};
 use crate::storage::{self, LogConfig, TxnLog};
 use crate::txn::{self, Txn};
 
@@ -827,14 +827,14 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
         // The consensus core: sequencer, session tracker, cleanup timers.
         let now = monotonic_ms();
         let mut tracker = SessionTracker::new(config.tick_time_ms as u64);
-        let mut max_session = 0i64;
+        let mut recovered = Vec::new();
         for (id, timeout_ms) in shard.tree.borrow().sessions() {
             tracker.add(id, timeout_ms, now);
-            max_session = max_session.max(id);
+            recovered.push(id);
         }
         let my_id = config.my_id.unwrap_or(0) as u8;
-        let base = next_session_id_base(my_id, sequencer::wall_clock_ms() as u64);
-        let next_session_id = base.max(max_session + 1);
+        let next_session_id =
+            first_session_id(my_id, sequencer::wall_clock_ms() as u64, recovered);
         let settings = SequencerSettings {
             extended_types_enabled: config.extended_types_enabled,
             max_buffer_bytes: config.jute_max_buffer,

@@ -24,6 +24,30 @@ pub fn next_session_id_base(server_id: u8, now_ms: u64) -> i64 {
     }
 }
 
+/// The first id this server hands out: ZooKeeper's time-based base, or
+/// past the newest recovered session *of this server* if the clock has gone
+/// back since it was made. Other servers' sessions are in their own ranges
+/// (their id's top byte) and are not looked at: going past the highest of
+/// those put a restarted server inside another server's range, and the two
+/// handed out the same ids (found by the real-client ensemble suite: a
+/// restarted follower gave a new client the id, and so the password, of a
+/// session another server had just created).
+pub fn first_session_id(
+    server_id: u8,
+    now_ms: u64,
+    recovered: impl IntoIterator<Item = i64>,
+) -> i64 {
+    let base = next_session_id_base(server_id, now_ms);
+    let own_newest = recovered
+        .into_iter()
+        .filter(|id| (id >> 56) as u8 == server_id)
+        .max();
+    match own_newest {
+        Some(newest) if newest >= base => newest + 1,
+        _ => base,
+    }
+}
+
 /// The requested timeout clamped into [min, max]
 /// (`ZooKeeperServer.processConnectRequest`).
 pub fn negotiate_timeout(requested_ms: i32, min_ms: i32, max_ms: i32) -> i32 {
@@ -196,6 +220,23 @@ impl SessionTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_session_id_stays_in_this_servers_range() {
+        let now = 1_764_000_000_000u64;
+        let base = next_session_id_base(1, now);
+        let other = next_session_id_base(3, now) + 5;
+        // Another server's newer sessions do not move this server's start.
+        assert_eq!(first_session_id(1, now, [other, base - 10]), base);
+        // This server's own session past the base (the clock went back) does.
+        assert_eq!(first_session_id(1, now, [base + 7, other]), base + 8);
+        assert_eq!(first_session_id(1, now, []), base);
+        // Server ids of 128 and more make negative ids; the top byte still
+        // names the server.
+        let high = next_session_id_base(200, now);
+        assert!(high < 0);
+        assert_eq!(first_session_id(200, now, [high + 3]), high + 4);
+    }
 
     #[test]
     fn session_id_base_layout() {

@@ -168,10 +168,10 @@ impl Core {
         events: flume::Sender<ServeEvent>,
         tree: DataTree,
     ) -> Core {
-        let max_session = tree.sessions().map(|(id, _)| id).max().unwrap_or(0);
-        let base = crate::sessions::next_session_id_base(
+        let next_session_id = crate::sessions::first_session_id(
             settings.my_id as u8,
             super::super::sequencer::wall_clock_ms() as u64,
+            tree.sessions().map(|(id, _)| id),
         );
         Core {
             zab,
@@ -193,7 +193,7 @@ impl Core {
             connecting: Default::default(),
             serving: None,
             started: Instant::now(),
-            next_session_id: base.max(max_session + 1),
+            next_session_id,
         }
     }
 
