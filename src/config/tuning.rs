@@ -17,8 +17,13 @@ pub struct Tuning {
     /// `0,1` or `0-3,6`. Default: every core in the process's affinity mask
     /// (`sched_getaffinity`), so `taskset` works as expected. One client shard
     /// runs per listed core; fewer cores means fewer tree copies (less memory)
-    /// but less parallelism for reads.
+    /// but less parallelism for reads. When several members of an ensemble
+    /// run on this host and this key is not set, each takes its share of
+    /// the cores (`server::ensemble::colocated_share`).
     pub cores: Vec<usize>,
+    /// True when `paddock.cores` was given (the ensemble then never
+    /// re-divides the cores among members that share this host).
+    pub cores_explicit: bool,
     /// `paddock.logCore` — the core that owns the txn log and its flushes.
     /// Default: none (placement decides: the last listed core, shared with a
     /// shard on small hosts). A dedicated core keeps page faults and `msync`
@@ -78,6 +83,7 @@ impl Tuning {
     pub fn default_for(tick_time_ms: u32) -> Tuning {
         Tuning {
             cores: Vec::new(),
+            cores_explicit: false,
             log_core: None,
             batch_txns_max: 1000,
             batch_bytes_max: 4 << 20,
@@ -127,6 +133,7 @@ pub(super) fn finish(
                 });
             }
             tuning.cores = cores;
+            tuning.cores_explicit = true;
         }
     }
     if let Some(core) = tuning.log_core {

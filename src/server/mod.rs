@@ -833,8 +833,7 @@ async fn shard_main(args: ShardArgs) -> Result<(), ServerError> {
             recovered.push(id);
         }
         let my_id = config.my_id.unwrap_or(0) as u8;
-        let next_session_id =
-            first_session_id(my_id, sequencer::wall_clock_ms() as u64, recovered);
+        let next_session_id = first_session_id(my_id, sequencer::wall_clock_ms() as u64, recovered);
         let settings = SequencerSettings {
             extended_types_enabled: config.extended_types_enabled,
             max_buffer_bytes: config.jute_max_buffer,
