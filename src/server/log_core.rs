@@ -66,6 +66,49 @@ pub struct LogStats {
     pub flush_micros: crate::metrics::Log2Histogram,
 }
 
+impl LogStats {
+    /// One successful flush of `txns` txns that took `micros`, made
+    /// everything up to `durable` durable. Past `fsync_warning` it is
+    /// counted and logged as ZooKeeper's FileTxnLog.commit words it (whole
+    /// milliseconds, same text, so log scrapers match). Shared by the
+    /// standalone log core and an ensemble member's persist thread.
+    pub fn record_flush(
+        &self,
+        micros: u64,
+        txns: u64,
+        durable: i64,
+        fsync_warning: Duration,
+        log: &TxnLog,
+    ) {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        self.batch_txns.record(txns);
+        self.flush_micros.record(micros);
+        self.txns.fetch_add(txns, Ordering::Relaxed);
+        self.flush_micros_total.fetch_add(micros, Ordering::Relaxed);
+        self.flush_micros_max.fetch_max(micros, Ordering::Relaxed);
+        let _ = self.flush_micros_min_plus_one.fetch_update(
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+            |min| (min == 0 || micros + 1 < min).then_some(micros + 1),
+        );
+        self.durable_zxid.store(durable, Ordering::Relaxed);
+        let elapsed_ms = micros / 1000;
+        if u128::from(elapsed_ms) > fsync_warning.as_millis() {
+            self.fsync_threshold_exceeded
+                .fetch_add(1, Ordering::Relaxed);
+            let file_bytes = log
+                .segment_paths()
+                .last()
+                .and_then(|path| std::fs::metadata(path).ok())
+                .map_or(0, |meta| meta.len());
+            log::warn!(
+                "fsync-ing the write ahead log in {} took {elapsed_ms}ms which will adversely effect operation latency.File size is {file_bytes} bytes. See the ZooKeeper troubleshooting guide",
+                std::thread::current().name().unwrap_or("paddock-log")
+            );
+        }
+    }
+}
+
 /// A cheap estimate of a txn's logged size, for the batch byte limit.
 fn txn_bytes(txn: &crate::txn::Txn) -> usize {
     use crate::txn::TxnBody;
@@ -239,40 +282,13 @@ impl LogCore {
                 match self.log.flush() {
                     Ok(durable) => {
                         let micros = started.elapsed().as_micros() as u64;
-                        self.stats.flushes.fetch_add(1, Ordering::Relaxed);
-                        self.stats.batch_txns.record(txn_count);
-                        self.stats.flush_micros.record(micros);
-                        self.stats.txns.fetch_add(txn_count, Ordering::Relaxed);
-                        self.stats
-                            .flush_micros_total
-                            .fetch_add(micros, Ordering::Relaxed);
-                        self.stats
-                            .flush_micros_max
-                            .fetch_max(micros, Ordering::Relaxed);
-                        let _ = self.stats.flush_micros_min_plus_one.fetch_update(
-                            Ordering::Relaxed,
-                            Ordering::Relaxed,
-                            |min| (min == 0 || micros + 1 < min).then_some(micros + 1),
+                        self.stats.record_flush(
+                            micros,
+                            txn_count,
+                            durable,
+                            self.fsync_warning,
+                            &self.log,
                         );
-                        self.stats.durable_zxid.store(durable, Ordering::Relaxed);
-                        // ZooKeeper compares whole milliseconds, and so
-                        // words it (FileTxnLog.commit), so log scrapers match.
-                        let elapsed_ms = micros / 1000;
-                        if u128::from(elapsed_ms) > self.fsync_warning.as_millis() {
-                            self.stats
-                                .fsync_threshold_exceeded
-                                .fetch_add(1, Ordering::Relaxed);
-                            let file_bytes = self
-                                .log
-                                .segment_paths()
-                                .last()
-                                .and_then(|path| std::fs::metadata(path).ok())
-                                .map_or(0, |meta| meta.len());
-                            log::warn!(
-                                "fsync-ing the write ahead log in {} took {elapsed_ms}ms which will adversely effect operation latency.File size is {file_bytes} bytes. See the ZooKeeper troubleshooting guide",
-                                std::thread::current().name().unwrap_or("paddock-log")
-                            );
-                        }
                     }
                     Err(e) => result = Err(e),
                 }

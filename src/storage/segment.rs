@@ -85,8 +85,8 @@ fn fallocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
     }
 }
 
-fn map(path: &Path, file: &File, len: u64) -> Result<MmapMut, StorageError> {
-    let len_usize = usize::try_from(len).map_err(|_| {
+fn mapping_len(path: &Path, len: u64) -> Result<usize, StorageError> {
+    usize::try_from(len).map_err(|_| {
         StorageError::io(
             "mmap segment",
             path,
@@ -95,11 +95,64 @@ fn map(path: &Path, file: &File, len: u64) -> Result<MmapMut, StorageError> {
                 "segment larger than address space",
             ),
         )
-    })?;
+    })
+}
+
+fn map(path: &Path, file: &File, len: u64) -> Result<MmapMut, StorageError> {
+    let len = mapping_len(path, len)?;
     // SAFETY: see the type's doc: the file is owned by this process and is
     // never truncated below `len` while mapped.
-    unsafe { MmapOptions::new().len(len_usize).map_mut(file) }
+    unsafe { MmapOptions::new().len(len).map_mut(file) }
         .map_err(|e| StorageError::io("mmap segment", path, e))
+}
+
+/// Both backends' `create`: a new file of `len` allocated zero bytes, and
+/// its mapping made by `map`; on any failure nothing is left behind (the
+/// log must stay as it was).
+fn create_preallocated<M>(
+    path: &Path,
+    len: u64,
+    map: impl FnOnce(&Path, &File, u64) -> Result<M, StorageError>,
+) -> Result<(File, M), StorageError> {
+    assert!(len > 0, "a segment has at least a header");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| StorageError::io("create segment", path, e))?;
+    let made = fallocate(&file, 0, len)
+        .map_err(|e| StorageError::io("preallocate segment", path, e))
+        .and_then(|()| map(path, &file, len));
+    match made {
+        Ok(mapping) => Ok((file, mapping)),
+        Err(e) => {
+            drop(file);
+            let _ = fs::remove_file(path);
+            Err(e)
+        }
+    }
+}
+
+/// Both backends' `open`: an existing, non-empty segment and its length.
+fn open_existing(path: &Path) -> Result<(File, u64), StorageError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| StorageError::io("open segment", path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| StorageError::io("stat segment", path, e))?
+        .len();
+    if len == 0 {
+        return Err(StorageError::corrupt(
+            "open segment",
+            path,
+            "empty segment file".to_string(),
+        ));
+    }
+    Ok((file, len))
 }
 
 impl MmapSegment {
@@ -112,27 +165,7 @@ impl MmapSegment {
 
 impl LogSegment for MmapSegment {
     fn create(path: &Path, len: u64, sync: SyncMethod) -> Result<Self, StorageError> {
-        assert!(len > 0, "a segment has at least a header");
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| StorageError::io("create segment", path, e))?;
-        if let Err(e) = fallocate(&file, 0, len) {
-            // Leave nothing half-made behind: the log must stay as it was.
-            drop(file);
-            let _ = fs::remove_file(path);
-            return Err(StorageError::io("preallocate segment", path, e));
-        }
-        let map = match map(path, &file, len) {
-            Ok(map) => map,
-            Err(e) => {
-                drop(file);
-                let _ = fs::remove_file(path);
-                return Err(e);
-            }
-        };
+        let (file, map) = create_preallocated(path, len, map)?;
         Ok(MmapSegment {
             path: path.to_path_buf(),
             file,
@@ -142,22 +175,7 @@ impl LogSegment for MmapSegment {
     }
 
     fn open(path: &Path, sync: SyncMethod) -> Result<Self, StorageError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| StorageError::io("open segment", path, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| StorageError::io("stat segment", path, e))?
-            .len();
-        if len == 0 {
-            return Err(StorageError::corrupt(
-                "open segment",
-                path,
-                "empty segment file".to_string(),
-            ));
-        }
+        let (file, len) = open_existing(path)?;
         let map = map(path, &file, len)?;
         Ok(MmapSegment {
             path: path.to_path_buf(),
@@ -273,23 +291,27 @@ const ZERO_AHEAD_BYTES: u64 = 2 << 20;
 const ZERO_STEP_BYTES: u64 = 1 << 20;
 
 fn map_read_only(path: &Path, file: &File, len: u64) -> Result<Mmap, StorageError> {
-    let len_usize = usize::try_from(len).map_err(|_| {
-        StorageError::io(
-            "mmap segment",
-            path,
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "segment larger than address space",
-            ),
-        )
-    })?;
+    let len = mapping_len(path, len)?;
     // SAFETY: as for `MmapSegment`: the file is owned by this process and is
     // never truncated below `len` while mapped.
-    unsafe { MmapOptions::new().len(len_usize).map(file) }
+    unsafe { MmapOptions::new().len(len).map(file) }
         .map_err(|e| StorageError::io("mmap segment", path, e))
 }
 
 impl FileSegment {
+    fn new(path: &Path, file: File, map: Mmap, len: u64) -> FileSegment {
+        FileSegment {
+            path: path.to_path_buf(),
+            file,
+            map,
+            len,
+            pending_at: 0,
+            pending: Vec::new(),
+            written_to: None,
+            zeroed_to: 0,
+        }
+    }
+
     fn write_pending(&mut self) -> Result<(), StorageError> {
         if self.pending.is_empty() {
             return Ok(());
@@ -365,64 +387,14 @@ impl Drop for FileSegment {
 
 impl LogSegment for FileSegment {
     fn create(path: &Path, len: u64, _sync: SyncMethod) -> Result<Self, StorageError> {
-        assert!(len > 0, "a segment has at least a header");
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| StorageError::io("create segment", path, e))?;
-        let made = fallocate(&file, 0, len)
-            .map_err(|e| StorageError::io("preallocate segment", path, e))
-            .and_then(|()| map_read_only(path, &file, len));
-        match made {
-            Ok(map) => Ok(FileSegment {
-                path: path.to_path_buf(),
-                file,
-                map,
-                len,
-                pending_at: 0,
-                pending: Vec::new(),
-                written_to: None,
-                zeroed_to: 0,
-            }),
-            Err(e) => {
-                // Leave nothing half-made behind: the log must stay as it was.
-                drop(file);
-                let _ = fs::remove_file(path);
-                Err(e)
-            }
-        }
+        let (file, map) = create_preallocated(path, len, map_read_only)?;
+        Ok(FileSegment::new(path, file, map, len))
     }
 
     fn open(path: &Path, _sync: SyncMethod) -> Result<Self, StorageError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| StorageError::io("open segment", path, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| StorageError::io("stat segment", path, e))?
-            .len();
-        if len == 0 {
-            return Err(StorageError::corrupt(
-                "open segment",
-                path,
-                "empty segment file".to_string(),
-            ));
-        }
+        let (file, len) = open_existing(path)?;
         let map = map_read_only(path, &file, len)?;
-        Ok(FileSegment {
-            path: path.to_path_buf(),
-            file,
-            map,
-            len,
-            pending_at: 0,
-            pending: Vec::new(),
-            written_to: None,
-            zeroed_to: 0,
-        })
+        Ok(FileSegment::new(path, file, map, len))
     }
 
     fn path(&self) -> &Path {

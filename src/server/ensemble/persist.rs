@@ -131,36 +131,9 @@ impl Persist {
         let started = Instant::now();
         match self.log.flush() {
             Ok(durable) => {
-                let took = started.elapsed();
-                let micros = took.as_micros() as u64;
-                let stats = &self.stats;
-                stats.flushes.fetch_add(1, Ordering::Relaxed);
-                stats.txns.fetch_add(txns, Ordering::Relaxed);
-                stats
-                    .flush_micros_total
-                    .fetch_add(micros, Ordering::Relaxed);
-                stats.flush_micros_max.fetch_max(micros, Ordering::Relaxed);
-                stats.durable_zxid.store(durable, Ordering::Relaxed);
-                stats.batch_txns.record(txns);
-                stats.flush_micros.record(micros);
-                // Whole milliseconds, worded as ZooKeeper's FileTxnLog.commit
-                // (as the standalone log core does), so log scrapers match.
-                let elapsed_ms = micros / 1000;
-                if u128::from(elapsed_ms) > self.fsync_warning.as_millis() {
-                    stats
-                        .fsync_threshold_exceeded
-                        .fetch_add(1, Ordering::Relaxed);
-                    let file_bytes = self
-                        .log
-                        .segment_paths()
-                        .last()
-                        .and_then(|path| std::fs::metadata(path).ok())
-                        .map_or(0, |meta| meta.len());
-                    log::warn!(
-                        "fsync-ing the write ahead log in {} took {elapsed_ms}ms which will adversely effect operation latency.File size is {file_bytes} bytes. See the ZooKeeper troubleshooting guide",
-                        std::thread::current().name().unwrap_or("paddock-log")
-                    );
-                }
+                let micros = started.elapsed().as_micros() as u64;
+                self.stats
+                    .record_flush(micros, txns, durable, self.fsync_warning, &self.log);
                 let _ = self.core.send(CoreInput::Zab(Input::Persisted(durable)));
             }
             Err(e) => {
