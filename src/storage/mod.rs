@@ -57,7 +57,8 @@
 //!
 //! # Flush: msync vs fdatasync
 //!
-//! Both are implemented ([`SyncMethod`]; `TxnLog::open_with` picks one).
+//! Both are implemented for [`MmapSegment`] ([`SyncMethod`]; `TxnLogOn::open_with`
+//! picks one); the pwrite log ([`TxnLog`]) syncs with `fdatasync` and refuses `Msync`.
 //! Measured with a since-retired ignored test (one 1 KiB append + flush, 1000
 //! times, ext4 on a shared virtio disk while other builds ran; it lives on as
 //! `cargo bench --bench log`, groups `log_append_flush_1KiB` and

@@ -385,13 +385,32 @@ impl Drop for FileSegment {
     }
 }
 
+/// `msync` syncs a mapping's pages; this backend writes through the file and
+/// syncs it with `fdatasync` only. Asking it for `msync` is refused, not
+/// quietly ignored.
+fn fdatasync_only(path: &Path, sync: SyncMethod) -> Result<(), StorageError> {
+    match sync {
+        SyncMethod::Fdatasync => Ok(()),
+        SyncMethod::Msync => Err(StorageError::io(
+            "open segment",
+            path,
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "msync needs the mmap backend (MmapSegment); the pwrite backend syncs with fdatasync",
+            ),
+        )),
+    }
+}
+
 impl LogSegment for FileSegment {
-    fn create(path: &Path, len: u64, _sync: SyncMethod) -> Result<Self, StorageError> {
+    fn create(path: &Path, len: u64, sync: SyncMethod) -> Result<Self, StorageError> {
+        fdatasync_only(path, sync)?;
         let (file, map) = create_preallocated(path, len, map_read_only)?;
         Ok(FileSegment::new(path, file, map, len))
     }
 
-    fn open(path: &Path, _sync: SyncMethod) -> Result<Self, StorageError> {
+    fn open(path: &Path, sync: SyncMethod) -> Result<Self, StorageError> {
+        fdatasync_only(path, sync)?;
         let (file, len) = open_existing(path)?;
         let map = map_read_only(path, &file, len)?;
         Ok(FileSegment::new(path, file, map, len))

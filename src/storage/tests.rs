@@ -735,3 +735,15 @@ fn full_disk_fails_the_append_and_keeps_the_log_valid() {
     assert_eq!(recovery.last_zxid, last);
     assert_eq!(read_all(&log, 0), expected(1..=last, 4000));
 }
+
+/// The pwrite log syncs with fdatasync only: asking it for msync is an
+/// error naming the backend that has it, not a setting quietly ignored.
+#[test]
+fn the_pwrite_log_refuses_msync() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LogConfig::new(dir.path().join("version-2"));
+    config.preallocate_bytes = 4096;
+    let (mut log, _) = TxnLog::open_with(config, SyncMethod::Msync).unwrap();
+    let err = log.append(1, b"x").unwrap_err().to_string();
+    assert!(err.contains("msync needs the mmap backend"), "{err}");
+}
