@@ -357,3 +357,28 @@ mod tests {
         assert!(should_flush(&p, 1, 1, true, Duration::from_millis(5)));
     }
 }
+
+#[cfg(test)]
+mod record_flush_tests {
+    use super::*;
+
+    /// The threshold compares whole milliseconds, as ZooKeeper does: with
+    /// 0, a 1.5 ms flush counts and a 0.9 ms one does not; with 1000, neither.
+    #[test]
+    fn slow_flushes_count_by_whole_milliseconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = TxnLog::open(crate::storage::LogConfig::new(dir.path())).unwrap();
+        let stats = LogStats::default();
+        stats.record_flush(900, 1, 1, Duration::ZERO, &log);
+        assert_eq!(stats.fsync_threshold_exceeded.load(Ordering::Relaxed), 0);
+        stats.record_flush(1500, 2, 3, Duration::ZERO, &log);
+        assert_eq!(stats.fsync_threshold_exceeded.load(Ordering::Relaxed), 1);
+        stats.record_flush(1500, 1, 4, Duration::from_millis(1000), &log);
+        assert_eq!(stats.fsync_threshold_exceeded.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.flushes.load(Ordering::Relaxed), 3);
+        assert_eq!(stats.txns.load(Ordering::Relaxed), 4);
+        assert_eq!(stats.flush_micros_min_plus_one.load(Ordering::Relaxed), 901);
+        assert_eq!(stats.flush_micros_max.load(Ordering::Relaxed), 1500);
+        assert_eq!(stats.durable_zxid.load(Ordering::Relaxed), 4);
+    }
+}

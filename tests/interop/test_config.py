@@ -178,13 +178,16 @@ def test_fsync_warning_threshold_counts_slow_flushes(servers, clients):
     # As ZooKeeper: a flush counts when its whole milliseconds exceed the
     # threshold, so with 0 every flush of 1 ms or more counts. Write (at most
     # 300 times) until one does; with the default (1000) none of the same
-    # flushes counts.
+    # flushes counts. The writes are 500 KB each: since the log writes with
+    # pwrite, a 1-byte create's flush takes well under 1 ms on this disk, and
+    # the test needs a flush that reaches the first millisecond.
     counts = {}
+    data = b"x" * 500_000
     for threshold in ("0", "1000"):
         s = servers(extra_cfg={"fsync.warningthresholdms": threshold})
         zk = clients(s)
         for i in range(300):
-            zk.create("/fsync-%d" % i, b"x")
+            zk.create("/fsync-%d" % i, data)
             if threshold == "0" and i % 10 == 9 and \
                     int(_mntr(s).get("zk_fsync_threshold_exceed_count", "0")) >= 1:
                 break
