@@ -5,8 +5,14 @@
 //!
 //! One deliberate difference, allowed by the issue: once a quorum agrees,
 //! the finalize wait is skipped when every voter has voted in this round or
-//! when every voter that has not is known to be down (no election
-//! connection).
+//! when every voter that has not is known to be down: its election
+//! connection was up since this process started and is down now. A voter
+//! never connected does not count as down: at a cold start it may be
+//! starting and already talking to the others, and deciding without it
+//! was what let two servers take LEADING at once (one then sat out
+//! initLimit with no followers). When every voter has voted in this round,
+//! the proposal is already the best of all their votes, so no later
+//! notification can change it and the decision needs no wait.
 use std::collections::BTreeMap;
 
 use super::Core;
@@ -252,7 +258,9 @@ impl Election {
         }
         let everyone_heard = core.voters.iter().all(|sid| {
             round.recvset.contains_key(sid)
-                || (*sid != core.cfg.my_id && !core.election_up.contains(sid))
+                || (*sid != core.cfg.my_id
+                    && core.election_seen.contains(sid)
+                    && !core.election_up.contains(sid))
         });
         let deadline = *round
             .finalize_at_ms

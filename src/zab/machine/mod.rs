@@ -66,6 +66,11 @@ pub(crate) struct Core {
     pub history: History,
     pub now_ms: u64,
     pub election_up: BTreeSet<Sid>,
+    /// Peers whose election connection has been up at some point since
+    /// this process started: only one of them that is down now is known to
+    /// be down (a peer never seen may just be starting, and talking to the
+    /// others already).
+    pub election_seen: BTreeSet<Sid>,
     pub out: Vec<Action>,
     pub faults: BTreeSet<Fault>,
     /// `Serve` was emitted and no `StopServing` since.
@@ -207,6 +212,7 @@ impl Zab {
             history,
             now_ms: 0,
             election_up: BTreeSet::new(),
+            election_seen: BTreeSet::new(),
             out: Vec::new(),
             faults: BTreeSet::new(),
             serving: false,
@@ -259,6 +265,7 @@ impl Zab {
             },
             Input::ElectionUp(sid) => {
                 core.election_up.insert(sid);
+                core.election_seen.insert(sid);
                 let decision = self.election.on_connectivity(core);
                 self.decided(decision);
                 Ok(())

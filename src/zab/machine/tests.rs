@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use bytes::Bytes;
 
 use super::*;
-use crate::zab::{counter_of, epoch_of, make_zxid, Member, PacketType};
+use crate::zab::{counter_of, epoch_of, make_zxid, Member, Notification, PacketType, PeerState};
 
 const TICK_MS: u64 = 100;
 
@@ -1301,4 +1301,48 @@ fn committed_txns_survive_crashes_restarts_and_partitions() {
             "seed {seed}: a committed txn was lost"
         );
     }
+}
+
+/// Server 2 of three, hearing server 1 vote for it in round 1: a quorum
+/// agrees. Whether it may decide before the finalize wait depends on what it
+/// knows of server 3.
+fn looking_two_of_three(seen_then_lost: bool) -> Zab {
+    let mut zab = Zab::new(config(2, &[1, 2, 3], &[]), Durable::default());
+    zab.step(Input::Tick { now_ms: 0 });
+    zab.step(Input::ElectionUp(1));
+    if seen_then_lost {
+        zab.step(Input::ElectionUp(3));
+        zab.step(Input::ElectionDown(3));
+    }
+    let vote_for_2 = Notification {
+        state: PeerState::Looking,
+        leader: 2,
+        zxid: 0,
+        election_epoch: 1,
+        peer_epoch: 0,
+        version: crate::zab::wire::NOTIFICATION_VERSION,
+        config: Some(quorum_config(&[1, 2, 3], &[])),
+    };
+    zab.step(Input::Notification {
+        from: 1,
+        n: vote_for_2,
+    });
+    zab
+}
+
+#[test]
+fn fle_skips_the_finalize_wait_only_for_a_voter_known_to_be_down() {
+    // Server 3 was connected and its connection dropped: it crashed, so
+    // waiting for its vote only delays the failover.
+    let zab = looking_two_of_three(true);
+    assert_eq!(zab.role(), Role::Leading);
+
+    // Server 3 never connected: it may be starting and already telling
+    // server 1 a better vote, so server 2 waits out finalizeWait (200 ms).
+    let mut zab = looking_two_of_three(false);
+    assert_eq!(zab.role(), Role::Looking);
+    zab.step(Input::Tick { now_ms: 150 });
+    assert_eq!(zab.role(), Role::Looking);
+    zab.step(Input::Tick { now_ms: 250 });
+    assert_eq!(zab.role(), Role::Leading);
 }
