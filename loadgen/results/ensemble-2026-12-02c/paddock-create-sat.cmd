@@ -1,0 +1,1 @@
+/work/main/target/release/paddock-loadgen --hosts 127.0.0.1:21501,127.0.0.1:21502,127.0.0.1:21503 --label paddock-create-sat --out loadgen/results/ensemble-2026-12-02c/paddock-create-sat.json --data-bytes 1024 --warmup 2 --duration 10 --grace 60 --root /bench-create-sat --workload create --sessions 9 --inflight 16

@@ -1,0 +1,1 @@
+/work/main/target/release/paddock-loadgen --hosts 127.0.0.1:21501,127.0.0.1:21502,127.0.0.1:21503 --label paddock-set-1x1 --out loadgen/results/ensemble-2026-12-02c/paddock-set-1x1.json --data-bytes 1024 --warmup 2 --duration 10 --grace 60 --root /bench-set-1x1 --workload set --sessions 3 --inflight 1

@@ -1,0 +1,1 @@
+/work/main/target/release/paddock-loadgen --hosts 127.0.0.1:21001,127.0.0.1:21002,127.0.0.1:21003 --label zookeeper-get-1x1 --out loadgen/results/ensemble-2026-12-02c/zookeeper-get-1x1.json --data-bytes 1024 --warmup 2 --duration 10 --grace 60 --root /bench-get-1x1 --workload get --sessions 3 --inflight 1

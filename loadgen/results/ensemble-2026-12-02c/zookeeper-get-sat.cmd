@@ -1,0 +1,1 @@
+/work/main/target/release/paddock-loadgen --hosts 127.0.0.1:21001,127.0.0.1:21002,127.0.0.1:21003 --label zookeeper-get-sat --out loadgen/results/ensemble-2026-12-02c/zookeeper-get-sat.json --data-bytes 1024 --warmup 2 --duration 10 --grace 60 --root /bench-get-sat --workload get --sessions 9 --inflight 16
