@@ -3,7 +3,12 @@
 //! receive-side replies of `WorkerReceiver`, the finalize wait and the
 //! notification resend backoff.
 //!
-//! One deliberate difference, allowed by the issue: once a quorum agrees,
+//! Two deliberate differences. A LOOKING voter told a worse vote in its
+//! own round answers the sender with its proposal at once: the sender
+//! evidently missed it (typically it was still FOLLOWING when the
+//! notification came, and answered it instead of keeping it), and
+//! ZooKeeper would leave both waiting for a poll timeout of 200 ms or more.
+//! The other, allowed by the issue: once a quorum agrees,
 //! the finalize wait is skipped when every voter has voted in this round or
 //! when every voter that has not is known to be down: its election
 //! connection was up since this process started and is down now. A voter
@@ -399,6 +404,21 @@ impl Election {
         } else if Self::better(core, theirs, self.round.as_ref()?.proposal) {
             self.round.as_mut()?.proposal = theirs;
             changed = true;
+        } else if core.i_am_voter && Self::better(core, self.round.as_ref()?.proposal, theirs) {
+            // The sender has not seen my better proposal (it went LOOKING
+            // after my notification reached it, and a settled server does
+            // not keep what it is told). ZooKeeper waits for the poll
+            // timeout to resend; tell the sender now.
+            let p = self.round.as_ref()?.proposal;
+            let reply = Self::notification(
+                core,
+                PeerState::Looking,
+                p.leader,
+                p.zxid,
+                self.logicalclock,
+                p.epoch,
+            );
+            core.out.push(Action::SendElection { to: from, n: reply });
         }
         if changed {
             self.round.as_mut()?.finalize_at_ms = None;

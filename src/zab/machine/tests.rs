@@ -1346,3 +1346,56 @@ fn fle_skips_the_finalize_wait_only_for_a_voter_known_to_be_down() {
     zab.step(Input::Tick { now_ms: 250 });
     assert_eq!(zab.role(), Role::Leading);
 }
+
+#[test]
+fn fle_answers_a_worse_vote_of_the_same_round_at_once() {
+    // Server 2 proposes itself in round 1; server 1, which went LOOKING
+    // after server 2's notification reached it (and so never kept it),
+    // proposes itself in the same round. Server 2 tells it its better vote
+    // now rather than at its next poll timeout.
+    let mut zab = Zab::new(config(2, &[1, 2, 3], &[]), Durable::default());
+    zab.step(Input::Tick { now_ms: 0 });
+    zab.step(Input::ElectionUp(1));
+    let vote_for_1 = Notification {
+        state: PeerState::Looking,
+        leader: 1,
+        zxid: 0,
+        election_epoch: 1,
+        peer_epoch: 0,
+        version: crate::zab::wire::NOTIFICATION_VERSION,
+        config: Some(quorum_config(&[1, 2, 3], &[])),
+    };
+    let out = zab.step(Input::Notification {
+        from: 1,
+        n: vote_for_1.clone(),
+    });
+    let answers: Vec<&Notification> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendElection { to: 1, n } => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers.len(), 1, "{out:?}");
+    assert_eq!(
+        (
+            answers[0].state,
+            answers[0].leader,
+            answers[0].election_epoch
+        ),
+        (PeerState::Looking, 2, 1)
+    );
+    // A vote as good as mine gets no answer (no ping-pong).
+    let vote_for_2 = Notification {
+        leader: 2,
+        ..vote_for_1
+    };
+    let out = zab.step(Input::Notification {
+        from: 1,
+        n: vote_for_2,
+    });
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::SendElection { .. })),
+        "{out:?}"
+    );
+}
