@@ -1085,6 +1085,17 @@ fn finish(
         Some(list) => Whitelist::parse(list, pending.read_only_mode),
         None => Whitelist::default_for(pending.read_only_mode),
     };
+    if pending.read_only_mode {
+        warnings.push(ConfigWarning {
+            file: file.clone(),
+            line: 0,
+            key: "readonlymode.enabled".to_string(),
+            message: "read-only mode is not implemented: it only adds `isro` to the \
+                      four-letter words; a server cut off from its quorum serves no \
+                      clients, as with readonlymode.enabled=false"
+                .to_string(),
+        });
+    }
     for word in config.four_letter_whitelist.words() {
         if !KNOWN_FOUR_LETTER_WORDS.contains(&word) {
             warnings.push(ConfigWarning {

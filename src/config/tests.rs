@@ -656,7 +656,13 @@ fn system_property_forms() {
         assert!(config.four_letter_whitelist.allows(word), "{word}");
     }
     assert!(!config.four_letter_whitelist.allows("conf"));
-    assert!(warnings.is_empty(), "{warnings:?}");
+    // Read-only serving itself is not implemented, and the server says so.
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].key, "readonlymode.enabled");
+    assert!(
+        warnings[0].message.contains("not implemented"),
+        "{warnings:?}"
+    );
     // Without readonlymode.enabled, isro is not whitelisted.
     let (config, _) = load_text("dataDir=/d\n4lw.commands.whitelist=ruok\n").unwrap();
     assert!(!config.four_letter_whitelist.allows("isro"));
