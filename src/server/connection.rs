@@ -816,6 +816,22 @@ pub fn op_name(op: i32) -> &'static str {
 /// conflicts; glommio keeps separate sources for the two directions.
 struct Half(Rc<RefCell<TcpStream>>);
 
+impl Half {
+    /// Has the peer shut down its side (a FIN or a reset is queued)? A
+    /// zero-timeout poll; never blocks.
+    fn peer_hung_up(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut fd = libc::pollfd {
+            fd: self.0.borrow().as_raw_fd(),
+            events: libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+        ready > 0 && fd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+    }
+}
+
 impl AsyncRead for Half {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -961,6 +977,15 @@ async fn read_loop(shard: &Rc<Shard>, conn: &Rc<Conn>, mut stream: Half) -> Resu
             start += 4 + length;
             conn.note_packet_received();
             if conn.phase() == Phase::Handshake {
+                if stream.peer_hung_up() {
+                    // A connect that waited (in the backlog while this
+                    // server synced, or behind a slow turn) until its
+                    // client gave up and went to another server. Taken
+                    // now, it would revalidate the session here after the
+                    // client's new server did, and move the session back:
+                    // the client's next write there fails with SessionMoved.
+                    return Err("the client hung up before its connect was handled".into());
+                }
                 conn.handle_connect(shard, &payload).await?;
                 continue;
             }

@@ -7,6 +7,7 @@ from kazoo.protocol.states import EventType
 
 import rawzk
 from rawzk import RawZK
+from conftest import four_letter, is_zookeeper, wait_until
 
 
 def _exists_watch(zk, path):
@@ -183,3 +184,37 @@ def test_session_ids_unique_and_ping(shared_server):
         c.close_session()
         c.close()
     assert len(ids) == 5 and 0 not in ids
+
+
+def _srvr_zxid(port):
+    import re
+    out = four_letter(port, "srvr")
+    m = re.search(r"^Zxid: (0x[0-9a-f]+)$", out, re.M)
+    assert m, out
+    return int(m.group(1), 16)
+
+
+@pytest.mark.skipif(is_zookeeper(), reason="a deliberate difference: ZooKeeper "
+                    "creates the session for a client that is already gone")
+def test_a_connect_whose_client_hung_up_before_it_was_handled_is_dropped(server):
+    # The server is stopped while a client connects, sends its ConnectRequest
+    # and gives up (closes). When it runs again, the connect and the hang-up
+    # are both queued: no session may be created (or, for a reconnect, moved
+    # to this server) for a client that went elsewhere.
+    import os
+    import signal
+    import socket
+
+    before = _srvr_zxid(server.port)
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    try:
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        payload = rawzk.Writer().int(0).long(0).int(10000).long(0) \
+            .buffer(b"\x00" * 16).bool(False).bytes()
+        s.sendall(len(payload).to_bytes(4, "big") + payload)
+        s.close()
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
+    wait_until(lambda: b"hung up before its connect" in open(server.log_path, "rb").read(),
+               10, what="the server to drop the abandoned connect")
+    assert _srvr_zxid(server.port) == before
