@@ -237,6 +237,14 @@ pub struct Config {
     pub max_session_timeout_ms: u32,
     /// `snapCount`: txns between snapshots (100000; at least 2).
     pub snap_count: u64,
+    /// `zookeeper.commitLogCount` (500, at least 500): committed txns an
+    /// ensemble member always keeps in memory to sync a learner by DIFF.
+    pub commit_log_count: usize,
+    /// `zookeeper.snapshotSizeFactor` (0.33, at most 1; negative: off), in
+    /// millionths: a learner is synced by DIFF beyond `commit_log_count`
+    /// txns only while the txns to send are at most this fraction of the
+    /// newest snapshot.
+    pub snapshot_size_factor_ppm: i64,
     /// `preAllocSize` in KB (65536 = 64 MiB).
     pub pre_alloc_size_kb: u64,
     /// `autopurge.snapRetainCount` (3, at least 3).
@@ -373,6 +381,8 @@ impl Config {
             min_session_timeout_ms: 2 * tick,
             max_session_timeout_ms: 20 * tick,
             snap_count: 100_000,
+            commit_log_count: 500,
+            snapshot_size_factor_ppm: 330_000,
             pre_alloc_size_kb: 65536,
             autopurge_snap_retain_count: 3,
             autopurge_purge_interval_hours: 0,
@@ -580,6 +590,12 @@ impl Ctx<'_> {
             ))
         })
     }
+    fn f64(&self) -> Result<f64, ConfigError> {
+        match self.value().parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => Err(self.error(format!("expected a number, got '{}'", self.value()))),
+        }
+    }
     fn i64(&self) -> Result<i64, ConfigError> {
         self.value()
             .parse::<i64>()
@@ -656,6 +672,12 @@ fn apply(config: &mut Config, pending: &mut Pending, ctx: &Ctx<'_>) -> Result<()
                 return Err(ctx.error(format!("must be at least 2, got '{}'", ctx.value())));
             }
             config.snap_count = count;
+        }
+        "commitLogCount" => {
+            config.commit_log_count = usize::try_from(ctx.u64()?).unwrap_or(usize::MAX);
+        }
+        "snapshotSizeFactor" => {
+            config.snapshot_size_factor_ppm = (ctx.f64()? * 1e6).round().clamp(-1e12, 1e12) as i64
         }
         "preAllocSize" => {
             let kb = ctx.u64()?;
@@ -1079,6 +1101,33 @@ fn finish(
             ),
         });
         config.autopurge_snap_retain_count = 3;
+    }
+
+    if config.commit_log_count < 500 {
+        // ZKDatabase: below the recommended 500 it uses 500.
+        warnings.push(ConfigWarning {
+            file: file.clone(),
+            line: 0,
+            key: "commitLogCount".to_string(),
+            message: format!(
+                "{} is less than the recommended 500; using 500",
+                config.commit_log_count
+            ),
+        });
+        config.commit_log_count = 500;
+    }
+    if config.snapshot_size_factor_ppm > 1_000_000 {
+        // ZKDatabase: above 1 it uses the default.
+        warnings.push(ConfigWarning {
+            file: file.clone(),
+            line: 0,
+            key: "snapshotSizeFactor".to_string(),
+            message: format!(
+                "{} is more than 1; using 0.33",
+                config.snapshot_size_factor_ppm as f64 / 1e6
+            ),
+        });
+        config.snapshot_size_factor_ppm = 330_000;
     }
 
     config.four_letter_whitelist = match &pending.whitelist {

@@ -284,7 +284,16 @@ pub const REGISTRY: &[Row] = &[
     ignored("db.autocreate", "paddock starts on an empty dataDir as ZooKeeper's default (true) does"),
     ignored("snapshot.trust.empty", "paddock recovers from the log alone when there is no snapshot"),
     ignored("snapshot.compression.method", "paddock writes its own snapshots uncompressed and reads only those"),
-    ignored("snapshotSizeFactor", "paddock snapshots by txn count (snapCount) only"),
+    implemented(
+        "snapshotSizeFactor",
+        "snapshot_size_factor_ppm",
+        "src/config/tests.rs::diff_window_keys",
+    ),
+    implemented(
+        "commitLogCount",
+        "commit_log_count",
+        "src/config/tests.rs::diff_window_keys",
+    ),
     // --- connection factories ------------------------------------------------
     ignored(
         "serverCnxnFactory",

@@ -804,3 +804,31 @@ fn jaas_from_jvm_flags() {
     let (config, _) = load_with_jvm_flags(Some(&cfg), None, Some(flags)).unwrap();
     assert_eq!(config.jaas_config, Some(PathBuf::from("/j.conf")));
 }
+
+#[test]
+fn diff_window_keys() {
+    let (config, warnings) = load_text("dataDir=/d\n").unwrap();
+    assert_eq!(config.commit_log_count, 500);
+    assert_eq!(config.snapshot_size_factor_ppm, 330_000);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let (config, warnings) =
+        load_text("dataDir=/d\nzookeeper.commitLogCount=2000\nzookeeper.snapshotSizeFactor=-1\n")
+            .unwrap();
+    assert_eq!(config.commit_log_count, 2000);
+    assert_eq!(config.snapshot_size_factor_ppm, -1_000_000);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // As ZKDatabase: too small a count and too large a factor fall back,
+    // with a warning each.
+    let (config, warnings) =
+        load_text("dataDir=/d\ncommitLogCount=10\nsnapshotSizeFactor=1.5\n").unwrap();
+    assert_eq!(config.commit_log_count, 500);
+    assert_eq!(config.snapshot_size_factor_ppm, 330_000);
+    let keys: Vec<&str> = warnings.iter().map(|w| w.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["commitLogCount", "snapshotSizeFactor"],
+        "{warnings:?}"
+    );
+    let e = load_text("dataDir=/d\nsnapshotSizeFactor=a third\n").unwrap_err();
+    assert_eq!(e.key, "snapshotSizeFactor");
+}

@@ -310,6 +310,8 @@ pub struct Recovered {
     pub tree: DataTree,
     pub log: TxnLog,
     pub snapshot_zxid: i64,
+    /// The loaded snapshot's size (None: recovered from the log alone).
+    pub snapshot_bytes: Option<u64>,
     pub replayed: u64,
 }
 
@@ -336,15 +338,15 @@ pub fn recover(config: &Config) -> Result<Recovered, ServerError> {
             tail.reason
         );
     }
-    let (mut tree, snapshot_zxid) = match storage::latest_snapshot(&snap_dir)? {
+    let (mut tree, snapshot_zxid, snapshot_bytes) = match storage::latest_snapshot(&snap_dir)? {
         Some((zxid, body)) => {
             let tree = DataTree::deserialize(&body).map_err(|e| {
                 ServerError::Recovery(format!("snapshot 0x{zxid:x} does not decode: {e}"))
             })?;
             log::info!("loaded snapshot 0x{zxid:x} ({} znodes)", tree.node_count());
-            (tree, zxid)
+            (tree, zxid, Some(body.len() as u64))
         }
-        None => (DataTree::new(), 0),
+        None => (DataTree::new(), 0, None),
     };
     let mut replayed = 0u64;
     for record in log.read_after(tree.last_zxid())? {
@@ -363,6 +365,7 @@ pub fn recover(config: &Config) -> Result<Recovered, ServerError> {
     );
     Ok(Recovered {
         tree,
+        snapshot_bytes,
         log,
         snapshot_zxid,
         replayed,

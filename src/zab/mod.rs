@@ -122,8 +122,15 @@ pub struct ZabConfig {
     /// text (what ZooKeeper 3.8.0 was recorded sending with reconfig off).
     pub quorum_config: String,
     /// Committed txns kept in memory to sync a learner by DIFF; a learner
-    /// further behind gets a SNAP (ZooKeeper's `zookeeper.commitLogCount`).
+    /// further behind gets a SNAP. At least `history_min` (ZooKeeper's
+    /// `zookeeper.commitLogCount`, 500), at most `history_limit`, and in
+    /// between while the window's bytes stay within `history_bytes_factor`
+    /// (`zookeeper.snapshotSizeFactor`, 0.33; negative: `history_min` only)
+    /// times the size the host last reported with `Zab::set_snapshot_size`.
+    /// Until it reports one, only the two counts apply.
+    pub history_min: usize,
     pub history_limit: usize,
+    pub history_bytes_factor: f64,
     /// FastLeaderElection's finalize wait (200 ms) and notification
     /// resend interval bounds (200 ms … 60 s).
     pub finalize_wait_ms: u64,
@@ -148,7 +155,9 @@ impl ZabConfig {
             init_limit,
             sync_limit,
             quorum_config,
+            history_min: 500,
             history_limit: 500,
+            history_bytes_factor: 0.33,
             finalize_wait_ms: 200,
             min_notification_interval_ms: 200,
             max_notification_interval_ms: 60_000,

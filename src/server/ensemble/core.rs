@@ -52,6 +52,8 @@ pub enum CoreInput {
     Sequenced(Vec<CommitItem>),
     /// Learner: what shards would ask a sequencer.
     Shard(SequencerInput),
+    /// A snapshot of this many bytes was written: the DIFF window's budget.
+    SnapshotWritten(u64),
     Stop,
 }
 
@@ -317,6 +319,7 @@ impl Core {
             }
             CoreInput::Sequenced(items) => self.sequenced(items),
             CoreInput::Shard(request) => self.forward_for_shard(request),
+            CoreInput::SnapshotWritten(bytes) => self.zab.set_snapshot_size(bytes),
             CoreInput::Stop => {}
         }
     }
@@ -424,6 +427,19 @@ impl Core {
             }
             Action::ConnectToLeader { sid } => self.connect_to_leader(sid),
             Action::Send { conn, packet } => {
+                // How a learner is synced, as ZooKeeper's LearnerHandler logs it.
+                let how = match crate::zab::PacketType::from_code(packet.kind) {
+                    Some(crate::zab::PacketType::Diff) => Some("DIFF"),
+                    Some(crate::zab::PacketType::Trunc) => Some("TRUNC"),
+                    Some(crate::zab::PacketType::Snap) => Some("SNAP"),
+                    _ => None,
+                };
+                if let Some(how) = how {
+                    log::info!(
+                        "syncing the learner on quorum connection {conn} by {how} (zxid 0x{:x})",
+                        packet.zxid
+                    );
+                }
                 packet.encode(self.outgoing.entry(conn).or_default());
             }
             Action::TakeSnapshot { conn } => {
@@ -526,6 +542,7 @@ impl Core {
         );
         self.tree = tree;
         self.uncommitted.clear();
+        self.zab.set_snapshot_size(bytes.len() as u64);
     }
 
     fn connect_to_leader(&mut self, sid: Sid) {
@@ -941,6 +958,7 @@ impl Core {
         let retain = self.settings.snapshots.retain;
         let purge = self.settings.snapshots.purge;
         let persist = self.persist.clone();
+        let me = self.me.clone();
         let _ = std::thread::Builder::new()
             .name("paddock-snapshot".into())
             .spawn(move || {
@@ -951,6 +969,7 @@ impl Core {
                     super::super::snapshot::write_snapshot_files(&dir, retain, purge, zxid, &body)
                 {
                     let _ = persist.send(PersistOp::Roll { purge_before });
+                    let _ = me.send(CoreInput::SnapshotWritten(body.len() as u64));
                 }
             });
     }

@@ -105,6 +105,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         tree,
         log,
         snapshot_zxid,
+        snapshot_bytes,
         ..
     } = recover(&config)?;
     let snap_dir = super::snapshot_dir(&config);
@@ -112,8 +113,10 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         .map_err(|e| ServerError::Recovery(e.to_string()))?;
     let (accepted_epoch, current_epoch) = (epochs.epochs.accepted, epochs.epochs.current);
 
-    // The newest logged txns, for syncing learners by DIFF.
-    let history_limit = 500usize.max(config.snap_count as usize);
+    // The newest logged txns, for syncing learners by DIFF (the window's
+    // rule: src/zab/machine/history.rs).
+    let history_min = config.commit_log_count;
+    let history_limit = history_min.max(config.snap_count as usize);
     let mut history: std::collections::VecDeque<(i64, Bytes)> = Default::default();
     for record in log.read_after(snapshot_zxid)? {
         let (zxid, payload) = record?;
@@ -138,7 +141,9 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         config.sync_limit as u64,
         config.quorum_config_text(),
     );
+    zab_config.history_min = history_min;
     zab_config.history_limit = history_limit;
+    zab_config.history_bytes_factor = config.snapshot_size_factor_ppm as f64 / 1e6;
     zab_config.min_notification_interval_ms = u64::from(config.fle_min_notification_interval_ms);
     zab_config.max_notification_interval_ms = u64::from(config.fle_max_notification_interval_ms);
     if !config.standalone_enabled && config.servers.len() <= 1 {
@@ -149,7 +154,15 @@ pub fn run(config: Config) -> Result<(), ServerError> {
             "syncEnabled=false: paddock's learners log every txn anyway (safe, only slower)"
         );
     }
-    let zab = Zab::new(zab_config, durable);
+    let mut zab = Zab::new(zab_config, durable);
+    // The budget comes from the newest snapshot, as ZooKeeper's does (it
+    // writes one at every start; without one, measure the tree).
+    let snapshot_bytes = snapshot_bytes.unwrap_or_else(|| {
+        let mut body = Vec::new();
+        tree.serialize(&mut body);
+        body.len() as u64
+    });
+    zab.set_snapshot_size(snapshot_bytes);
 
     let mut query_senders = Vec::new();
     let mut query_receivers = Vec::new();

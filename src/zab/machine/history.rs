@@ -1,5 +1,16 @@
 //! The window of the newest logged txns kept in memory, for syncing a
-//! learner by DIFF (ZooKeeper's `committedLog`, `zookeeper.commitLogCount`).
+//! learner by DIFF: ZooKeeper's `committedLog` (`zookeeper.commitLogCount`,
+//! 500) and, beyond it, what ZooKeeper would read back from its txn log on
+//! disk for a DIFF.
+//!
+//! ZooKeeper syncs from the log on disk only while the log to send is at
+//! most `zookeeper.snapshotSizeFactor` (0.33) times the newest snapshot's
+//! size; a learner further behind gets a SNAP. paddock keeps exactly that
+//! much in memory instead of reading it back: at least `min` committed
+//! txns, and beyond them as long as the window's bytes stay within the
+//! budget and its committed txns within `limit` (snapCount). So the window
+//! costs at most a third of a snapshot's size in memory, and a learner
+//! gets a DIFF wherever ZooKeeper's leader would have sent one.
 //!
 //! It mirrors the tail of the host's log: every `Append` goes in, a
 //! truncation or an installed snapshot takes txns out. On a leader the txns
@@ -13,11 +24,18 @@ use crate::zab::Zxid;
 
 pub(crate) struct History {
     entries: VecDeque<(Zxid, Bytes)>,
-    /// At most this many committed txns are kept; txns after `committed`
-    /// (a leader's outstanding proposals, a learner's pending ones) are
-    /// always kept.
+    /// Committed txns are always kept up to `min` and never beyond `limit`;
+    /// between the two while the window holds at most `bytes_limit` bytes.
+    /// Txns after `committed` (a leader's outstanding proposals, a
+    /// learner's pending ones) are always kept.
+    min: usize,
     limit: usize,
+    bytes_limit: usize,
+    /// Payload bytes of every entry in the window.
+    bytes: usize,
     committed: Zxid,
+    /// How many entries, from the front, are at or below `committed`.
+    committed_len: usize,
     /// The highest zxid that left the window from the front (trimmed), or
     /// that a snapshot covers: everything after it up to the window's end is
     /// in the window. −1 when nothing ever left.
@@ -25,11 +43,17 @@ pub(crate) struct History {
 }
 
 impl History {
-    pub(crate) fn new(limit: usize, recovered: Vec<(Zxid, Bytes)>) -> History {
+    /// A window of at most `limit` committed txns (and at least `min` when
+    /// the byte budget is smaller), with no byte budget yet.
+    pub(crate) fn new(min: usize, limit: usize, recovered: Vec<(Zxid, Bytes)>) -> History {
         let mut history = History {
             entries: VecDeque::new(),
+            min,
             limit,
+            bytes_limit: usize::MAX,
+            bytes: 0,
             committed: i64::MAX,
+            committed_len: 0,
             covered_from: -1,
         };
         // What the host recovered may have a gap before it; treat the zxid
@@ -44,18 +68,38 @@ impl History {
         history
     }
 
-    /// Everything up to `zxid` is committed (and may leave the window).
-    pub(crate) fn mark_committed(&mut self, zxid: Zxid) {
-        self.committed = zxid;
+    /// The byte budget beyond the `min` committed txns.
+    pub(crate) fn set_bytes_limit(&mut self, bytes: usize) {
+        self.bytes_limit = bytes;
         self.trim();
     }
 
+    /// Everything up to `zxid` is committed (and may leave the window).
+    pub(crate) fn mark_committed(&mut self, zxid: Zxid) {
+        self.committed = zxid;
+        while self
+            .entries
+            .get(self.committed_len)
+            .is_some_and(|&(z, _)| z <= zxid)
+        {
+            self.committed_len += 1;
+        }
+        self.trim();
+    }
+
+    fn over_budget(&self) -> bool {
+        self.committed_len > self.limit
+            || (self.committed_len > self.min && self.bytes > self.bytes_limit)
+    }
+
     fn trim(&mut self) {
-        let committed = self.committed;
-        while self.entries.partition_point(|&(z, _)| z <= committed) > self.limit {
-            if let Some((gone, _)) = self.entries.pop_front() {
-                self.covered_from = self.covered_from.max(gone);
-            }
+        while self.over_budget() {
+            let Some((gone, payload)) = self.entries.pop_front() else {
+                break;
+            };
+            self.committed_len -= 1;
+            self.bytes -= payload.len();
+            self.covered_from = self.covered_from.max(gone);
         }
     }
 
@@ -64,25 +108,34 @@ impl History {
         if let Some(&(last, _)) = self.entries.back() {
             assert!(zxid > last, "history: zxid {zxid:#x} after {last:#x}");
         }
+        self.bytes += payload.len();
         self.entries.push_back((zxid, payload));
+        if zxid <= self.committed {
+            self.committed_len += 1;
+        }
         self.trim();
     }
 
     /// The log was truncated after `zxid`.
     pub(crate) fn truncate_after(&mut self, zxid: Zxid) {
         while self.entries.back().is_some_and(|&(z, _)| z > zxid) {
-            self.entries.pop_back();
+            if let Some((_, payload)) = self.entries.pop_back() {
+                self.bytes -= payload.len();
+            }
         }
         if self.covered_from > zxid {
             self.covered_from = zxid;
         }
         self.committed = self.committed.min(zxid);
+        self.committed_len = self.committed_len.min(self.entries.len());
     }
 
     /// The state was replaced by a snapshot at `zxid`: nothing before it is
     /// known any more.
     pub(crate) fn reset_to_snapshot(&mut self, zxid: Zxid) {
         self.entries.clear();
+        self.bytes = 0;
+        self.committed_len = 0;
         self.covered_from = zxid;
         self.committed = zxid;
     }
@@ -137,7 +190,7 @@ mod tests {
 
     #[test]
     fn window_trims_from_the_front_and_remembers_what_it_lost() {
-        let mut h = History::new(3, vec![txn(5), txn(6)]);
+        let mut h = History::new(3, 3, vec![txn(5), txn(6)]);
         assert!(h.covers_after(4));
         assert!(!h.covers_after(3));
         h.push(7, txn(7).1);
@@ -158,5 +211,34 @@ mod tests {
         assert_eq!(h.last(), None);
         assert!(h.covers_after(20));
         assert!(!h.covers_after(19));
+    }
+
+    #[test]
+    fn the_byte_budget_trims_beyond_min_but_never_below_it() {
+        // 8-byte payloads; at least 2 committed, at most 10.
+        let mut h = History::new(2, 10, (1..=6).map(txn).collect());
+        assert_eq!(h.len(), 6);
+        h.set_bytes_limit(24);
+        assert_eq!(h.len(), 3, "24 bytes hold three 8-byte txns");
+        assert!(h.covers_after(3) && !h.covers_after(2));
+        h.set_bytes_limit(0);
+        assert_eq!(h.len(), 2, "never fewer than min committed txns");
+        // Uncommitted txns stay whatever the budget.
+        h.push(7, txn(7).1);
+        h.push(8, txn(8).1);
+        assert_eq!(h.len(), 4);
+        h.mark_committed(8);
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.bounds_upto(100), Some((7, 8)));
+        // A truncation gives back the bytes of what it removed.
+        h.set_bytes_limit(usize::MAX);
+        h.push(9, txn(9).1);
+        h.truncate_after(8);
+        h.set_bytes_limit(16);
+        assert_eq!(h.len(), 2);
+        h.reset_to_snapshot(20);
+        h.push(21, txn(21).1);
+        h.mark_committed(21);
+        assert_eq!(h.len(), 1);
     }
 }

@@ -199,7 +199,7 @@ impl Zab {
         let qv_version = QuorumVerifierText::parse(&config.quorum_config)
             .map(|qv| qv.version)
             .unwrap_or(0);
-        let history = History::new(config.history_limit, durable.history);
+        let history = History::new(config.history_min, config.history_limit, durable.history);
         let core = Core {
             voters,
             i_am_voter,
@@ -407,6 +407,22 @@ impl Zab {
         self.core.history.mark_committed(self.core.last_logged);
         let decision = self.election.start(&mut self.core);
         self.decided(decision);
+    }
+
+    /// The host's newest snapshot has this many bytes: the DIFF window may
+    /// hold `history_bytes_factor` times as much (see `history.rs`).
+    pub fn set_snapshot_size(&mut self, bytes: u64) {
+        let factor = self.core.cfg.history_bytes_factor;
+        let budget = if factor < 0.0 {
+            0
+        } else {
+            // As ZooKeeper: a limit that comes out as zero is no limit.
+            match (bytes as f64 * factor) as usize {
+                0 => usize::MAX,
+                budget => budget,
+            }
+        };
+        self.core.history.set_bytes_limit(budget);
     }
 
     pub fn role(&self) -> Role {
