@@ -414,3 +414,27 @@ def test_five_servers_survive_losing_two(ensembles):
     e.wait_for_leader()
     written |= w.acked_paths()
     assert_everywhere(e, "/five", written, allowed_extra=written | w.sent)
+
+
+@pytest.mark.timeout(150)
+def test_four_letter_words_of_a_server_without_a_quorum(ensembles):
+    """A server left alone looks for a leader and serves no client; as
+    ZooKeeper's (its commands that need no running server): ruok, envi,
+    isro ("null") and gtmk answer, the others say it is not serving."""
+    e = ensembles(n=3)
+    leader = e.start()
+    alone = e.followers()[0]
+    for sid in e.ids():
+        if sid != alone:
+            e.kill9(sid)
+    assert leader != alone
+    not_serving = "This ZooKeeper instance is not currently serving requests\n"
+    wait_until(lambda: e[alone].flw("srvr") == not_serving, 30,
+               what="the server left alone to stop serving")
+    m = e[alone]
+    assert m.flw("ruok") == "imok"
+    assert m.flw("isro") == "null"
+    assert m.flw("envi").startswith("Environment:\nzookeeper.version=")
+    assert int(m.flw("gtmk")) >= 0
+    for word in ("stat", "mntr", "cons", "conf", "dump", "wchs"):
+        assert m.flw(word) == not_serving, word

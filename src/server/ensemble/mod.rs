@@ -341,7 +341,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     loop {
         let event = if running.is_empty() {
             // Not serving: answer what ZooKeeper answers meanwhile.
-            answer_while_not_serving(&listeners);
+            answer_while_not_serving(&listeners, &shared);
             match events_rx.recv_timeout(NOT_SERVING_POLL) {
                 Ok(event) => event,
                 Err(flume::RecvTimeoutError::Timeout) => continue,
@@ -388,16 +388,15 @@ pub fn run(config: Config) -> Result<(), ServerError> {
 /// How often a server that is not serving looks for client connections.
 const NOT_SERVING_POLL: Duration = Duration::from_millis(50);
 
-/// ZooKeeper's `ZK_NOT_SERVING`.
-const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
-
 /// While no shard runs (LOOKING, or syncing), connections wait in the
 /// client port's backlog. Take them here, as a ZooKeeper server that is not
-/// running does: a four-letter word gets `ruok`'s "imok" or "not currently
-/// serving requests"; a client's connect is closed, and the client tries
-/// another server. Only this thread accepts while no shard runs, so a
-/// socket `poll` reports readable is one nobody else takes.
-fn answer_while_not_serving(listeners: &[std::net::TcpListener]) {
+/// running does: a four-letter word gets what ZooKeeper's answers then
+/// (`ruok`, `envi`, `isro` = "null", `gtmk`/`stmk` as ever, the rest "not
+/// currently serving requests"; the whitelist applies); a client's connect
+/// is closed, and the client tries another server. Only this thread
+/// accepts while no shard runs, so a socket `poll` reports readable is one
+/// nobody else takes.
+fn answer_while_not_serving(listeners: &[std::net::TcpListener], shared: &Arc<Shared>) {
     use std::os::fd::AsRawFd;
     let mut fds: Vec<libc::pollfd> = listeners
         .iter()
@@ -419,27 +418,38 @@ fn answer_while_not_serving(listeners: &[std::net::TcpListener]) {
         let Ok((stream, _)) = listener.accept() else {
             continue;
         };
+        let shared = shared.clone();
         let _ = std::thread::Builder::new()
             .name("paddock-not-serving".into())
-            .spawn(move || answer_not_serving(stream));
+            .spawn(move || answer_not_serving(stream, &shared));
     }
 }
 
-fn answer_not_serving(mut stream: std::net::TcpStream) {
+fn answer_not_serving(mut stream: std::net::TcpStream, shared: &Shared) {
+    use crate::server::four_letter::{self, ConfInfo, ServerMode, ServerStats};
     use std::io::{Read, Write};
     let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-    let mut word = [0u8; 4];
-    if stream.read_exact(&mut word).is_ok() {
-        match &word {
-            b"ruok" => {
-                let _ = stream.write_all(b"imok");
+    let mut first = [0u8; 4];
+    // Anything else (a client's ConnectRequest, an unknown word): ZooKeeper
+    // closes it ("ZooKeeperServer not running").
+    if stream.read_exact(&mut first).is_ok() {
+        if let Some(word) = four_letter::word_from_bytes(&first) {
+            let whitelist = &shared.config.four_letter_whitelist;
+            let mut mask = [0u8; 8];
+            if word == "stmk" && whitelist.allows(word) && stream.read_exact(&mut mask).is_ok() {
+                shared.stats.set_trace_mask(i64::from_be_bytes(mask));
             }
-            w if w.iter().all(u8::is_ascii_lowercase) => {
-                let _ = stream.write_all(NOT_SERVING.as_bytes());
+            let mut s = ServerStats::new(
+                four_letter::full_version(),
+                ServerMode::Looking,
+                ConfInfo::from_config(&shared.config),
+            );
+            s.serving = false;
+            s.trace_mask = shared.stats.trace_mask();
+            if word == "envi" {
+                s.environment = four_letter::gather_environment();
             }
-            // A client's ConnectRequest: ZooKeeper closes it
-            // ("ZooKeeperServer not running").
-            _ => {}
+            let _ = stream.write_all(four_letter::render(word, &s, whitelist).as_bytes());
         }
     }
     let _ = stream.shutdown(std::net::Shutdown::Both);
