@@ -228,6 +228,9 @@ impl World {
                     quorum_config.clone(),
                 );
                 zab_config.history_limit = config.history_limit;
+                // Below the count limit, so that the byte budget (set at
+                // each start, see `restart`) decides the window too.
+                zab_config.history_min = config.history_limit / 4;
                 zab_config.finalize_wait_ms = config.finalize_wait_ms;
                 zab_config.min_notification_interval_ms = config.min_notification_interval_ms;
                 zab_config.max_notification_interval_ms = config.max_notification_interval_ms;
@@ -1198,6 +1201,15 @@ impl World {
         if let Some(mutation) = self.config.mutation {
             inject(&mut zab, mutation);
         }
+        // A "snapshot size" for the DIFF window's byte budget, from the seed
+        // (no draw from the fault stream): 0 (no budget) up to a window of
+        // about the count limit's txns.
+        let incarnation = self.nodes[node].incarnation;
+        let snapshot_bytes = (self.config.seed.wrapping_mul(7919)
+            ^ (node as u64).wrapping_mul(131)
+            ^ incarnation.wrapping_mul(17))
+            % 1200;
+        zab.set_snapshot_size(snapshot_bytes);
         let state = self.nodes[node].disk.recover_state();
         self.checker.state_rebuilt(node, &state);
         let n = &mut self.nodes[node];
