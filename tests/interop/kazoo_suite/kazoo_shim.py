@@ -183,3 +183,26 @@ harness.get_global_cluster = get_global_cluster
 def pytest_unconfigure(config):
     if _CLUSTER[0] is not None:
         _CLUSTER[0].terminate()
+
+
+# kazoo's tests that fail against this harness for a known reason, marked
+# strict xfail (a pass is reported as a failure, so the list cannot go stale).
+TLS = "no TLS port: paddock refuses TLS, and the shim starts ZooKeeper without one too"
+RECONFIG = "dynamic reconfiguration is refused (reconfigEnabled=true), as the README says"
+READ_ONLY = ("read-only mode is not implemented: ZooKeeper 3.8's read-only server needs "
+             "local sessions (localSessionsEnabled), which paddock refuses")
+KNOWN_FAILURES = {
+    "test_client.py::TestSSLClient::test_create": (TLS, ("paddock", "zookeeper")),
+    "test_client.py::TestReconfig::test_add_remove_observer": (RECONFIG, ("paddock",)),
+    "test_client.py::TestReconfig::test_bad_input": (RECONFIG, ("paddock",)),
+    "test_client.py::TestReconfig::test_no_super_auth": (RECONFIG, ("paddock",)),
+    "test_connection.py::TestReadOnlyMode::test_read_only": (READ_ONLY, ("paddock",)),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+    for item in items:
+        for test, (why, kinds) in KNOWN_FAILURES.items():
+            if KIND in kinds and (item.nodeid == test or item.nodeid.endswith("/" + test)):
+                item.add_marker(pytest.mark.xfail(reason=why, strict=True))
