@@ -107,7 +107,7 @@ fi
 step "kazoo's own test suite against a 3-server paddock ensemble (tests/interop/kazoo_suite)"
 # Known failures (TLS, dynamic reconfig, read-only mode) are strict xfails
 # in kazoo_shim.py: any other failure, or one of those passing, fails here.
-# Its 3 skips are kazoo's own (a build check it runs only with CI set,
+# Its 3 skips are kazoo's own (a build check for kazoo's own CI,
 # Kerberos SASL), as they are against ZooKeeper.
 KAZOO_SUITE_DEADLINE=900 bounded 960 bash tests/interop/kazoo_suite/run.sh -q -p no:warnings
 
