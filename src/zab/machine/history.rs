@@ -8,9 +8,10 @@
 //! size; a learner further behind gets a SNAP. paddock keeps exactly that
 //! much in memory instead of reading it back: at least `min` committed
 //! txns, and beyond them as long as the window's bytes stay within the
-//! budget and its committed txns within `limit` (snapCount). So the window
-//! costs at most a third of a snapshot's size in memory, and a learner
-//! gets a DIFF wherever ZooKeeper's leader would have sent one.
+//! budget and its committed txns within `limit` (snapCount). So beyond its
+//! first 500 txns the window costs at most a third of a snapshot's size in
+//! memory, and a learner gets a DIFF wherever ZooKeeper's leader would
+//! have sent one.
 //!
 //! It mirrors the tail of the host's log: every `Append` goes in, a
 //! truncation or an installed snapshot takes txns out. On a leader the txns
@@ -76,6 +77,11 @@ impl History {
 
     /// Everything up to `zxid` is committed (and may leave the window).
     pub(crate) fn mark_committed(&mut self, zxid: Zxid) {
+        if zxid < self.committed {
+            // Never seen so far; but a count too high would let
+            // uncommitted txns be trimmed, so count again.
+            self.committed_len = self.entries.partition_point(|&(z, _)| z <= zxid);
+        }
         self.committed = zxid;
         while self
             .entries
@@ -240,5 +246,14 @@ mod tests {
         h.push(21, txn(21).1);
         h.mark_committed(21);
         assert_eq!(h.len(), 1);
+        // Committed going back leaves later txns uncommitted, kept.
+        h.push(22, txn(22).1);
+        h.push(23, txn(23).1);
+        h.mark_committed(23);
+        h.mark_committed(21);
+        h.set_bytes_limit(0);
+        h.push(24, txn(24).1);
+        assert_eq!(h.bounds_upto(100), Some((22, 24)));
+        assert_eq!(h.len(), 3);
     }
 }
