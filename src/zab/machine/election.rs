@@ -184,21 +184,36 @@ impl Election {
         }
     }
 
-    /// `sendNotifications`: my proposal to every voter; my own copy goes
-    /// straight into `recvset` (ZooKeeper loops it back to itself).
-    fn send_notifications(&mut self, core: &mut Core) {
-        let Some(round) = self.round.as_mut() else {
-            return;
-        };
-        let p = round.proposal;
-        let n = Self::notification(
+    /// This round's proposal as a LOOKING notification.
+    fn proposal_notification(&self, core: &Core) -> Option<Notification> {
+        let p = self.round.as_ref()?.proposal;
+        Some(Self::notification(
             core,
             PeerState::Looking,
             p.leader,
             p.zxid,
             self.logicalclock,
             p.epoch,
-        );
+        ))
+    }
+
+    /// This round's proposal to one voter.
+    fn tell_proposal(&self, core: &mut Core, to: Sid) {
+        if let Some(n) = self.proposal_notification(core) {
+            core.out.push(Action::SendElection { to, n });
+        }
+    }
+
+    /// `sendNotifications`: my proposal to every voter; my own copy goes
+    /// straight into `recvset` (ZooKeeper loops it back to itself).
+    fn send_notifications(&mut self, core: &mut Core) {
+        let Some(n) = self.proposal_notification(core) else {
+            return;
+        };
+        let Some(round) = self.round.as_mut() else {
+            return;
+        };
+        let p = round.proposal;
         let my_id = core.cfg.my_id;
         for &to in &core.voters {
             if to != my_id {
@@ -353,16 +368,7 @@ impl Election {
         // voter's round stays behind.
         if core.i_am_voter && n.state == PeerState::Looking && n.election_epoch < self.logicalclock
         {
-            let p = self.round.as_ref()?.proposal;
-            let reply = Self::notification(
-                core,
-                PeerState::Looking,
-                p.leader,
-                p.zxid,
-                self.logicalclock,
-                p.epoch,
-            );
-            core.out.push(Action::SendElection { to: from, n: reply });
+            self.tell_proposal(core, from);
         }
         {
             let round = self.round.as_mut()?;
@@ -409,16 +415,7 @@ impl Election {
             // after my notification reached it, and a settled server does
             // not keep what it is told). ZooKeeper waits for the poll
             // timeout to resend; tell the sender now.
-            let p = self.round.as_ref()?.proposal;
-            let reply = Self::notification(
-                core,
-                PeerState::Looking,
-                p.leader,
-                p.zxid,
-                self.logicalclock,
-                p.epoch,
-            );
-            core.out.push(Action::SendElection { to: from, n: reply });
+            self.tell_proposal(core, from);
         }
         if changed {
             self.round.as_mut()?.finalize_at_ms = None;

@@ -1303,6 +1303,19 @@ fn committed_txns_survive_crashes_restarts_and_partitions() {
     }
 }
 
+/// A LOOKING vote for `leader` in round 1 of a fresh three-server ensemble.
+fn round_one_vote(leader: Sid) -> Notification {
+    Notification {
+        state: PeerState::Looking,
+        leader,
+        zxid: 0,
+        election_epoch: 1,
+        peer_epoch: 0,
+        version: crate::zab::wire::NOTIFICATION_VERSION,
+        config: Some(quorum_config(&[1, 2, 3], &[])),
+    }
+}
+
 /// Server 2 of three, hearing server 1 vote for it in round 1: a quorum
 /// agrees. Whether it may decide before the finalize wait depends on what it
 /// knows of server 3.
@@ -1314,18 +1327,9 @@ fn looking_two_of_three(seen_then_lost: bool) -> Zab {
         zab.step(Input::ElectionUp(3));
         zab.step(Input::ElectionDown(3));
     }
-    let vote_for_2 = Notification {
-        state: PeerState::Looking,
-        leader: 2,
-        zxid: 0,
-        election_epoch: 1,
-        peer_epoch: 0,
-        version: crate::zab::wire::NOTIFICATION_VERSION,
-        config: Some(quorum_config(&[1, 2, 3], &[])),
-    };
     zab.step(Input::Notification {
         from: 1,
-        n: vote_for_2,
+        n: round_one_vote(2),
     });
     zab
 }
@@ -1356,18 +1360,9 @@ fn fle_answers_a_worse_vote_of_the_same_round_at_once() {
     let mut zab = Zab::new(config(2, &[1, 2, 3], &[]), Durable::default());
     zab.step(Input::Tick { now_ms: 0 });
     zab.step(Input::ElectionUp(1));
-    let vote_for_1 = Notification {
-        state: PeerState::Looking,
-        leader: 1,
-        zxid: 0,
-        election_epoch: 1,
-        peer_epoch: 0,
-        version: crate::zab::wire::NOTIFICATION_VERSION,
-        config: Some(quorum_config(&[1, 2, 3], &[])),
-    };
     let out = zab.step(Input::Notification {
         from: 1,
-        n: vote_for_1.clone(),
+        n: round_one_vote(1),
     });
     let answers: Vec<&Notification> = out
         .iter()
@@ -1386,13 +1381,9 @@ fn fle_answers_a_worse_vote_of_the_same_round_at_once() {
         (PeerState::Looking, 2, 1)
     );
     // A vote as good as mine gets no answer (no ping-pong).
-    let vote_for_2 = Notification {
-        leader: 2,
-        ..vote_for_1
-    };
     let out = zab.step(Input::Notification {
         from: 1,
-        n: vote_for_2,
+        n: round_one_vote(2),
     });
     assert!(
         !out.iter().any(|a| matches!(a, Action::SendElection { .. })),
