@@ -1089,44 +1089,45 @@ fn finish(
             ),
         ));
     }
+    // A value ZooKeeper corrects (or a key it only half honours) is kept as
+    // ZooKeeper keeps it, with a warning naming the key.
+    let warning = |key: &str, message: String| ConfigWarning {
+        file: file.clone(),
+        line: 0,
+        key: key.to_string(),
+        message,
+    };
     if config.autopurge_snap_retain_count < 3 {
         // ZooKeeper logs a warning and uses 3.
-        warnings.push(ConfigWarning {
-            file: file.clone(),
-            line: 0,
-            key: "autopurge.snapRetainCount".to_string(),
-            message: format!(
+        warnings.push(warning(
+            "autopurge.snapRetainCount",
+            format!(
                 "must be at least 3, got {}; using 3",
                 config.autopurge_snap_retain_count
             ),
-        });
+        ));
         config.autopurge_snap_retain_count = 3;
     }
-
     if config.commit_log_count < 500 {
         // ZKDatabase: below the recommended 500 it uses 500.
-        warnings.push(ConfigWarning {
-            file: file.clone(),
-            line: 0,
-            key: "commitLogCount".to_string(),
-            message: format!(
+        warnings.push(warning(
+            "commitLogCount",
+            format!(
                 "{} is less than the recommended 500; using 500",
                 config.commit_log_count
             ),
-        });
+        ));
         config.commit_log_count = 500;
     }
     if config.snapshot_size_factor_ppm > 1_000_000 {
         // ZKDatabase: above 1 it uses the default.
-        warnings.push(ConfigWarning {
-            file: file.clone(),
-            line: 0,
-            key: "snapshotSizeFactor".to_string(),
-            message: format!(
+        warnings.push(warning(
+            "snapshotSizeFactor",
+            format!(
                 "{} is more than 1; using 0.33",
                 config.snapshot_size_factor_ppm as f64 / 1e6
             ),
-        });
+        ));
         config.snapshot_size_factor_ppm = 330_000;
     }
 
@@ -1135,24 +1136,20 @@ fn finish(
         None => Whitelist::default_for(pending.read_only_mode),
     };
     if pending.read_only_mode {
-        warnings.push(ConfigWarning {
-            file: file.clone(),
-            line: 0,
-            key: "readonlymode.enabled".to_string(),
-            message: "read-only mode is not implemented: it only adds `isro` to the \
-                      four-letter words; a server cut off from its quorum serves no \
-                      clients, as with readonlymode.enabled=false"
+        warnings.push(warning(
+            "readonlymode.enabled",
+            "read-only mode is not implemented: it only adds `isro` to the \
+             four-letter words; a server cut off from its quorum serves no \
+             clients, as with readonlymode.enabled=false"
                 .to_string(),
-        });
+        ));
     }
     for word in config.four_letter_whitelist.words() {
         if !KNOWN_FOUR_LETTER_WORDS.contains(&word) {
-            warnings.push(ConfigWarning {
-                file: file.clone(),
-                line: 0,
-                key: "4lw.commands.whitelist".to_string(),
-                message: format!("unknown four-letter word '{word}' (ignored)"),
-            });
+            warnings.push(warning(
+                "4lw.commands.whitelist",
+                format!("unknown four-letter word '{word}' (ignored)"),
+            ));
         }
     }
 
