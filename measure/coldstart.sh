@@ -10,15 +10,13 @@
 # Ports 2191-2193, 2788-2790, 3788-3790 on 127.0.0.1; data under /tmp/cold.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. measure/lib.sh
 base=/tmp/cold
 n=${1:-30}
 bad=0
 for it in $(seq 1 "$n"); do
   rm -rf "$base"
-  for i in 1 2 3; do
-    mkdir -p "$base/zk$i" && echo "$i" > "$base/zk$i/myid"
-    printf "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=$base/zk$i\nclientPort=219$i\nadmin.enableServer=false\n4lw.commands.whitelist=*\nserver.1=127.0.0.1:2788:3788\nserver.2=127.0.0.1:2789:3789\nserver.3=127.0.0.1:2790:3790\n" > "$base/zk$i.cfg"
-  done
+  write_ensemble_cfgs "$base"
   pids=()
   t0=$(date +%s%N)
   for i in 1 2 3; do

@@ -9,25 +9,11 @@
 # 2191-2193, 2788-2790, 3788-3790 on 127.0.0.1; data under /tmp/rss-ens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. measure/lib.sh
 extra="${1:-}"
 base=/tmp/rss-ens
 rm -rf "$base"
-for i in 1 2 3; do
-  mkdir -p "$base/zk$i" && echo "$i" > "$base/zk$i/myid"
-  cat > "$base/zk$i.cfg" <<C
-tickTime=2000
-initLimit=10
-syncLimit=5
-dataDir=$base/zk$i
-clientPort=219$i
-admin.enableServer=false
-4lw.commands.whitelist=*
-server.1=127.0.0.1:2788:3788
-server.2=127.0.0.1:2789:3789
-server.3=127.0.0.1:2790:3790
-$extra
-C
-done
+write_ensemble_cfgs "$base" "$extra"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait' EXIT
 for i in 1 2 3; do
@@ -40,5 +26,5 @@ timeout 60 target/release/paddock-loadgen --hosts 127.0.0.1:2191,127.0.0.1:2192,
   --workload set --data-bytes 1024 --sessions 9 --inflight 16 --duration 8 2>&1 | grep -E "ops/s" | tail -1
 sleep 1
 for i in 0 1 2; do
-  echo "server $((i+1)): $(grep VmRSS /proc/${pids[$i]}/status | tr -s ' \t' ' ') $(echo srvr | timeout 5 nc 127.0.0.1 219$((i+1)) | grep Mode)"
+  echo "server $((i+1)): VmRSS $(rss_kib "${pids[$i]}") kB $(echo srvr | timeout 5 nc 127.0.0.1 219$((i+1)) | grep Mode)"
 done

@@ -23,6 +23,29 @@ rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 rss_anon_kib() { awk '/^RssAnon:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kib() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# write_ensemble_cfgs BASE [EXTRA_LINE]: three paddock servers on loopback,
+# BASE/zkN.cfg with dataDir BASE/zkN (and its myid), client ports 2191-2193,
+# peer ports 2788-2790 / 3788-3790; EXTRA_LINE goes into each file.
+write_ensemble_cfgs() {
+    local base="$1" extra="${2:-}" i
+    for i in 1 2 3; do
+        mkdir -p "$base/zk$i" && echo "$i" > "$base/zk$i/myid"
+        cat > "$base/zk$i.cfg" <<EOF
+tickTime=2000
+initLimit=10
+syncLimit=5
+dataDir=$base/zk$i
+clientPort=219$i
+admin.enableServer=false
+4lw.commands.whitelist=*
+server.1=127.0.0.1:2788:3788
+server.2=127.0.0.1:2789:3789
+server.3=127.0.0.1:2790:3790
+$extra
+EOF
+    done
+}
+
 write_cfg() { # dir port
     mkdir -p "$1/data"
     cat > "$1/zoo.cfg" <<EOF
