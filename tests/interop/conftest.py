@@ -335,3 +335,17 @@ def pytest_runtest_makereport(item, call):
     if os.environ.get("PADDOCK_NO_SKIP") == "1" and report.skipped:
         report.outcome = "failed"
         report.longrepr = "skipped, but PADDOCK_NO_SKIP=1: %s" % (report.longrepr,)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """The same for a skip at collection (``pytest.importorskip`` or
+    ``pytest.skip(allow_module_level=True)`` at a module's top): it skips
+    the whole module without a test report, so the hook above never sees
+    it; here it becomes a collection error."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("PADDOCK_NO_SKIP") == "1" and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = "%s skipped at collection, but PADDOCK_NO_SKIP=1: %s" % (
+            collector.nodeid, report.longrepr)
