@@ -7,11 +7,13 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
 
 from clientdriver import (CREATED, SCENARIOS, ZNONODE, DriverFactory)
+from conftest import wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "c", "zkdriver.c")
@@ -147,37 +149,57 @@ def test_cli_mt_scripted_session(shared_server, mk, croot):
     why = _cli_mt_missing()
     if why:
         pytest.skip(why)
-    script = "\n".join([
-        "create %s/s" % croot,
-        "create +e %s/eph" % croot,
-        "set %s/s world" % croot,
-        "get %s/s" % croot,
-        "ls %s" % croot,
-        "exists %s/s" % croot,
-        "delete %s/s" % croot,
-        "exists %s/s" % croot,
-        "quit",
-    ]) + "\n"
-    # cli_mt reads stdin asynchronously and answers via completions: feed the
-    # commands one at a time with a short pause so each answer is printed
+    # cli_mt answers through completions, asynchronously: each command is
+    # sent once the previous one's answer is in, and every command must
+    # answer rc = 0 (exists prints nothing when it succeeds: the answer of
+    # the command after it shows it returned; the last one must be -101).
+    P = re.escape(croot)
+    steps = [
+        ("create %s/s" % croot, r"\[%s/s\]: rc = 0\n" % P),
+        ("create +e %s/eph" % croot, r"\[%s/eph\]: rc = 0\n" % P),
+        ("set %s/s world" % croot, r"%s/s: rc = 0 Stat:" % P),
+        ("get %s/s" % croot, r"%s/s: rc = 0\n value_len = 5\nworld\n" % P),
+        ("ls %s" % croot, r"%s: rc = 0\n(?=(?:\t\S+\n)*\ts\n)(?=(?:\t\S+\n)*\teph\n)" % P),
+        ("exists %s/s" % croot, None),
+        ("delete %s/s" % croot, r"%s/s: rc = 0\n" % P),
+        ("exists %s/s" % croot, r"Error -101 for %s/s\n" % P),
+    ]
     proc = subprocess.Popen([CLI_MT, "-h", shared_server.hosts], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = []
+
+    def reader():
+        for chunk in iter(lambda: os.read(proc.stdout.fileno(), 65536), b""):
+            out.append(chunk.decode("utf-8", "replace"))
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+
+    def text():
+        return "".join(out)
     try:
-        time.sleep(1.0)
-        for line in script.splitlines(True):
-            proc.stdin.write(line)
+        wait_until(lambda: "CONNECTED_STATE" in text(), 30, what="cli_mt connected")
+        for line, answer in steps:
+            mark = len(text())
+            proc.stdin.write(line.encode() + b"\n")
             proc.stdin.flush()
-            time.sleep(0.3)
-        out, _ = proc.communicate(timeout=20)
+            if answer is None:
+                continue
+            wait_until(lambda: re.search(answer, text()[mark:]), 30,
+                       what="cli_mt's answer to %r in:\n%s" % (line, text()[mark:]))
+            # the answer is this command's, and nothing before it failed
+            assert not re.search(r"rc = -|Error -", text()[mark:]) or \
+                line.startswith("exists"), text()
+        proc.stdin.write(b"quit\n")
+        proc.stdin.flush()
+        proc.wait(20)
+        t.join(10)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
-    assert "world" in out, out
-    # the two creates, set, get, ls, exists, delete answered rc 0; last exists -101
-    assert re.search(r"\[%s/s\]: rc = 0" % re.escape(croot), out) or \
-        out.count("rc = 0") >= 6, out
-    assert "-101" in out or "no node" in out.lower(), out
+    # every command but the last exists answered rc 0, the last exists -101
+    assert len(re.findall(r"rc = 0", text())) == 6, text()
+    assert re.findall(r"rc = -\d+|Error -\d+", text()) == ["Error -101"], text()
     d = mk()
     d.err("exists %s/s" % croot, ZNONODE)
     # the ephemeral went away with cli_mt's session
