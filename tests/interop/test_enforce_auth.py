@@ -27,7 +27,7 @@ import threading
 
 import pytest
 from kazoo.client import KazooState
-from kazoo.exceptions import NoAuthError, SessionClosedRequireSaslError
+from kazoo.exceptions import AuthFailedError, NoAuthError, SessionClosedRequireSaslError
 from kazoo.retry import KazooRetry
 from kazoo.security import make_acl, make_digest_acl
 
@@ -329,7 +329,7 @@ def test_session_require_client_sasl_auth_bad_password_is_lost(servers, clients)
     bad.add_listener(listener)
     try:
         bad.start(timeout=10)
-    except Exception:  # noqa: BLE001 - AuthFailed surfacing from start is fine
+    except AuthFailedError:  # surfacing from start is fine
         pass
     assert lost.wait(10), "bad SASL password not rejected: states %s" % states
     bob = clients(s, sasl_options=sasl("bob", "bobsecret"))
@@ -391,7 +391,7 @@ def test_auth_failed_count(servers, clients):
     bad.add_listener(lambda st: lost.set() if st == KazooState.LOST else None)
     try:
         bad.start(timeout=10)
-    except Exception:  # noqa: BLE001 - AuthFailed surfacing from start is fine
+    except AuthFailedError:  # surfacing from start is fine
         pass
     assert lost.wait(10), "bad SASL password not rejected"
 
