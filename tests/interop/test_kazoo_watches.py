@@ -4,7 +4,7 @@ import threading
 import time
 
 import pytest
-from kazoo.protocol.states import EventType
+from kazoo.protocol.states import Callback, EventType
 
 import rawzk
 from rawzk import RawZK
@@ -31,8 +31,17 @@ class Recorder:
             return list(self.events)
 
 
-def settle(seconds=0.5):
-    time.sleep(seconds)
+def settle(zk, timeout=10):
+    """Every watch event the server sent ``zk`` before its latest reply has
+    been delivered: the server sends a notification before the reply of any
+    later request on the session, kazoo queues watch callbacks in order on
+    one thread, so a marker queued after a round trip (sync) runs only after
+    every such callback has. A spurious extra event would be in by then;
+    no sleep, and no guessing how long delivery takes."""
+    zk.sync("/")
+    done = threading.Event()
+    zk.handler.dispatch_callback(Callback("watch", done.set, ()))
+    assert done.wait(timeout), "kazoo's watch callback queue did not drain"
 
 
 def test_get_watch_fires_once(zk, root):
@@ -44,7 +53,7 @@ def test_get_watch_fires_once(zk, root):
     zk.set(path, b"1")
     zk.set(path, b"2")
     events = rec.wait(1)
-    settle()
+    settle(zk)
     assert len(rec.events) == 1
     assert events[0].type == EventType.CHANGED
     assert events[0].path == path
@@ -59,7 +68,7 @@ def test_exists_watch_on_missing_node_fires_created(zk, root):
     events = rec.wait(1)
     assert [(e.type, e.path) for e in events] == [(EventType.CREATED, path)]
     zk.delete(path)
-    settle()
+    settle(zk)
     assert len(rec.events) == 1
 
 
@@ -83,7 +92,7 @@ def test_child_watch_ignores_child_data_changes(zk, root):
     rec = Recorder()
     zk.get_children(root, watch=rec)
     zk.set(root + "/c", b"1")
-    settle()
+    settle(zk)
     assert rec.events == []
     zk.create(root + "/d")
     assert [(e.type, e.path) for e in rec.wait(1)] == [(EventType.CHILD, root)]

@@ -8,6 +8,8 @@ from kazoo.recipe.election import Election
 from kazoo.recipe.lock import Lock
 from kazoo.recipe.queue import LockingQueue, Queue
 
+from conftest import four_letter, wait_until
+
 
 def test_lock_mutual_exclusion(zk_factory, root):
     clients = [zk_factory() for _ in range(3)]
@@ -53,8 +55,9 @@ def test_lock_contenders_and_release_on_session_close(zk_factory, root):
     got = threading.Event()
     t = threading.Thread(target=lambda: lb.acquire(timeout=20) and got.set())
     t.start()
-    time.sleep(0.3)
-    assert sorted(la.contenders()) == ["a", "b"]
+    # b queues behind a (its lock node is there) and does not get the lock
+    wait_until(lambda: sorted(la.contenders()) == ["a", "b"], 20, what="b contending")
+    assert not got.is_set()
     a.stop()  # session closes, ephemeral lock node vanishes
     t.join(25)
     assert got.is_set()
@@ -82,7 +85,9 @@ def test_election(zk_factory, root):
     for t in threads:
         t.start()
     assert done.wait(10)
-    time.sleep(0.5)
+    # once all three have entered the election, still only one leads
+    wait_until(lambda: len(Election(clients[0], root + "/election").contenders()) == 3, 20,
+               what="three contenders")
     assert len(leaders) == 1
     contenders = Election(clients[0], root + "/election").contenders()
     assert len(contenders) == 3 and contenders[0] == "c%d" % leaders[0]
@@ -139,14 +144,17 @@ def test_locking_queue(zk_factory, root):
     assert q.get(timeout=0.5) is None
 
 
-def test_barrier(zk_factory, root):
+def test_barrier(shared_server, zk_factory, root):
     a, b = zk_factory(), zk_factory()
     bar = Barrier(a, root + "/bar")
     bar.create()
     passed = threading.Event()
     t = threading.Thread(target=lambda: Barrier(b, root + "/bar").wait(20) and passed.set())
     t.start()
-    time.sleep(0.5)
+    # b is waiting once its watch on the barrier node is set (wchp lists it);
+    # the barrier still stands, so b has not passed
+    wait_until(lambda: root + "/bar" in four_letter(shared_server.port, "wchp"), 20,
+               what="b's watch on the barrier")
     assert not passed.is_set()
     bar.remove()
     t.join(20)
