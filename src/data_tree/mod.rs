@@ -35,6 +35,7 @@ pub mod java_hash;
 mod path;
 mod quota;
 mod snapshot;
+pub use snapshot::SnapLoader;
 mod watches;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

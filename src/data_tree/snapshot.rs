@@ -225,73 +225,139 @@ impl DataTree {
     }
 
     /// Rebuilds a tree from ZooKeeper's DataTree record, at `zxid` (the
-    /// SNAP packet's). ACL index −1 is OPEN_ACL_UNSAFE, as in ZooKeeper's
-    /// `ReferenceCountedACLCache`; an index with no list is an error.
+    /// SNAP packet's); see [`SnapLoader`].
     pub fn from_snap_tree(
         snap: &crate::zab::wire::SnapTree,
         zxid: i64,
     ) -> Result<DataTree, DecodeError> {
-        let acls: std::collections::HashMap<i64, &Vec<crate::protocol::Acl>> =
-            snap.acls.iter().map(|(i, list)| (*i, list)).collect();
-        let open = crate::protocol::Acl::open_unsafe();
-        let mut tree = DataTree::empty();
-        tree.last_zxid = zxid;
-        for &(id, timeout) in &snap.sessions {
-            tree.sessions.insert(id, timeout);
+        use crate::zab::wire::SnapItem;
+        let mut loader = SnapLoader::new();
+        for &(id, timeout_ms) in &snap.sessions {
+            loader.add(SnapItem::Session { id, timeout_ms })?;
         }
-        for (i, node) in snap.nodes.iter().enumerate() {
-            let path = if node.path.is_empty() {
-                "/".to_string()
-            } else {
-                node.path.clone()
-            };
-            let well_placed = if i == 0 {
-                path == "/"
-            } else {
-                path.starts_with('/')
-                    && path != "/"
-                    && tree.index.contains_key(parent_of(&path))
-                    && !tree.index.contains_key(path.as_str())
-            };
-            if !well_placed {
-                return Err(DecodeError::BadValue {
-                    field: "SNAP node path",
-                    value: i as i64,
-                });
+        for (index, acl) in &snap.acls {
+            loader.add(SnapItem::Acl {
+                index: *index,
+                acl: acl.clone(),
+            })?;
+        }
+        for node in &snap.nodes {
+            loader.add(SnapItem::Node(node.clone()))?;
+        }
+        loader.finish(zxid)
+    }
+}
+
+/// Builds a tree from a SNAP body's records as they arrive
+/// ([`SnapDecoder`](crate::zab::wire::SnapDecoder)'s items), so a learner
+/// never holds the serialized body: memory is the tree being built.
+///
+/// ACL index −1 is OPEN_ACL_UNSAFE, as in ZooKeeper's
+/// `ReferenceCountedACLCache`; an index with no list is an error. The root
+/// comes first, and every other node after its parent and only once.
+pub struct SnapLoader {
+    tree: DataTree,
+    acls: std::collections::HashMap<i64, Vec<crate::protocol::Acl>>,
+    nodes: u64,
+}
+
+impl Default for SnapLoader {
+    fn default() -> Self {
+        SnapLoader::new()
+    }
+}
+
+impl SnapLoader {
+    pub fn new() -> SnapLoader {
+        SnapLoader {
+            tree: DataTree::empty(),
+            acls: std::collections::HashMap::new(),
+            nodes: 0,
+        }
+    }
+
+    /// Nodes loaded so far.
+    pub fn node_count(&self) -> u64 {
+        self.nodes
+    }
+
+    pub fn add(&mut self, item: crate::zab::wire::SnapItem) -> Result<(), DecodeError> {
+        use crate::zab::wire::SnapItem;
+        match item {
+            SnapItem::Session { id, timeout_ms } => {
+                self.tree.sessions.insert(id, timeout_ms);
             }
-            let acl: &[crate::protocol::Acl] = if node.acl_index == -1 {
-                &open
-            } else {
-                acls.get(&node.acl_index)
-                    .ok_or(DecodeError::BadValue {
-                        field: "SNAP node ACL index",
-                        value: node.acl_index,
-                    })?
-                    .as_slice()
-            };
-            let s = &node.stat;
-            let stat = Stat {
-                czxid: s.czxid,
-                mzxid: s.mzxid,
-                ctime: s.ctime,
-                mtime: s.mtime,
-                version: s.version,
-                cversion: s.cversion,
-                aversion: s.aversion,
-                ephemeral_owner: s.ephemeral_owner,
-                data_length: 0,
-                num_children: 0,
-                pzxid: s.pzxid,
-            };
-            let data = node.data.clone().unwrap_or_default();
-            tree.insert_raw(&path, data, acl, stat);
+            SnapItem::Acl { index, acl } => {
+                self.acls.insert(index, acl);
+            }
+            SnapItem::Node(node) => self.add_node(node)?,
         }
+        Ok(())
+    }
+
+    fn add_node(&mut self, node: crate::zab::wire::SnapNode) -> Result<(), DecodeError> {
+        let tree = &mut self.tree;
+        let path = if node.path.is_empty() {
+            "/".to_string()
+        } else {
+            node.path
+        };
+        let well_placed = if self.nodes == 0 {
+            path == "/"
+        } else {
+            path.starts_with('/')
+                && path != "/"
+                && tree.index.contains_key(parent_of(&path))
+                && !tree.index.contains_key(path.as_str())
+        };
+        if !well_placed {
+            return Err(DecodeError::BadValue {
+                field: "SNAP node path",
+                value: self.nodes as i64,
+            });
+        }
+        let open;
+        let acl: &[crate::protocol::Acl] = if node.acl_index == -1 {
+            open = crate::protocol::Acl::open_unsafe();
+            &open
+        } else {
+            self.acls
+                .get(&node.acl_index)
+                .ok_or(DecodeError::BadValue {
+                    field: "SNAP node ACL index",
+                    value: node.acl_index,
+                })?
+                .as_slice()
+        };
+        let s = &node.stat;
+        let stat = Stat {
+            czxid: s.czxid,
+            mzxid: s.mzxid,
+            ctime: s.ctime,
+            mtime: s.mtime,
+            version: s.version,
+            cversion: s.cversion,
+            aversion: s.aversion,
+            ephemeral_owner: s.ephemeral_owner,
+            data_length: 0,
+            num_children: 0,
+            pzxid: s.pzxid,
+        };
+        tree.insert_raw(&path, node.data.unwrap_or_default(), acl, stat);
+        self.nodes += 1;
+        Ok(())
+    }
+
+    /// The loaded tree, at `zxid` (the SNAP packet's).
+    pub fn finish(self, zxid: i64) -> Result<DataTree, DecodeError> {
+        let mut tree = self.tree;
         if tree.index.is_empty() {
             return Err(DecodeError::BadValue {
                 field: "SNAP without root",
                 value: 0,
             });
         }
+        tree.last_zxid = zxid;
         tree.setup_quota();
         Ok(tree)
     }

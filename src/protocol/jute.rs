@@ -52,6 +52,11 @@ impl<'a> Reader<'a> {
         &self.buf[self.pos..]
     }
 
+    /// Skips `n` bytes.
+    pub fn advance(&mut self, n: usize) -> Result<(), DecodeError> {
+        self.take(n).map(|_| ())
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
             return Err(DecodeError::Truncated {

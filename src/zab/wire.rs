@@ -679,106 +679,67 @@ pub struct SnapTree {
 
 impl SnapTree {
     pub fn encode(&self, out: &mut Vec<u8>) {
-        out.write_i32(self.sessions.len() as i32);
-        for &(id, timeout) in &self.sessions {
-            out.write_i64(id);
-            out.write_i32(timeout);
-        }
-        out.write_i32(self.acls.len() as i32);
-        for (index, list) in &self.acls {
-            out.write_i64(*index);
-            out.write_acl_vec(list);
-        }
+        SnapEncoder::header(&self.sessions, &self.acls, out);
         for node in &self.nodes {
-            out.write_string(&node.path);
-            match &node.data {
-                None => out.write_null_buffer(),
-                Some(data) => out.write_buffer(data),
-            }
-            out.write_i64(node.acl_index);
-            let s = &node.stat;
-            out.write_i64(s.czxid);
-            out.write_i64(s.mzxid);
-            out.write_i64(s.ctime);
-            out.write_i64(s.mtime);
-            out.write_i32(s.version);
-            out.write_i32(s.cversion);
-            out.write_i32(s.aversion);
-            out.write_i64(s.ephemeral_owner);
-            out.write_i64(s.pzxid);
+            SnapEncoder::node(node, out);
         }
-        out.write_string("/");
-        out.write_string(SNAP_SIGNATURE);
+        SnapEncoder::finish(out);
     }
 
     /// Decodes a whole inline snapshot from the front of `r`, leaving `r`
-    /// after the signature. A caller reading a stream buffers until this
-    /// stops returning `Truncated`. Checks what ZooKeeper's reader checks:
-    /// a parent precedes each child ("Invalid Datatree"), the signature.
+    /// after the signature (a stream is read with [`SnapDecoder`] instead).
+    /// Checks what ZooKeeper's reader checks: a parent precedes each child
+    /// ("Invalid Datatree"), the signature.
     pub fn decode(r: &mut Reader<'_>) -> Result<SnapTree, WireError> {
-        let session_count = r.read_vec_len(12)?;
-        let mut sessions = Vec::with_capacity(session_count);
-        for _ in 0..session_count {
-            sessions.push((r.read_i64()?, r.read_i32()?));
-        }
-        let acl_count = r.read_vec_len(12)?;
-        let mut acls = Vec::with_capacity(acl_count);
-        for _ in 0..acl_count {
-            acls.push((r.read_i64()?, r.read_acl_vec()?));
-        }
-        let mut nodes: Vec<SnapNode> = Vec::new();
+        let rest = r.rest();
+        let mut tree = SnapTree {
+            sessions: Vec::new(),
+            acls: Vec::new(),
+            nodes: Vec::new(),
+        };
         let mut seen = std::collections::HashSet::new();
-        loop {
-            let path = r.read_string()?;
-            if path == "/" {
-                break;
-            }
-            if !path.is_empty() {
-                let parent = match path.rfind('/') {
-                    Some(0) => "",
-                    Some(at) => &path[..at],
-                    None => return Err(malformed("snapshot", format!("bad path '{path}'"))),
-                };
-                if !seen.contains(parent) {
-                    return Err(malformed(
-                        "snapshot",
-                        format!("Invalid Datatree: '{path}' comes before its parent"),
-                    ));
+        let mut decoder = SnapDecoder::new(i32::MAX as usize);
+        let used = decoder.feed(rest, &mut |item| {
+            match item {
+                SnapItem::Session { id, timeout_ms } => tree.sessions.push((id, timeout_ms)),
+                SnapItem::Acl { index, acl } => tree.acls.push((index, acl)),
+                SnapItem::Node(node) => {
+                    if !node.path.is_empty() {
+                        let parent = match node.path.rfind('/') {
+                            Some(0) => "",
+                            Some(at) => &node.path[..at],
+                            None => {
+                                return Err(malformed(
+                                    "snapshot",
+                                    format!("bad path '{}'", node.path),
+                                ))
+                            }
+                        };
+                        if !seen.contains(parent) {
+                            return Err(malformed(
+                                "snapshot",
+                                format!(
+                                    "Invalid Datatree: '{}' comes before its parent",
+                                    node.path
+                                ),
+                            ));
+                        }
+                    }
+                    seen.insert(node.path.clone());
+                    tree.nodes.push(node);
                 }
             }
-            let data = r.read_buffer_opt()?.map(Bytes::copy_from_slice);
-            let acl_index = r.read_i64()?;
-            let stat = StatPersisted {
-                czxid: r.read_i64()?,
-                mzxid: r.read_i64()?,
-                ctime: r.read_i64()?,
-                mtime: r.read_i64()?,
-                version: r.read_i32()?,
-                cversion: r.read_i32()?,
-                aversion: r.read_i32()?,
-                ephemeral_owner: r.read_i64()?,
-                pzxid: r.read_i64()?,
-            };
-            seen.insert(path.clone());
-            nodes.push(SnapNode {
-                path,
-                data,
-                acl_index,
-                stat,
-            });
+            Ok(())
+        })?;
+        if !decoder.is_done() {
+            return Err(WireError::Decode(DecodeError::Truncated {
+                offset: used,
+                needed: 1,
+                left: rest.len() - used,
+            }));
         }
-        let signature = r.read_string()?;
-        if signature != SNAP_SIGNATURE {
-            return Err(malformed(
-                "snapshot",
-                format!("signature '{signature}', expected '{SNAP_SIGNATURE}'"),
-            ));
-        }
-        Ok(SnapTree {
-            sessions,
-            acls,
-            nodes,
-        })
+        r.advance(used)?;
+        Ok(tree)
     }
 }
 
@@ -842,6 +803,11 @@ impl QuorumVerifierText {
         text
     }
 }
+
+mod snap_stream;
+mod stream;
+pub use snap_stream::{SnapDecoder, SnapEncoder, SnapItem};
+pub use stream::{ElectionItem, ElectionStream, QuorumItem, QuorumStream, StreamError};
 
 #[cfg(test)]
 mod tests;

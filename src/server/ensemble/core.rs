@@ -54,6 +54,14 @@ pub enum CoreInput {
     Shard(SequencerInput),
     /// A snapshot of this many bytes was written: the DIFF window's budget.
     SnapshotWritten(u64),
+    /// Learner: the SNAP body that followed the SNAP packet on `conn`,
+    /// already decoded and loaded by the quorum port as it streamed in.
+    /// zab is then told `SnapBody` with an empty body, and its
+    /// `InstallSnapshot` installs this tree.
+    SnapLoaded {
+        conn: ConnId,
+        tree: Box<DataTree>,
+    },
     Stop,
 }
 
@@ -129,6 +137,8 @@ pub struct Core {
     serving: Option<Serving>,
     started: Instant,
     next_session_id: i64,
+    /// The tree of a SNAP body the quorum port loaded, while zab is told of it.
+    loaded_snap: Option<DataTree>,
 }
 
 /// State of one serving period.
@@ -196,6 +206,7 @@ impl Core {
             serving: None,
             started: Instant::now(),
             next_session_id,
+            loaded_snap: None,
         }
     }
 
@@ -320,6 +331,16 @@ impl Core {
             CoreInput::Sequenced(items) => self.sequenced(items),
             CoreInput::Shard(request) => self.forward_for_shard(request),
             CoreInput::SnapshotWritten(bytes) => self.zab.set_snapshot_size(bytes),
+            CoreInput::SnapLoaded { conn, tree } => {
+                // zab answers SnapBody with InstallSnapshot in the same step,
+                // or ignores it (not its leader's connection any more).
+                self.loaded_snap = Some(*tree);
+                self.handle(CoreInput::Zab(Input::SnapBody {
+                    conn,
+                    body: Bytes::new(),
+                }));
+                self.loaded_snap = None;
+            }
             CoreInput::Stop => {}
         }
     }
@@ -514,10 +535,14 @@ impl Core {
     }
 
     fn install_snapshot(&mut self, zxid: Zxid, body: &[u8]) {
-        let tree = match SnapTree::decode(&mut Reader::new(body))
-            .map_err(|e| e.to_string())
-            .and_then(|snap| DataTree::from_snap_tree(&snap, zxid).map_err(|e| e.to_string()))
-        {
+        let loaded = match self.loaded_snap.take() {
+            // The quorum port loaded it as it streamed in.
+            Some(tree) if body.is_empty() => Ok(tree),
+            _ => SnapTree::decode(&mut Reader::new(body))
+                .map_err(|e| e.to_string())
+                .and_then(|snap| DataTree::from_snap_tree(&snap, zxid).map_err(|e| e.to_string())),
+        };
+        let tree = match loaded {
             Ok(tree) => tree,
             Err(e) => {
                 log::error!("the leader's SNAP at 0x{zxid:x} does not load: {e}; stopping");

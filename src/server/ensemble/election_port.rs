@@ -22,7 +22,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::zab::wire::{election_frame_bytes, ElectionHeader, Notification};
+use crate::zab::wire::{ElectionHeader, ElectionItem, ElectionStream, Notification};
 use crate::zab::{Input, Sid};
 
 use super::core::CoreInput;
@@ -146,7 +146,7 @@ impl ElectionPort {
             let _ = stream.shutdown(Shutdown::Both);
             return;
         }
-        self.install(to, stream);
+        self.install(to, stream, ElectionStream::new(false), Vec::new());
     }
 
     fn accept_loop(self: Arc<Self>, listener: TcpListener) {
@@ -161,21 +161,24 @@ impl ElectionPort {
 
     fn handshake(self: Arc<Self>, mut stream: TcpStream) {
         let _ = stream.set_read_timeout(Some(self.handshake_timeout));
+        let mut decoder = ElectionStream::new(true);
         let mut buf = Vec::new();
         let header = loop {
-            match ElectionHeader::bytes_needed(&buf) {
-                Ok(Some(n)) if buf.len() >= n => match ElectionHeader::decode(&buf[..n]) {
-                    Ok(header) => break header,
-                    Err(e) => {
-                        log::warn!("bad election header: {e}; closing");
-                        return;
-                    }
-                },
-                Ok(_) => {}
+            let mut header = None;
+            match decoder.feed(&buf, &mut |item| {
+                if let ElectionItem::Header(h) = item {
+                    header = Some(h);
+                }
+                false
+            }) {
+                Ok(used) => drop(buf.drain(..used)),
                 Err(e) => {
-                    log::warn!("bad election header: {e}; closing");
+                    log::warn!("bad election connection: {e}; closing");
                     return;
                 }
+            }
+            if let Some(header) = header {
+                break header;
             }
             let mut chunk = [0u8; 512];
             match stream.read(&mut chunk) {
@@ -195,12 +198,19 @@ impl ElectionPort {
         if sid == self.my_id {
             log::warn!("election connection from a server with my own id {sid}");
         }
-        self.install(sid, stream);
+        // Notifications may have come in the same read as the header.
+        self.install(sid, stream, decoder, buf);
     }
 
     /// Makes `stream` the connection to `sid`, replacing any older one,
     /// and starts its writer and reader.
-    fn install(self: &Arc<Self>, sid: Sid, stream: TcpStream) {
+    fn install(
+        self: &Arc<Self>,
+        sid: Sid,
+        stream: TcpStream,
+        decoder: ElectionStream,
+        unread: Vec<u8>,
+    ) {
         let (queue, outgoing) = flume::unbounded::<Vec<u8>>();
         let Ok(reader) = stream.try_clone() else {
             return;
@@ -246,35 +256,45 @@ impl ElectionPort {
         let port = self.clone();
         let _ = std::thread::Builder::new()
             .name(format!("paddock-election-recv-{sid}"))
-            .spawn(move || port.read_loop(sid, generation, reader));
+            .spawn(move || port.read_loop(sid, generation, reader, decoder, unread));
     }
 
-    fn read_loop(self: Arc<Self>, sid: Sid, generation: u64, mut stream: TcpStream) {
-        let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    /// Reads notifications until the connection closes; `unread` holds what
+    /// the handshake read past the header.
+    fn read_loop(
+        self: Arc<Self>,
+        sid: Sid,
+        generation: u64,
+        mut stream: TcpStream,
+        mut decoder: ElectionStream,
+        mut buf: Vec<u8>,
+    ) {
         let mut chunk = vec![0u8; 16 * 1024];
-        'read: loop {
-            loop {
-                match election_frame_bytes(&buf) {
-                    Ok(Some(n)) if buf.len() >= n => {
-                        match Notification::decode(&buf[4..n]) {
-                            Ok(n) => {
-                                let input = Input::Notification { from: sid, n };
-                                if self.core.send(CoreInput::Zab(input)).is_err() {
-                                    break 'read;
-                                }
-                            }
-                            // ZooKeeper drops a message it cannot read and
-                            // keeps the connection.
-                            Err(e) => log::warn!("ignoring a bad notification from {sid}: {e}"),
-                        }
-                        buf.drain(..n);
-                    }
-                    Ok(_) => break,
-                    Err(e) => {
-                        log::warn!("bad election frame from {sid}: {e}; closing");
-                        break 'read;
-                    }
+        loop {
+            let mut delivered = true;
+            let fed = decoder.feed(&buf, &mut |item| match item {
+                ElectionItem::Notification(Ok(n)) => {
+                    let input = Input::Notification { from: sid, n };
+                    delivered = self.core.send(CoreInput::Zab(input)).is_ok();
+                    delivered
                 }
+                // ZooKeeper drops a message it cannot read and keeps the
+                // connection.
+                ElectionItem::Notification(Err(e)) => {
+                    log::warn!("ignoring a bad notification from {sid}: {e}");
+                    true
+                }
+                ElectionItem::Header(_) => true,
+            });
+            match fed {
+                Ok(used) => drop(buf.drain(..used)),
+                Err(e) => {
+                    log::warn!("bad election stream from {sid}: {e}; closing");
+                    break;
+                }
+            }
+            if !delivered {
+                break;
             }
             match stream.read(&mut chunk) {
                 Ok(0) | Err(_) => break,

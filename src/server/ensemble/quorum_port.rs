@@ -15,7 +15,8 @@
 //! else queued up while it was writing. Order holds because the consensus
 //! thread writes directly only when the writer's queue is empty.
 //!
-//! Each read's packets reach the consensus thread as one input.
+//! Each read's packets reach the consensus thread as one input. A SNAP
+//! body is decoded and loaded as it streams in (see `read_loop`).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -25,13 +26,16 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-
-use crate::protocol::jute::{DecodeError, Reader};
-use crate::zab::wire::{quorum_packet_bytes, PacketType, QuorumPacket, SnapTree, WireError};
+use crate::data_tree::SnapLoader;
+#[cfg(test)]
+use crate::zab::wire::QuorumPacket;
+use crate::zab::wire::{PacketType, QuorumItem, QuorumStream, WireError};
 use crate::zab::{ConnId, Input};
 
 use super::core::CoreInput;
+
+/// Bytes asked of the socket per read.
+const READ_BYTES: usize = 64 * 1024;
 
 struct Conn {
     queue: flume::Sender<Vec<u8>>,
@@ -192,86 +196,89 @@ impl QuorumPort {
         }
     }
 
+    /// Reads packets until the connection closes. After a SNAP packet the
+    /// DataTree that follows inline is decoded record by record as it
+    /// arrives ([`QuorumStream`]) and loaded straight into a tree
+    /// ([`SnapLoader`]); the loaded tree goes to the consensus thread as
+    /// `SnapLoaded`. Between reads this keeps at most one unfinished record
+    /// or packet, whatever the size of the snapshot.
     fn read_loop(
         &self,
         conn: ConnId,
         mut stream: TcpStream,
         reads_snap_bodies: bool,
     ) -> Result<(), String> {
-        let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-        let mut chunk = vec![0u8; 64 * 1024];
-        // Packets parsed from what has been read so far, handed over as one
-        // input; `start` is where the unparsed bytes begin in `buf`.
+        let mut decoder = QuorumStream::new(self.buffer_bytes_max, reads_snap_bodies);
+        let mut buf: Vec<u8> = Vec::with_capacity(READ_BYTES);
+        let mut chunk = vec![0u8; READ_BYTES];
+        // Packets decoded from one read, handed over as one input.
         let mut parsed: Vec<Input> = Vec::new();
-        let mut expect_snap_body = false;
-        // Re-parsing a large SNAP body for every chunk read would be
-        // quadratic: retry when the buffer has doubled, or when the
-        // stream pauses (the body may end just short of that).
-        let mut snap_retry_at = 0usize;
-        let mut paused = false;
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
+        // The tree of the SNAP body being read, and the SNAP's zxid.
+        let mut snap: Option<(i64, SnapLoader)> = None;
         loop {
-            let mut start = 0;
-            loop {
-                let rest = &buf[start..];
-                if expect_snap_body {
-                    if rest.len() < snap_retry_at && !paused {
-                        break;
-                    }
-                    let mut r = Reader::new(rest);
-                    match SnapTree::decode(&mut r) {
-                        Ok(_) => {
-                            let n = r.position();
-                            let body = Bytes::copy_from_slice(&rest[..n]);
-                            start += n;
-                            expect_snap_body = false;
-                            parsed.push(Input::SnapBody { conn, body });
-                            continue;
+            let mut loaded = None;
+            let used = decoder
+                .feed(&buf, &mut |item| {
+                    match item {
+                        QuorumItem::Packet(packet) => {
+                            if reads_snap_bodies && packet.kind == PacketType::Snap as i32 {
+                                snap = Some((packet.zxid, SnapLoader::new()));
+                            }
+                            parsed.push(Input::Packet { conn, packet });
                         }
-                        Err(WireError::Decode(DecodeError::Truncated { .. })) => {
-                            snap_retry_at = rest.len() * 2;
-                            break;
+                        QuorumItem::Snap(item) => {
+                            let (_, loader) = snap.as_mut().expect("SNAP records after a SNAP");
+                            loader.add(item).map_err(|e| WireError::Malformed {
+                                what: "SNAP body",
+                                detail: e.to_string(),
+                            })?;
                         }
-                        Err(e) => return Err(format!("bad SNAP body: {e}")),
-                    }
-                }
-                match quorum_packet_bytes(rest, self.buffer_bytes_max) {
-                    Ok(Some(n)) => {
-                        let packet = QuorumPacket::decode(&rest[..n])
-                            .map_err(|e| format!("bad quorum packet: {e}"))?;
-                        start += n;
-                        if reads_snap_bodies && packet.kind == PacketType::Snap as i32 {
-                            expect_snap_body = true;
+                        QuorumItem::SnapEnd => {
+                            let (zxid, loader) = snap.take().expect("a SNAP body ends");
+                            let tree = loader.finish(zxid).map_err(|e| WireError::Malformed {
+                                what: "SNAP body",
+                                detail: e.to_string(),
+                            })?;
+                            loaded = Some(tree);
                         }
-                        parsed.push(Input::Packet { conn, packet });
                     }
-                    Ok(None) => break,
-                    Err(e) => return Err(format!("bad quorum packet: {e}")),
-                }
+                    Ok(())
+                })
+                .map_err(|e| match &snap {
+                    Some((_, loader)) => format!("{e} ({} nodes loaded)", loader.node_count()),
+                    None => e.to_string(),
+                })?;
+            buf.drain(..used);
+            self.hand_over(&mut parsed)?;
+            if let Some(tree) = loaded {
+                self.core
+                    .send(CoreInput::SnapLoaded {
+                        conn,
+                        tree: Box::new(tree),
+                    })
+                    .map_err(|_| "the consensus thread is gone".to_string())?;
+                // `feed` stopped at the end of the body: what followed it
+                // is still in `buf`.
+                continue;
             }
-            buf.drain(..start);
-            match parsed.len() {
-                0 => {}
-                1 => self.deliver(parsed.pop().expect("one input"))?,
-                _ => self
-                    .core
-                    .send(CoreInput::ZabMany(std::mem::take(&mut parsed)))
-                    .map_err(|_| "the consensus thread is gone".to_string())?,
-            }
-            paused = false;
             match stream.read(&mut chunk) {
                 Ok(0) => return Ok(()),
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    paused = true
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.to_string()),
             }
+        }
+    }
+
+    /// Hands the packets parsed so far to the consensus thread, as one input.
+    fn hand_over(&self, parsed: &mut Vec<Input>) -> Result<(), String> {
+        match parsed.len() {
+            0 => Ok(()),
+            1 => self.deliver(parsed.pop().expect("one input")),
+            _ => self
+                .core
+                .send(CoreInput::ZabMany(std::mem::take(parsed)))
+                .map_err(|_| "the consensus thread is gone".to_string()),
         }
     }
 
