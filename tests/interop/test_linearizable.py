@@ -9,8 +9,16 @@ server, asked alone (sync + get), must hold the same final value.
 Randomness comes from one seed, printed at the start; ``LIN_SEED=<n>``
 replays the client and nemesis choices (not the timing). Other knobs:
 LIN_SECS (fault period, default 25), LIN_CLIENTS (5), LIN_KEYS (2),
-LIN_MAX_OPS (ops per client, 2000). ``LIN_READS=plain`` drops the sync
-before each read, to see the check fail: plain reads are not linearizable.
+LIN_MAX_OPS (ops per client, 2000), LIN_MIN_ACKED (acknowledged writes
+each key must have, 50). ``LIN_READS=plain`` drops the sync before each
+read, to see the check fail: plain reads are not linearizable.
+
+A history proves something only if it has writes and faults: the test
+fails unless every key has at least LIN_MIN_ACKED acknowledged writes
+(and some acknowledged after the first fault), and the nemesis injected at
+least one fault and saw each take effect (a killed server reaped with
+SIGKILL, a paused one in state T, a cut host's routes to its peers
+blackholed).
 
 A read is ``sync(path)`` then ``get(path)`` on one session: a plain
 ZooKeeper read is only sequentially consistent (a follower may lag), so
@@ -36,6 +44,8 @@ matches ZOOKEEPER-4685 and ZOOKEEPER-4643 (both fixed after 3.8.0).
 import collections
 import os
 import random
+import signal
+import subprocess
 import threading
 import time
 
@@ -49,6 +59,7 @@ SECS = float(os.environ.get("LIN_SECS", "25"))
 CLIENTS = int(os.environ.get("LIN_CLIENTS", "5"))
 KEYS = int(os.environ.get("LIN_KEYS", "2"))
 MAX_OPS = int(os.environ.get("LIN_MAX_OPS", "2000"))
+MIN_ACKED = int(os.environ.get("LIN_MIN_ACKED", "50"))
 OP_TIMEOUT = 5.0          # per request (a read is two)
 SESSION_TIMEOUT = 6.0     # kazoo's read timeout is 2/3 of it: fails over in 4 s
 PLAIN_READS = os.environ.get("LIN_READS") == "plain"
@@ -153,6 +164,7 @@ class Nemesis(threading.Thread):
         super().__init__(daemon=True, name="lin-nemesis")
         self.ens, self.rng, self.deadline, self.lab = ens, rng, deadline, lab
         self.log = []
+        self.faults = []  # (monotonic time injected, what, [failed checks])
         self.error = None
         self.t0 = time.monotonic()
         self.kinds = ["kill", "pause"] + (["cut"] if lab else [])
@@ -189,9 +201,13 @@ class Nemesis(threading.Thread):
         hold = self.rng.uniform(1.0, 6.0)
         members = [self.ens[s] for s in targets]
         label = ",".join("%d%s" % (s, "(leader)" if s == leader_now else "") for s in targets)
+        t = time.monotonic()
         if kind == "kill":
             for m in members:
                 m.kill9()
+            self.injected(t, "kill -9 %s" % label,
+                          ["%r not reaped by SIGKILL (returncode %r)" % (m, m.proc.returncode)
+                           for m in members if m.proc.returncode != -signal.SIGKILL])
             self.note("kill -9 %s, restart in %.1fs" % (label, hold))
             time.sleep(hold)
             for m in members:
@@ -200,6 +216,9 @@ class Nemesis(threading.Thread):
         elif kind == "pause":
             for m in members:
                 m.pause()
+            self.injected(t, "SIGSTOP %s" % label,
+                          ["%r not stopped (state %r)" % (m, _proc_state(m.pid))
+                           for m in members if not _wait_stopped(m.pid)])
             self.note("SIGSTOP %s for %.1fs" % (label, hold))
             time.sleep(hold)
             for m in members:
@@ -208,13 +227,53 @@ class Nemesis(threading.Thread):
         else:
             others = [self.ens[s].host for s in ids if s not in targets]
             self.lab.cut([m.host for m in members], others)
+            self.injected(t, "cut %s" % label, _routable(self.lab, [m.host for m in members],
+                                                         others))
             self.note("cut %s off from its peers for %.1fs" % (label, hold))
             time.sleep(hold)
             self.lab.heal()
             self.note("healed")
 
+    def injected(self, t, what, failed):
+        """Record a fault and the checks that it did not take effect."""
+        self.faults.append((t, what, failed))
+        for f in failed:
+            self.note("FAULT NOT IN EFFECT: %s" % f)
+
     def text(self):
         return "\n".join("  %8.3f %s" % (t, what) for t, what in self.log)
+
+
+def _proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError, TypeError):
+        return None
+
+
+def _wait_stopped(pid, timeout=5.0):
+    """True once the process is in state T (stopped by SIGSTOP)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _proc_state(pid) == "T":
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _routable(lab, a_addrs, b_addrs):
+    """The pairs of a cut that can still route to each other (a blackhole
+    route makes `ip route get` fail with EINVAL)."""
+    out = []
+    for a in a_addrs:
+        for b in b_addrs:
+            for src, dst in ((a, b), (b, a)):
+                p = subprocess.run(["ip", "-n", lab.ns_of(src), "route", "get", dst],
+                                   capture_output=True, text=True, timeout=20)
+                if p.returncode == 0:
+                    out.append("%s still routes to %s: %s" % (src, dst, p.stdout.strip()))
+    return out
 
 
 def run_linearizable(e, lab=None):
@@ -282,6 +341,12 @@ def run_linearizable(e, lab=None):
             close_client(c)
 
     failures = [a for w in workers for a in w.anomalies]
+    # a history with no fault, or a fault that did not happen, proves nothing
+    if not nemesis.faults:
+        failures.append("the nemesis injected no fault in %.1fs" % SECS)
+    failures += ["%s did not take effect: %s" % (what, "; ".join(failed))
+                 for _, what, failed in nemesis.faults if failed]
+    first_fault = min((t for t, _, _ in nemesis.faults), default=None)
     for k in keys:
         ops = history[k]
         counts = collections.Counter("%s/%s" % (op.kind, op.status) for op in ops)
@@ -292,6 +357,13 @@ def run_linearizable(e, lab=None):
               % (k, len(ops), dict(sorted(counts.items())), finals[k][ids[0]], res.ok, took))
         acked = sum(1 for op in ops if op.kind != lin.READ and op.status == lin.OK)
         maybe = sum(1 for op in ops if op.kind != lin.READ and op.status == lin.INFO)
+        if acked < MIN_ACKED:
+            failures.append("%s: only %d acknowledged writes (LIN_MIN_ACKED=%d): too few to "
+                            "test anything" % (k, acked, MIN_ACKED))
+        if first_fault is not None and not any(
+                op.kind != lin.READ and op.status == lin.OK and op.complete > first_fault
+                for op in ops):
+            failures.append("%s: no write was acknowledged after the first fault" % k)
         if len(set(finals[k].values())) != 1:
             failures.append("%s: the servers disagree on the final value: %r" % (k, finals[k]))
         else:
