@@ -88,6 +88,29 @@ def run_paddock(args, cwd, timeout=10.0, env=None):
                           timeout=timeout, stdin=subprocess.DEVNULL, env=e)
 
 
+def in_private_netns(cmd):
+    """``cmd`` in a network namespace of its own (loopback only, up), for
+    tests of the fixed default port 2181: there the port is free whatever
+    else runs on this host, parallel xdist workers included. unshare execs,
+    so the Popen's pid is ``cmd``'s. Needs root, as the partition tests."""
+    if os.geteuid() != 0:
+        raise RuntimeError("a private network namespace (unshare --net) needs root "
+                           "(running as uid %d)" % os.geteuid())
+    return ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"',
+            "sh"] + list(cmd)
+
+
+def in_netns_of(pid, cmd, timeout=10.0):
+    """``cmd`` in the network namespace of process ``pid`` (nsenter), once
+    that process has left this one: until its unshare has run, the pid is
+    still in ours, and its 127.0.0.1:2181 would be someone else's."""
+    ours = os.readlink("/proc/self/ns/net")
+    path = "/proc/%d/ns/net" % pid
+    conftest.wait_until(lambda: os.readlink(path) != ours, timeout,
+                        what="process %d in a network namespace of its own" % pid)
+    return ["nsenter", "--net=" + path, "--"] + list(cmd)
+
+
 def tmpdir(prefix="ops-"):
     return tempfile.mkdtemp(prefix=prefix)
 

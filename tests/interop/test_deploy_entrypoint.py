@@ -113,15 +113,11 @@ def test_entrypoint_starts_a_server_status_can_see(workdir):
     ZooKeeper with standaloneEnabled); the entrypoint execs paddock and
     `paddock status` finds it on the tutorial's port 2181."""
     import signal
-    import socket
     import time
-    from opshelp import paddock_bin
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("0.0.0.0", 2181))
-        except OSError:
-            pytest.skip("port 2181 is taken on this machine")
+    from opshelp import in_netns_of, in_private_netns, paddock_bin
+    # The entrypoint writes clientPort=2181: the server runs in a network
+    # namespace of its own, where 2181 is free (no race with other tests),
+    # and `paddock status` looks for it there.
     bin_dir = os.path.join(workdir, "bin")
     os.makedirs(bin_dir)
     os.symlink(paddock_bin(), os.path.join(bin_dir, "paddock"))
@@ -130,14 +126,15 @@ def test_entrypoint_starts_a_server_status_can_see(workdir):
            "ZOOKEEPER_CONNECT": "localhost", "PADDOCK_CONF": cfg,
            "PADDOCK_DATA_DIR": os.path.join(workdir, "data")}
     log = open(os.path.join(workdir, "server.log"), "wb")
-    proc = subprocess.Popen(["sh", ENTRYPOINT], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(in_private_netns(["sh", ENTRYPOINT]), env=env, stdout=log,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
     try:
+        status_cmd = in_netns_of(proc.pid, [paddock_bin(), "status", "--config", cfg])
         deadline = time.monotonic() + 30
         status = None
         while time.monotonic() < deadline and proc.poll() is None:
-            status = subprocess.run([paddock_bin(), "status", "--config", cfg],
-                                    capture_output=True, timeout=15)
+            status = subprocess.run(status_cmd, capture_output=True, timeout=15)
             if status.returncode == 0:
                 break
             time.sleep(0.2)

@@ -12,8 +12,8 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -25,7 +25,7 @@ from kazoo.exceptions import (AuthFailedError, ConnectionLoss,
 from kazoo.retry import KazooRetry
 from kazoo.security import make_acl, make_digest_acl
 
-from conftest import four_letter, free_port, is_zookeeper, wait_until
+from conftest import free_port, is_zookeeper, wait_until
 import opshelp
 from opshelp import OpsServer, run_paddock
 
@@ -122,43 +122,41 @@ def test_config_missing_data_dir_is_an_error():
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _port_free(port):
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
+# The client half of the default-port test, run inside the server's
+# network namespace: srvr answers on 127.0.0.1:2181, and a write is acked.
+_DEFAULT_PORT_CLIENT = r"""
+from conftest import four_letter, wait_until
+from kazoo.client import KazooClient
+wait_until(lambda: "Mode:" in four_letter(2181, "srvr", timeout=1), 30,
+           what="paddock on 127.0.0.1:2181")
+zk = KazooClient(hosts="127.0.0.1:2181", timeout=10)
+zk.start(timeout=15)
+zk.create_async("/default-args", b"v").get(timeout=10)
+zk.stop()
+zk.close()
+print("created /default-args")
+"""
 
 
 @paddock_only
 def test_start_without_args_uses_2181_and_cwd_data():
-    if not _port_free(2181):
-        pytest.skip("port 2181 is in use on this host")
+    # 2181 is fixed by what is tested; the server gets a network namespace of
+    # its own, where 2181 is free (no race with another server or worker).
     d = opshelp.tmpdir()
-    proc = subprocess.Popen([opshelp.paddock_bin(), "start"], cwd=d,
+    proc = subprocess.Popen(opshelp.in_private_netns([opshelp.paddock_bin(), "start"]), cwd=d,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        def up():
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode()
-                if "in use" in err:  # another process took 2181 meanwhile
-                    pytest.skip("port 2181 taken by another process")
-                raise AssertionError("paddock exited %s: %s" % (proc.returncode, err))
-            return "Mode:" in four_letter(2181, "srvr", timeout=1)
-        wait_until(up, 15, what="paddock on 127.0.0.1:2181")
-        zk = KazooClient(hosts="127.0.0.1:2181", timeout=10)
-        zk.start(timeout=15)
-        try:
-            call(zk.create_async("/default-args", b"v"))
-        finally:
-            zk.stop()
-            zk.close()
+        client = subprocess.run(
+            opshelp.in_netns_of(proc.pid, [sys.executable, "-c", _DEFAULT_PORT_CLIENT]),
+            capture_output=True, text=True, timeout=90,
+            env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.abspath(__file__))))
+        assert client.returncode == 0 and "created /default-args" in client.stdout, (
+            client.stdout, client.stderr,
+            proc.poll() is not None and proc.stderr.read().decode())
         assert os.path.isdir(os.path.join(d, "data", "version-2")), os.listdir(d)
         proc.send_signal(signal.SIGTERM)
-        assert opshelp.wait_exit(proc, 10) == 0
+        assert opshelp.wait_exit(proc, 30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
