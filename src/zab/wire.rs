@@ -810,4 +810,6 @@ pub use snap_stream::{SnapDecoder, SnapEncoder, SnapItem};
 pub use stream::{ElectionItem, ElectionStream, QuorumItem, QuorumStream, StreamError};
 
 #[cfg(test)]
+mod stream_tests;
+#[cfg(test)]
 mod tests;

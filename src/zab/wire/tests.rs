@@ -8,7 +8,7 @@ use super::*;
 use crate::protocol::{perms, Acl};
 use crate::txn::{CreateKind, TxnBody};
 
-const BUFFER_MAX: usize = 2 * 0xfffff;
+pub(super) const BUFFER_MAX: usize = 2 * 0xfffff;
 
 fn fixture_dir(kind: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,7 +17,7 @@ fn fixture_dir(kind: &str) -> PathBuf {
 }
 
 /// (file name, bytes) of every recorded message, in recording order.
-fn messages(kind: &str) -> Vec<(String, Vec<u8>)> {
+pub(super) fn messages(kind: &str) -> Vec<(String, Vec<u8>)> {
     let dir = fixture_dir(kind);
     let index = std::fs::read_to_string(dir.join("README.txt")).unwrap();
     index
