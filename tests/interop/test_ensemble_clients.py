@@ -37,7 +37,7 @@ import pytest
 import ensclients
 from clientdriver import SCENARIOS, DriverFactory, LineDriver
 from conftest import ZKCLI
-from ensemble import Ensemble, ensembles  # noqa: F401 - the fixture
+from ensemble import Ensemble, ensembles, wait_until  # noqa: F401 - the fixture
 from test_c_client import c_driver_bin  # noqa: F401 - fixture
 from test_curator import SCENARIOS as CURATOR_SCENARIOS
 from test_curator import _classpath, curator_classes  # noqa: F401 - fixture
@@ -274,8 +274,13 @@ def test_session_ids_stay_unique_after_a_restart(ensembles, how):
     assert len(set(ids.values())) == 3, "two live sessions share an id: %s" % shown
     assert c.client_id[0] >> 56 == 1, "server 1 handed out an id outside its range: %s" % shown
     c.create("/sid-c", b"c", ephemeral=True)
+    b.create("/sid-b", b"b", ephemeral=True)
     b.stop()
-    time.sleep(1.0)
+    # b's close has been applied once its own ephemeral is gone (no sleep):
+    # by then c's must still be there
+    wait_until(
+        lambda: e.read_alone(2, lambda k: (k.sync("/"), k.exists("/sid-b"))[1]) is None,
+        60, "b's closed session's ephemeral gone on server 2")
     assert e.read_alone(2, lambda k: (k.sync("/"), k.exists("/sid-c"))[1]) is not None, \
         "closing b's session deleted c's ephemeral (%s)" % shown
     assert ensclients.ephemeral_owner_alone(e, 2, "/sid-a") == a.client_id[0]
