@@ -136,6 +136,9 @@ pub struct ZabConfig {
     pub finalize_wait_ms: u64,
     pub min_notification_interval_ms: u64,
     pub max_notification_interval_ms: u64,
+    /// Seeds the machine's own PRNG (the jitter of a learner's backoff):
+    /// the simulator passes its run's seed, a server anything varied.
+    pub seed: u64,
 }
 
 impl ZabConfig {
@@ -161,6 +164,7 @@ impl ZabConfig {
             finalize_wait_ms: 200,
             min_notification_interval_ms: 200,
             max_notification_interval_ms: 60_000,
+            seed: my_id as u64,
         }
     }
 }
@@ -287,6 +291,21 @@ pub enum Action {
     Serve { role: Role, epoch: i64, leader: Sid },
     /// Stop serving clients (the server is LOOKING again).
     StopServing,
+}
+
+/// A learner whose syncs with its leader keep failing (the connection
+/// closes, the SNAP does not load, the leader goes quiet before UPTODATE)
+/// waits before it connects again: bounded exponential backoff with
+/// jitter, instead of reconnecting at once for as long as the fault lasts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncBackoff {
+    pub leader: Sid,
+    /// Failed syncs in a row.
+    pub failures: u32,
+    /// How long this learner waits before connecting again.
+    pub delay_ms: u64,
+    /// Why the last sync failed.
+    pub reason: String,
 }
 
 /// A learner as the leader sees it (for `mntr` and the AdminServer).

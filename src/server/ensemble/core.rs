@@ -139,6 +139,8 @@ pub struct Core {
     next_session_id: i64,
     /// The tree of a SNAP body the quorum port loaded, while zab is told of it.
     loaded_snap: Option<DataTree>,
+    /// The failed-sync count last logged (see `log_sync_backoff`).
+    logged_sync_failures: u32,
 }
 
 /// State of one serving period.
@@ -207,6 +209,7 @@ impl Core {
             started: Instant::now(),
             next_session_id,
             loaded_snap: None,
+            logged_sync_failures: 0,
         }
     }
 
@@ -374,8 +377,28 @@ impl Core {
         for action in actions {
             self.act(action);
         }
+        self.log_sync_backoff();
         if self.zab.role() != role && !self.parked.is_empty() {
             self.unpark();
+        }
+    }
+
+    /// Says once per failed sync why the learner's sync failed and how long
+    /// it waits before trying again (not once per reconnect attempt).
+    fn log_sync_backoff(&mut self) {
+        let failures = self.zab.sync_backoff().map_or(0, |b| b.failures);
+        if failures == self.logged_sync_failures {
+            return;
+        }
+        self.logged_sync_failures = failures;
+        if let Some(b) = self.zab.sync_backoff() {
+            log::warn!(
+                "sync with leader {} failed {} time(s) in a row (last: {}); connecting again in {} ms",
+                b.leader,
+                b.failures,
+                b.reason,
+                b.delay_ms
+            );
         }
     }
 

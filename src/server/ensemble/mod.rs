@@ -146,6 +146,11 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     zab_config.history_bytes_factor = config.snapshot_size_factor_ppm as f64 / 1e6;
     zab_config.min_notification_interval_ms = u64::from(config.fle_min_notification_interval_ms);
     zab_config.max_notification_interval_ms = u64::from(config.fle_max_notification_interval_ms);
+    // Only the backoff's jitter draws from it: vary it per process.
+    zab_config.seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id());
     if !config.standalone_enabled && config.servers.len() <= 1 {
         log::info!("standaloneEnabled=false: running as an ensemble of one (a quorum of one)");
     }
@@ -275,7 +280,14 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     } else {
         config.follower_nodelay
     };
-    let quorum = QuorumPort::new(core_tx.clone(), 2 * config.jute_max_buffer, no_delay);
+    let learner_read_timeout =
+        std::time::Duration::from_millis(config.tick_time_ms as u64 * config.init_limit as u64);
+    let quorum = QuorumPort::new(
+        core_tx.clone(),
+        2 * config.jute_max_buffer,
+        no_delay,
+        learner_read_timeout,
+    );
     let quorum_listener =
         election_port::bind(quorum_listen).map_err(|source| ServerError::Listen {
             address: quorum_listen.to_string(),

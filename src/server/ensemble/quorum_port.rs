@@ -50,6 +50,11 @@ pub struct QuorumPort {
     core: flume::Sender<CoreInput>,
     buffer_bytes_max: usize,
     no_delay: bool,
+    /// A learner closes its connection when the leader sends nothing for
+    /// this long (ZooKeeper's learner socket timeout, `initLimit` ticks):
+    /// a leader that dies in the middle of a SNAP without closing the
+    /// connection must not leave the learner waiting for the rest forever.
+    learner_read_timeout: Duration,
 }
 
 impl QuorumPort {
@@ -57,6 +62,7 @@ impl QuorumPort {
         core: flume::Sender<CoreInput>,
         buffer_bytes_max: usize,
         no_delay: bool,
+        learner_read_timeout: Duration,
     ) -> Arc<QuorumPort> {
         Arc::new(QuorumPort {
             conns: Mutex::new(HashMap::new()),
@@ -64,6 +70,7 @@ impl QuorumPort {
             core,
             buffer_bytes_max,
             no_delay,
+            learner_read_timeout,
         })
     }
 
@@ -209,6 +216,9 @@ impl QuorumPort {
         reads_snap_bodies: bool,
     ) -> Result<(), String> {
         let mut decoder = QuorumStream::new(self.buffer_bytes_max, reads_snap_bodies);
+        if reads_snap_bodies {
+            let _ = stream.set_read_timeout(Some(self.learner_read_timeout));
+        }
         let mut buf: Vec<u8> = Vec::with_capacity(READ_BYTES);
         let mut chunk = vec![0u8; READ_BYTES];
         // Packets decoded from one read, handed over as one input.
@@ -265,6 +275,22 @@ impl QuorumPort {
                 Ok(0) => return Ok(()),
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(format!(
+                        "nothing from the leader for {:?}{}",
+                        self.learner_read_timeout,
+                        if decoder.in_snap_body() {
+                            " in the middle of a SNAP body"
+                        } else {
+                            ""
+                        }
+                    ))
+                }
                 Err(e) => return Err(e.to_string()),
             }
         }
@@ -331,8 +357,8 @@ mod tests {
     fn direct_and_queued_writes_arrive_in_order() {
         let (leader_tx, leader_rx) = flume::unbounded();
         let (learner_tx, learner_rx) = flume::unbounded();
-        let leader = QuorumPort::new(leader_tx, 64 << 20, true);
-        let learner = QuorumPort::new(learner_tx, 64 << 20, true);
+        let leader = QuorumPort::new(leader_tx, 64 << 20, true, Duration::from_secs(20));
+        let learner = QuorumPort::new(learner_tx, 64 << 20, true, Duration::from_secs(20));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = listener.local_addr().expect("address");
         leader.listen(listener).expect("listen");

@@ -69,15 +69,31 @@ const CONNECT_TRIES_MAX: u32 = 5;
 const CONNECT_RETRY_DELAY_MS: u64 = 100;
 
 impl Learner {
+    /// Connects to `leader` at once, or after a backoff when the last
+    /// syncs failed (`Core::sync_backoff_ms`).
     pub(crate) fn start(core: &mut Core, leader: Sid, role: Role) -> Learner {
-        core.out.push(Action::ConnectToLeader { sid: leader });
+        let delay_ms = core.sync_backoff_ms(core.sync_failures);
+        let retry_at_ms = if delay_ms == 0 {
+            core.out.push(Action::ConnectToLeader { sid: leader });
+            core.sync_backoff = None;
+            None
+        } else {
+            core.sync_backoff = Some(crate::zab::SyncBackoff {
+                leader,
+                failures: core.sync_failures,
+                delay_ms,
+                reason: core.last_sync_failure.clone(),
+            });
+            Some(core.now_ms + delay_ms)
+        };
         Learner {
             leader,
             role,
             conn: None,
             stage: Stage::Connecting,
             new_epoch: 0,
-            heard_ms: core.now_ms,
+            // The leader's silence counts from when we connect.
+            heard_ms: core.now_ms + delay_ms,
             buffered: Vec::new(),
             commits: Vec::new(),
             pending: VecDeque::new(),
@@ -86,8 +102,13 @@ impl Learner {
             newleader_target: -1,
             touches: BTreeMap::new(),
             connect_tries: 0,
-            retry_at_ms: None,
+            retry_at_ms,
         }
+    }
+
+    /// True once UPTODATE has been received: the sync is done.
+    pub(crate) fn synced(&self) -> bool {
+        self.stage == Stage::Active
     }
 
     pub(crate) fn role(&self) -> Role {
@@ -361,6 +382,8 @@ impl Learner {
             QuorumPacket::bare(PacketType::Ack, make_zxid(self.new_epoch, 0)),
         );
         self.stage = Stage::Active;
+        core.sync_failures = 0;
+        core.sync_backoff = None;
         election.update_vote_epoch(self.new_epoch);
         if !self.observer() {
             self.to_ack

@@ -16,6 +16,8 @@ mod leader;
 mod learner;
 
 #[cfg(test)]
+mod backoff_tests;
+#[cfg(test)]
 mod fixture_tests;
 #[cfg(test)]
 mod tests;
@@ -81,12 +83,52 @@ pub(crate) struct Core {
     /// Connections this machine closed: a late `QuorumClosed` for one of
     /// them means nothing.
     retired: BTreeSet<ConnId>,
+    /// Failed syncs in a row as a learner, and why the last one failed.
+    pub sync_failures: u32,
+    pub last_sync_failure: String,
+    /// The wait the current learner took before connecting, if any.
+    pub sync_backoff: Option<crate::zab::SyncBackoff>,
+    /// The machine's PRNG (SplitMix64), seeded by `ZabConfig::seed`.
+    rng: u64,
 }
 
 /// Most closed connection ids remembered.
 const RETIRED_CONNS_MAX: usize = 1024;
 
+/// A learner's wait after its first failed sync, doubled per failure up
+/// to `SYNC_BACKOFF_MAX_MS` (and to half the initLimit, so that waiting
+/// never looks like a silent leader).
+const SYNC_BACKOFF_BASE_MS: u64 = 100;
+const SYNC_BACKOFF_MAX_MS: u64 = 5_000;
+
 impl Core {
+    /// The next number of the machine's PRNG (SplitMix64).
+    pub(crate) fn random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// How long a learner waits before connecting after `failures` failed
+    /// syncs in a row: 0 for none, else 100 ms · 2^(failures−1), bounded,
+    /// with jitter (a uniform draw from its upper half) so that learners
+    /// that failed together do not come back together.
+    pub(crate) fn sync_backoff_ms(&mut self, failures: u32) -> u64 {
+        if failures == 0 {
+            return 0;
+        }
+        let max = SYNC_BACKOFF_MAX_MS
+            .min(self.ticks_ms(self.cfg.init_limit) / 2)
+            .max(1);
+        let full = SYNC_BACKOFF_BASE_MS
+            .saturating_mul(1u64 << (failures - 1).min(20))
+            .min(max);
+        let half = full / 2;
+        half + self.random() % (full - half + 1)
+    }
+
     pub(crate) fn is_quorum(&self, acks: impl IntoIterator<Item = Sid>) -> bool {
         let agreeing = acks
             .into_iter()
@@ -218,6 +260,10 @@ impl Zab {
             serving: false,
             dirty: false,
             retired: BTreeSet::new(),
+            sync_failures: 0,
+            last_sync_failure: String::new(),
+            sync_backoff: None,
+            rng: config.seed,
             cfg: config,
         };
         let election = Election::new(&core);
@@ -396,7 +442,13 @@ impl Zab {
         match part {
             Part::Looking => {}
             Part::Leading(leader) => leader.shut_down(&mut self.core),
-            Part::Learning(learner) => learner.shut_down(&mut self.core),
+            Part::Learning(learner) => {
+                if !learner.synced() {
+                    self.core.sync_failures += 1;
+                    self.core.last_sync_failure = reason.to_string();
+                }
+                learner.shut_down(&mut self.core);
+            }
         }
         if self.core.serving || self.core.dirty {
             self.core.out.push(Action::StopServing);
@@ -423,6 +475,12 @@ impl Zab {
             }
         };
         self.core.history.set_bytes_limit(budget);
+    }
+
+    /// Set while this learner waits before connecting because its syncs
+    /// with the leader keep failing (see [`crate::zab::SyncBackoff`]).
+    pub fn sync_backoff(&self) -> Option<&crate::zab::SyncBackoff> {
+        self.core.sync_backoff.as_ref()
     }
 
     pub fn role(&self) -> Role {
