@@ -245,6 +245,11 @@ pub struct Config {
     /// txns only while the txns to send are at most this fraction of the
     /// newest snapshot.
     pub snapshot_size_factor_ppm: i64,
+    /// `zookeeper.leader.maxConcurrentSnapSyncs` (10) and
+    /// `…maxConcurrentDiffSyncs` (100): syncs a leader runs at once
+    /// (observers over the limit wait; followers are exempt).
+    pub max_concurrent_snap_syncs: usize,
+    pub max_concurrent_diff_syncs: usize,
     /// `preAllocSize` in KB (65536 = 64 MiB).
     pub pre_alloc_size_kb: u64,
     /// `autopurge.snapRetainCount` (3, at least 3).
@@ -382,6 +387,8 @@ impl Config {
             max_session_timeout_ms: 20 * tick,
             snap_count: 100_000,
             commit_log_count: 500,
+            max_concurrent_snap_syncs: 10,
+            max_concurrent_diff_syncs: 100,
             snapshot_size_factor_ppm: 330_000,
             pre_alloc_size_kb: 65536,
             autopurge_snap_retain_count: 3,
@@ -672,6 +679,19 @@ fn apply(config: &mut Config, pending: &mut Pending, ctx: &Ctx<'_>) -> Result<()
                 return Err(ctx.error(format!("must be at least 2, got '{}'", ctx.value())));
             }
             config.snap_count = count;
+        }
+        "leader.maxConcurrentSnapSyncs" | "leader.maxConcurrentDiffSyncs" => {
+            // LearnerSyncThrottler: "maxConcurrentSyncs must be positive".
+            let max = ctx.u64()?;
+            if max == 0 {
+                return Err(ctx.error("must be positive".to_string()));
+            }
+            let max = usize::try_from(max).unwrap_or(usize::MAX);
+            if ctx.key == "leader.maxConcurrentSnapSyncs" {
+                config.max_concurrent_snap_syncs = max;
+            } else {
+                config.max_concurrent_diff_syncs = max;
+            }
         }
         "commitLogCount" => {
             config.commit_log_count = usize::try_from(ctx.u64()?).unwrap_or(usize::MAX);

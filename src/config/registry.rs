@@ -358,13 +358,15 @@ pub const REGISTRY: &[Row] = &[
         "the leader waits for a quorum of epochs up to initLimit ticks, as with ZooKeeper's default (-1: no extra wait)",
     ),
     ignored("leader.closeSocketAsync", JVM_ONLY),
-    ignored(
+    implemented(
         "leader.maxConcurrentSnapSyncs",
-        "paddock does not limit how many learners sync at once; every learner is still synced",
+        "max_concurrent_snap_syncs",
+        "src/zab/machine/leader.rs::throttle_tests::observers_over_the_snap_limit_are_refused_and_followers_are_not",
     ),
-    ignored(
+    implemented(
         "leader.maxConcurrentDiffSyncs",
-        "paddock does not limit how many learners sync at once; every learner is still synced",
+        "max_concurrent_diff_syncs",
+        "src/config/tests.rs::sync_throttle_keys",
     ),
     ignored(
         "leaderConnectDelayDuringRetryMs",

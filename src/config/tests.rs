@@ -832,3 +832,31 @@ fn diff_window_keys() {
     let e = load_text("dataDir=/d\nsnapshotSizeFactor=a third\n").unwrap_err();
     assert_eq!(e.key, "snapshotSizeFactor");
 }
+
+#[test]
+fn sync_throttle_keys() {
+    let (config, warnings) = load_text("dataDir=/d\n").unwrap();
+    assert_eq!(
+        (
+            config.max_concurrent_snap_syncs,
+            config.max_concurrent_diff_syncs
+        ),
+        (10, 100)
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let (config, warnings) = load_text(
+        "dataDir=/d\nzookeeper.leader.maxConcurrentSnapSyncs=2\nleader.maxConcurrentDiffSyncs=3\n",
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            config.max_concurrent_snap_syncs,
+            config.max_concurrent_diff_syncs
+        ),
+        (2, 3)
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let e = load_text("dataDir=/d\nleader.maxConcurrentSnapSyncs=0\n").unwrap_err();
+    assert_eq!(e.key, "leader.maxConcurrentSnapSyncs");
+    assert!(e.to_string().contains("positive"), "{e}");
+}

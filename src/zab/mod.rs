@@ -136,6 +136,12 @@ pub struct ZabConfig {
     pub finalize_wait_ms: u64,
     pub min_notification_interval_ms: u64,
     pub max_notification_interval_ms: u64,
+    /// Most SNAP and DIFF/TRUNC syncs a leader runs at once
+    /// (`zookeeper.leader.maxConcurrentSnapSyncs`, 10, and
+    /// `…DiffSyncs`, 100); followers are exempt but counted, an observer
+    /// over the limit is refused and tries again.
+    pub snap_syncs_max: usize,
+    pub diff_syncs_max: usize,
     /// Seeds the machine's own PRNG (the jitter of a learner's backoff):
     /// the simulator passes its run's seed, a server anything varied.
     pub seed: u64,
@@ -164,6 +170,8 @@ impl ZabConfig {
             finalize_wait_ms: 200,
             min_notification_interval_ms: 200,
             max_notification_interval_ms: 60_000,
+            snap_syncs_max: 10,
+            diff_syncs_max: 100,
             seed: my_id as u64,
         }
     }

@@ -144,6 +144,8 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     zab_config.history_min = history_min;
     zab_config.history_limit = history_limit;
     zab_config.history_bytes_factor = config.snapshot_size_factor_ppm as f64 / 1e6;
+    zab_config.snap_syncs_max = config.max_concurrent_snap_syncs;
+    zab_config.diff_syncs_max = config.max_concurrent_diff_syncs;
     zab_config.min_notification_interval_ms = u64::from(config.fle_min_notification_interval_ms);
     zab_config.max_notification_interval_ms = u64::from(config.fle_max_notification_interval_ms);
     // Only the backoff's jitter draws from it: vary it per process.

@@ -67,6 +67,16 @@ struct Handler {
     /// `SyncLimitCheck`, started with the NEWLEADER ACK: proposals sent
     /// and not acked yet, with when they were sent.
     unacked: Option<BTreeMap<Zxid, u64>>,
+    /// The sync under way (from the choice of SNAP or DIFF/TRUNC to the
+    /// NEWLEADER ACK), counted by ZooKeeper's `LearnerSyncThrottler`.
+    syncing: Option<SyncKind>,
+}
+
+/// `LearnerSyncThrottler.SyncType`: a SNAP, or a DIFF / TRUNC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SyncKind {
+    Snap,
+    Diff,
 }
 
 impl Handler {
@@ -384,7 +394,11 @@ impl Leader {
         let Some(h) = self.handlers.get(&conn) else {
             return;
         };
-        match self.plan(core, h.peer_zxid) {
+        let plan = self.plan(core, h.peer_zxid);
+        if !self.begin_sync(core, conn, &plan) {
+            return;
+        }
+        match plan {
             Plan::Snap => {
                 core.out.push(Action::TakeSnapshot { conn });
                 if let Some(h) = self.handlers.get_mut(&conn) {
@@ -398,6 +412,38 @@ impl Leader {
                 self.start_forwarding(core, conn, last);
             }
         }
+    }
+
+    /// `LearnerSyncThrottler.beginSync`: at most `snap_syncs_max` SNAPs and
+    /// `diff_syncs_max` DIFF/TRUNC syncs at once
+    /// (`zookeeper.leader.maxConcurrentSnapSyncs` / `…DiffSyncs`,
+    /// ZOOKEEPER-3437). As in ZooKeeper, followers are exempt (a quorum
+    /// must be able to form) but counted; an observer over the limit is
+    /// refused: its connection is closed and it tries again later. False
+    /// when the learner was refused.
+    fn begin_sync(&mut self, core: &mut Core, conn: ConnId, plan: &Plan) -> bool {
+        let kind = match plan {
+            Plan::Snap => SyncKind::Snap,
+            Plan::Packets { .. } => SyncKind::Diff,
+        };
+        let max = match kind {
+            SyncKind::Snap => core.cfg.snap_syncs_max,
+            SyncKind::Diff => core.cfg.diff_syncs_max,
+        };
+        let in_progress = self
+            .handlers
+            .values()
+            .filter(|h| h.syncing == Some(kind))
+            .count();
+        let Some(h) = self.handlers.get_mut(&conn) else {
+            return false;
+        };
+        if !h.participant && in_progress >= max {
+            self.drop_handler(core, conn);
+            return false;
+        }
+        h.syncing = Some(kind);
+        true
     }
 
     /// The host's snapshot for a learner being synced by SNAP.
@@ -468,6 +514,7 @@ impl Leader {
                 deadline_tick: self.tick + core.cfg.init_limit + core.cfg.sync_limit,
                 forwarding: false,
                 unacked: None,
+                syncing: None,
             },
         );
     }
@@ -505,6 +552,8 @@ impl Leader {
                     return Ok(());
                 }
                 h.stage = Stage::AwaitStart;
+                // "sync ends when NEWLEADER-ACK is received" (LearnerHandler).
+                h.syncing = None;
                 h.heard_ms = core.now_ms;
                 h.deadline_tick = self.tick + core.cfg.sync_limit;
                 h.unacked = Some(BTreeMap::new());
@@ -870,5 +919,133 @@ impl Leader {
             self.drop_handler(core, conn);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    //! `LearnerSyncThrottler` as ZooKeeper 3.8 applies it: observers over
+    //! the limit are refused, followers are exempt but counted, and a sync
+    //! ends with its NEWLEADER ACK.
+    use super::*;
+    use crate::zab::{Durable, Member, ZabConfig};
+
+    const OBSERVERS: [Sid; 3] = [4, 5, 6];
+
+    /// An established leader (server 3) at zxid 1:50, with no DIFF
+    /// history: every learner at zxid 0 needs a SNAP.
+    fn established(snap_syncs_max: usize) -> (Leader, Core, Election) {
+        let mut members: Vec<Member> = (1..=3)
+            .map(|sid| Member {
+                sid,
+                observer: false,
+            })
+            .collect();
+        members.extend(OBSERVERS.iter().map(|&sid| Member {
+            sid,
+            observer: true,
+        }));
+        let mut config = ZabConfig::new(3, members, 100, 10, 5, String::new());
+        config.snap_syncs_max = snap_syncs_max;
+        let durable = Durable {
+            accepted_epoch: 1,
+            current_epoch: 1,
+            last_zxid: make_zxid(1, 50),
+            history: Vec::new(),
+        };
+        let mut core = super::super::Zab::new(config, durable).core;
+        core.accepted_epoch = 1;
+        let election = Election::new(&core);
+        let mut leader = Leader::new(&core);
+        leader.phase = Phase::Serving;
+        leader.epoch = 2;
+        (leader, core, election)
+    }
+
+    /// A learner `sid` at zxid 0 whose sync the leader now decides.
+    fn sync(leader: &mut Leader, core: &mut Core, conn: ConnId, sid: Sid) -> Vec<Action> {
+        leader.on_connected(core, conn);
+        let h = leader.handlers.get_mut(&conn).unwrap();
+        h.sid = Some(sid);
+        h.participant = !OBSERVERS.contains(&sid);
+        h.peer_zxid = 0;
+        leader.sync(core, conn);
+        std::mem::take(&mut core.out)
+    }
+
+    fn snapshots(actions: &[Action]) -> usize {
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::TakeSnapshot { .. }))
+            .count()
+    }
+
+    fn closed(actions: &[Action], conn: ConnId) -> bool {
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Close { conn: c } if *c == conn))
+    }
+
+    #[test]
+    fn observers_over_the_snap_limit_are_refused_and_followers_are_not() {
+        let (mut leader, mut core, mut election) = established(1);
+        // The first observer's SNAP fills the limit of one.
+        let first = sync(&mut leader, &mut core, 1, 4);
+        assert_eq!(snapshots(&first), 1);
+        // A second observer is refused: closed, no snapshot taken.
+        let second = sync(&mut leader, &mut core, 2, 5);
+        assert_eq!(snapshots(&second), 0);
+        assert!(closed(&second, 2), "{second:?}");
+        assert!(!leader.handlers.contains_key(&2));
+        // A follower is exempt (a quorum must be able to form).
+        let follower = sync(&mut leader, &mut core, 3, 1);
+        assert_eq!(snapshots(&follower), 1);
+        assert!(!closed(&follower, 3));
+
+        // The first observer's sync ends with its NEWLEADER ACK ...
+        leader.on_snapshot(&mut core, 1, make_zxid(1, 50), Bytes::new());
+        let zxid0 = leader.zxid0();
+        leader
+            .on_packet(
+                &mut core,
+                &mut election,
+                1,
+                QuorumPacket::bare(PacketType::Ack, zxid0),
+            )
+            .unwrap();
+        assert_eq!(leader.handlers[&1].syncing, None);
+        // ... but the follower's is still counted: the next observer waits.
+        core.out.clear();
+        let third = sync(&mut leader, &mut core, 4, 6);
+        assert!(closed(&third, 4), "the follower's SNAP still counts");
+        // Once the follower's sync ends too, an observer gets its SNAP.
+        leader.on_snapshot(&mut core, 3, make_zxid(1, 50), Bytes::new());
+        leader
+            .on_packet(
+                &mut core,
+                &mut election,
+                3,
+                QuorumPacket::bare(PacketType::Ack, zxid0),
+            )
+            .unwrap();
+        core.out.clear();
+        let fourth = sync(&mut leader, &mut core, 5, 6);
+        assert_eq!(snapshots(&fourth), 1, "{fourth:?}");
+    }
+
+    #[test]
+    fn a_closed_learner_frees_its_place() {
+        let (mut leader, mut core, _) = established(1);
+        assert_eq!(snapshots(&sync(&mut leader, &mut core, 1, 4)), 1);
+        leader.on_closed(&mut core, 1).unwrap();
+        assert_eq!(snapshots(&sync(&mut leader, &mut core, 2, 5)), 1);
+    }
+
+    #[test]
+    fn under_the_default_limits_observers_sync_together() {
+        let (mut leader, mut core, _) = established(10);
+        for (conn, sid) in [(1, 4), (2, 5), (3, 6)] {
+            assert_eq!(snapshots(&sync(&mut leader, &mut core, conn, sid)), 1);
+        }
     }
 }
