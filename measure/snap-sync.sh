@@ -13,6 +13,8 @@
 #      and ZooKeeper both SNAP a learner whose history is this far behind),
 #      loaded through the leader by paddock-loadgen's pipelined setup
 #      (--keys N, one session, 512 creates in flight);
+#      then it settles: until the three servers use under 0.3 CPU over a
+#      second (their snapshots written), 5-SETTLE_MAX=120 s;
 #   2. a bounded write load starts on the leader and the other follower
 #      (LOAD_SESSIONS=4 sessions × LOAD_INFLIGHT=8 setData of DATA_BYTES on
 #      1000 keys, closed loop; at most LOAD_MAX_SECS=900 s);
@@ -23,9 +25,10 @@
 #      every 50 ms; for ZooKeeper it includes the JVM's start, ~1 s); also
 #      when the leader's log first shows the SNAP (paddock: "syncing the
 #      learner ... by SNAP", ZooKeeper: "Sending snapshot"), seen by polling;
-#   5. the leader's VmRSS sampled every 100 ms from before the stop to 5 s
-#      after the follower serves (peak and baseline reported), and the
-#      follower's VmHWM;
+#   5. the leader's VmRSS sampled every 100 ms from the write load's start
+#      to 5 s after the follower serves: median and max before the restart
+#      (it moves with the leader's own snapshots), max during the sync; and
+#      the synced follower's VmHWM;
 #   6. write throughput = committed txns per second, from the leader's zxid
 #      (`srvr`) at the edges of each window: all three up (before the stop),
 #      one down (stopped, before the restart), during the sync (start ->
@@ -36,7 +39,7 @@
 # snap-sync.json, summary.md, the loadgen logs and the servers' logs.
 #
 # Env: SIZES, KINDS, DATA_BYTES, LOAD_SESSIONS, LOAD_INFLIGHT, LOAD_MAX_SECS,
-# BASE_SECS, DOWN_SECS, SYNC_DEADLINE (900), BENCH_TMP (/var/tmp), PADDOCK_BIN,
+# BASE_SECS, DOWN_SECS, SYNC_DEADLINE (900), SETTLE_MAX, BENCH_TMP (/var/tmp), PADDOCK_BIN,
 # LOADGEN, ZKSERVER, KEEP=1 (keep data dirs). Ports: 23001-23003 (+100,
 # +200) for ZooKeeper, 23501-23503 for paddock.
 set -euo pipefail
@@ -49,6 +52,10 @@ mkdir -p "$out"
 ulimit -l unlimited 2>/dev/null || log "could not raise the memlock limit (continuing): $(ulimit -l)"
 log "SNAP sync: sizes ${SIZES:-100000 1000000}, kinds ${KINDS:-paddock zookeeper}, out $out"
 log "machine: $(nproc) CPUs, $(free -g | awk '/^Mem:/{print $2}') GiB, load $(loadavg), paddock $(git rev-parse --short HEAD)"
+# private copies: a rebuild of the shared target dir during the run must not
+# change the binary a restarted follower runs
+cp "$PADDOCK_BIN" "$out/paddock" && PADDOCK_BIN=$out/paddock
+cp "$LOADGEN" "$out/paddock-loadgen" && LOADGEN=$out/paddock-loadgen
 export LOADGEN PADDOCK_BIN ZKSERVER BENCH_TMP
 exec python3 - "$out" <<'EOF'
 import json
@@ -62,7 +69,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.getcwd(), "measure"))
-from ensemble import Ensemble, log, mode_of, srvr, zxid_of  # noqa: E402
+from ensemble import CLK_TCK, Ensemble, cpu_ticks, log, mode_of, srvr, zxid_of  # noqa: E402
 
 OUT = sys.argv[1]
 SIZES = [int(x) for x in os.environ.get("SIZES", "100000 1000000").split()]
@@ -74,6 +81,7 @@ LOAD_MAX_SECS = int(os.environ.get("LOAD_MAX_SECS", "900"))
 BASE_SECS = float(os.environ.get("BASE_SECS", "5"))
 DOWN_SECS = float(os.environ.get("DOWN_SECS", "4"))
 SYNC_DEADLINE = float(os.environ.get("SYNC_DEADLINE", "900"))
+SETTLE_MAX = float(os.environ.get("SETTLE_MAX", "120"))
 LOADGEN = os.environ["LOADGEN"]
 PORT_BASE = {"zookeeper": 23000, "paddock": 23500}
 LEADER_SNAP = {"paddock": "by SNAP", "zookeeper": "Sending snapshot"}
@@ -136,6 +144,10 @@ class Sampler(threading.Thread):
         v = [k for t, k in self.samples if t0 <= t <= t1]
         return max(v) if v else 0
 
+    def median(self, t0, t1):
+        v = sorted(k for t, k in self.samples if t0 <= t <= t1)
+        return v[len(v) // 2] if v else 0
+
 
 class Load(threading.Thread):
     """The bounded write load: paddock-loadgen setData on the given hosts,
@@ -193,6 +205,22 @@ def load_tree(ens, leader, n):
     return time.monotonic() - t0
 
 
+def settle(ens, max_secs=SETTLE_MAX, idle=0.3):
+    """Until the three servers together use under ``idle`` of a CPU over a
+    second (the snapshots the load started are written), at least 5 s, at
+    most ``max_secs``; returns the time it took."""
+    t0 = time.monotonic()
+    time.sleep(5)
+    while time.monotonic() - t0 < max_secs:
+        c0 = sum(cpu_ticks(ens.pid(i)) for i in ens.ids)
+        time.sleep(1)
+        used = (sum(cpu_ticks(ens.pid(i)) for i in ens.ids) - c0) / CLK_TCK
+        if used < idle:
+            break
+    log("%s: settled after %.0f s" % (ens.kind, time.monotonic() - t0))
+    return time.monotonic() - t0
+
+
 def rate(z0, z1, t0, t1):
     return (z1 - z0) / (t1 - t0) if t1 > t0 else 0.0
 
@@ -212,9 +240,9 @@ def one(kind, n):
         r.update(leader=leader, synced=f, other=other)
         log("%s: leader %d; loading %d znodes through it" % (kind, leader, n))
         r["load_secs"] = load_tree(ens, leader, n)
-        log("%s: loaded in %.1f s (%.0f creates/s); leader RSS %d MiB; settling 5 s"
+        log("%s: loaded in %.1f s (%.0f creates/s); leader RSS %d MiB; settling"
             % (kind, r["load_secs"], n / r["load_secs"], status_kib(ens.pid(leader), "VmRSS") >> 10))
-        time.sleep(5)
+        r["settle_secs"] = settle(ens)
         sampler = Sampler(ens.pid(leader))
         sampler.start()
         load = Load(ens.hosts([leader, other]), os.path.join(OUT, "load-%s-%d.log" % (kind, n)))
@@ -269,6 +297,8 @@ def one(kind, n):
         r["leader_snap_lines"] = [l for l in leader_text.splitlines()
                                   if LEADER_SNAP[kind] in l or "serialized the tree" in l][:6]
         r["synced_by_snap"] = bool(r["leader_snap_lines"])
+        # more than one: a SNAP failed and the learner came back for another
+        r["snaps_sent"] = leader_text.count(LEADER_SNAP[kind])
         r["sync_secs"] = t1 - t0
         r["snap_seen_after_secs"] = (t_snap - t0) if t_snap else None
         r["follower_hwm_kib"] = status_kib(ens.pid(f), "VmHWM")
@@ -277,7 +307,11 @@ def one(kind, n):
                sampler.peak(t0, t1) >> 10))
         time.sleep(5)
         te, ze = time.monotonic(), leader_zxid(ens, leader)
-        r["rss_peak_kib"] = sampler.peak(t0, te)
+        r["rss_peak_kib"] = sampler.peak(t0, t1)
+        # before the sync, the leader's RSS moves too (its own snapshots):
+        # the median and the peak of the BASE_SECS + DOWN_SECS before it
+        r["rss_before_median_kib"] = sampler.median(ta, t0)
+        r["rss_before_peak_kib"] = sampler.peak(ta, t0)
         r["rss_after_kib"] = status_kib(ens.pid(leader), "VmRSS")
         r["rss_samples"] = [(round(t - t0, 2), k) for t, k in sampler.samples
                             if t0 - 1 <= t <= te]
@@ -294,9 +328,10 @@ def one(kind, n):
                                                if t0 - 2 <= t <= te]
         w = r["writes_per_sec"]
         log("%s %d: sync %.2f s; writes/s all up %.0f, one down %.0f, during sync %.0f, after %.0f;"
-            " leader RSS %d -> peak %d -> %d MiB; follower HWM %d MiB"
+            " leader RSS median %d (max %d) before -> max %d during -> %d MiB; follower HWM %d MiB"
             % (kind, n, r["sync_secs"], w["all_up"], w["one_down"], w["during_sync"], w["after"],
-               r["rss_before_kib"] >> 10, r["rss_peak_kib"] >> 10, r["rss_after_kib"] >> 10,
+               r["rss_before_median_kib"] >> 10, r["rss_before_peak_kib"] >> 10,
+               r["rss_peak_kib"] >> 10, r["rss_after_kib"] >> 10,
                r["follower_hwm_kib"] >> 10))
         return r
     finally:
@@ -323,20 +358,22 @@ def main():
             with open(os.path.join(OUT, "snap-sync.json"), "w") as fh:
                 json.dump(results, fh, indent=1)
     rows = ["| znodes | server | load (creates/s) | sync: start -> follower | SNAP seen after |"
-            " SNAP -> follower | leader RSS before / peak / after | follower VmHWM | writes/s all up | one down |"
+            " SNAP -> follower | SNAPs sent | leader RSS before: median / max | leader RSS max during sync | after | follower VmHWM | writes/s all up | one down |"
             " during sync | min loadgen s during sync |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         if "error" in r:
             rows.append("| %d | %s | FAILED: %s |" % (r["znodes"], r["kind"], r["error"][:100]))
             continue
         w = r["writes_per_sec"]
         seen = r["snap_seen_after_secs"]
-        rows.append("| %s | %s | %.0f | %.2f s | %s | %s | %d / %d / %d MiB | %d MiB | %.0f | %.0f | %.0f | %s |" % (
+        rows.append("| %s | %s | %.0f | %.2f s | %s | %s | %s | %d / %d MiB | %d MiB | %d MiB | %d MiB | %.0f | %.0f | %.0f | %s |" % (
             format(r["znodes"], ","), r["kind"], r["znodes"] / r["load_secs"], r["sync_secs"],
             "%.2f s" % seen if seen is not None else "-",
             "%.2f s" % (r["sync_secs"] - seen) if seen is not None else "-",
-            r["rss_before_kib"] >> 10, r["rss_peak_kib"] >> 10, r["rss_after_kib"] >> 10,
+            r.get("snaps_sent", "?"),
+            r["rss_before_median_kib"] >> 10, r["rss_before_peak_kib"] >> 10,
+            r["rss_peak_kib"] >> 10, r["rss_after_kib"] >> 10,
             r["follower_hwm_kib"] >> 10, w["all_up"], w["one_down"], w["during_sync"],
             r["loadgen_min_second_during_sync"] if r["loadgen_min_second_during_sync"] is not None else "-"))
     md = "\n".join(rows) + "\n"
