@@ -387,8 +387,9 @@ pub fn txn_record(input: &[u8]) {
 
 use paddock::protocol::Reader;
 use paddock::zab::wire::{
-    self, election_frame_bytes, quorum_packet_bytes, ElectionHeader, ForwardedRequest, LearnerInfo,
-    PacketType, QuorumVerifierText, SnapTree,
+    self, election_frame_bytes, ElectionItem, ElectionStream, ForwardedRequest, LearnerInfo,
+    PacketType, QuorumItem, QuorumStream, QuorumVerifierText, SnapDecoder, SnapItem, SnapTree,
+    StreamError, WireError,
 };
 use paddock::zab::{Notification, QuorumPacket};
 
@@ -412,32 +413,81 @@ fn notification_round_trip(n: &Notification) {
     assert_eq!(&again, n, "notification round trip");
 }
 
-/// An election-port connection as a peer writes it: the QuorumCnxManager
-/// header, then length-prefixed FastLeaderElection notifications.
-pub fn election_stream(stream: &[u8]) {
-    let Ok(Some(header_bytes)) = ElectionHeader::bytes_needed(stream) else {
-        return;
+/// Piece sizes in which `stream` is fed, as TCP may split it: drawn from
+/// the input's own bytes (so a crash replays), 1 byte to 1 MiB, sizes
+/// log-uniform so that tiny pieces are common.
+fn pieces(stream: &[u8]) -> Vec<usize> {
+    // FNV-1a of the input seeds a SplitMix64.
+    let mut state = stream
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     };
-    assert!(header_bytes <= stream.len(), "header longer than the input");
-    if let Ok(header) = ElectionHeader::decode(&stream[..header_bytes]) {
-        let mut encoded = Vec::new();
-        header.encode(&mut encoded);
-        let again = ElectionHeader::decode(&encoded).expect("a header we encoded decodes");
-        assert_eq!(again, header, "election header round trip");
+    let mut sizes = Vec::new();
+    let mut left = stream.len();
+    while left > 0 {
+        let scale = 1usize << (next() % 21);
+        let size = (1 + (next() as usize) % scale).min(left);
+        sizes.push(size);
+        left -= size;
     }
-    let mut rest = &stream[header_bytes..];
-    for _ in 0..frames_bound(rest) {
-        let Ok(Some(length)) = election_frame_bytes(rest) else {
-            return;
-        };
-        assert!(length > 4 && length <= rest.len(), "frame length {length}");
-        if let Ok(n) = Notification::decode(&rest[4..length]) {
-            notification_round_trip(&n);
-            if let Some(config) = &n.config {
-                quorum_text_round_trip(config);
-            }
+    sizes
+}
+
+/// Feeds `sizes` pieces of `stream` to an election decoder as a socket
+/// reader does (the unconsumed tail kept); every item, and the error that
+/// ended it, if any.
+fn election_items(
+    stream: &[u8],
+    sizes: &[usize],
+) -> (Vec<ElectionItem>, Option<StreamError>) {
+    let mut decoder = ElectionStream::new(true);
+    let mut items = Vec::new();
+    let mut buf = Vec::new();
+    let mut at = 0;
+    for &size in sizes {
+        buf.extend_from_slice(&stream[at..at + size]);
+        at += size;
+        match decoder.feed(&buf, &mut |item| {
+            items.push(item);
+            true
+        }) {
+            Ok(used) => drop(buf.drain(..used)),
+            Err(e) => return (items, Some(e)),
         }
-        rest = &rest[length..];
+    }
+    (items, None)
+}
+
+/// An election-port connection as a peer writes it: the QuorumCnxManager
+/// header, then length-prefixed FastLeaderElection notifications, read by
+/// the decoder the election port uses, whole and in pieces: the same items
+/// and the same error either way.
+pub fn election_stream(stream: &[u8]) {
+    let whole = election_items(stream, &[stream.len()]);
+    let split = election_items(stream, &pieces(stream));
+    assert_eq!(split, whole, "the election stream decodes differently when split");
+    for item in whole.0 {
+        match item {
+            ElectionItem::Header(header) => {
+                let mut encoded = Vec::new();
+                header.encode(&mut encoded);
+                let (again, _) = election_items(&encoded, &[encoded.len()]);
+                assert_eq!(again, [ElectionItem::Header(header)], "election header round trip");
+            }
+            ElectionItem::Notification(Ok(n)) => {
+                notification_round_trip(&n);
+                if let Some(config) = &n.config {
+                    quorum_text_round_trip(config);
+                }
+            }
+            ElectionItem::Notification(Err(_)) => {}
+        }
     }
 }
 
@@ -465,45 +515,128 @@ fn packet_payload(packet: &QuorumPacket) {
     }
 }
 
-/// A quorum-port stream: unframed `QuorumPacket`s back to back, a SNAP
-/// followed inline by its DataTree. Each packet is checked with
-/// `quorum_packet_bytes` before it is decoded (as the server reads), must
-/// then re-encode to exactly its bytes, and its payload is decoded too.
-pub fn quorum_stream(stream: &[u8]) {
-    let mut rest = stream;
-    // Each packet takes at least 20 bytes.
-    for _ in 0..stream.len() / 20 + 1 {
-        let Ok(Some(length)) = quorum_packet_bytes(rest, PEER_BUFFER_BYTES_MAX) else {
-            return;
-        };
-        assert!(
-            length >= 20 && length <= rest.len(),
-            "packet length {length}"
-        );
-        let bytes = &rest[..length];
-        rest = &rest[length..];
-        let Ok(packet) = QuorumPacket::decode(bytes) else {
-            continue;
-        };
-        // Decoded → encoded → decoded is the same packet (the bytes may
-        // differ: jute's reader takes a null auth-id string as empty).
-        let mut encoded = Vec::new();
-        packet.encode(&mut encoded);
-        assert!(encoded.len() <= bytes.len(), "packet grew on re-encoding");
-        let again = QuorumPacket::decode(&encoded).expect("a packet we encoded decodes");
-        assert_eq!(again, packet, "quorum packet round trip");
-        packet_payload(&packet);
-        if packet.packet_type() == Some(PacketType::Snap) {
-            let mut r = Reader::new(rest);
-            match SnapTree::decode(&mut r) {
-                Ok(tree) => {
-                    snap_round_trip(&tree);
-                    rest = &rest[r.position()..];
-                }
-                Err(_) => return,
+/// Feeds `sizes` pieces of `stream` to a learner's quorum decoder as the
+/// quorum port does; every item, and the error that ended it, if any.
+fn quorum_items(stream: &[u8], sizes: &[usize]) -> (Vec<QuorumItem>, Option<StreamError>) {
+    let mut decoder = QuorumStream::new(PEER_BUFFER_BYTES_MAX, true);
+    let mut items = Vec::new();
+    let mut buf = Vec::new();
+    let mut at = 0;
+    for &size in sizes {
+        buf.extend_from_slice(&stream[at..at + size]);
+        at += size;
+        loop {
+            let ended_before = items.len();
+            match decoder.feed(&buf, &mut |item: QuorumItem| -> Result<(), WireError> {
+                items.push(item);
+                Ok(())
+            }) {
+                Ok(used) => drop(buf.drain(..used)),
+                Err(e) => return (items, Some(e)),
+            }
+            // `feed` returns after a SNAP body's end: feed the rest too.
+            let ended = items[ended_before..].contains(&QuorumItem::SnapEnd);
+            if !ended {
+                break;
             }
         }
     }
+    (items, None)
+}
+
+/// A learner's quorum-port stream: packets, and after a SNAP packet the
+/// inline tree, read by the decoder the quorum port uses, whole and in
+/// pieces (the same items and the same error either way); each packet and
+/// each SNAP body round-trips.
+pub fn quorum_stream(stream: &[u8]) {
+    let whole = quorum_items(stream, &[stream.len()]);
+    let split = quorum_items(stream, &pieces(stream));
+    assert_eq!(split, whole, "the quorum stream decodes differently when split");
+    let mut snap = SnapTree {
+        sessions: Vec::new(),
+        acls: Vec::new(),
+        nodes: Vec::new(),
+    };
+    for item in whole.0 {
+        match item {
+            QuorumItem::Packet(packet) => {
+                // Decoded → encoded → decoded is the same packet (the bytes
+                // may differ: jute's reader takes a null auth-id string as
+                // empty).
+                let mut encoded = Vec::new();
+                packet.encode(&mut encoded);
+                let (again, error) = quorum_items(&encoded, &[encoded.len()]);
+                assert!(error.is_none(), "a packet we encoded decodes");
+                let mut again = again;
+                if packet.packet_type() == Some(PacketType::Snap) {
+                    again.truncate(1);
+                }
+                assert_eq!(again, [QuorumItem::Packet(packet.clone())], "packet round trip");
+                packet_payload(&packet);
+            }
+            QuorumItem::Snap(SnapItem::Session { id, timeout_ms }) => {
+                snap.sessions.push((id, timeout_ms))
+            }
+            QuorumItem::Snap(SnapItem::Acl { index, acl }) => snap.acls.push((index, acl)),
+            QuorumItem::Snap(SnapItem::Node(node)) => snap.nodes.push(node),
+            QuorumItem::SnapEnd => {
+                snap_items_round_trip(&snap);
+                snap.sessions.clear();
+                snap.acls.clear();
+                snap.nodes.clear();
+            }
+        }
+    }
+}
+
+/// A SNAP body's records re-encode to a body that decodes to the same
+/// records (the parent-before-child rule is the loader's, not checked here).
+fn snap_items_round_trip(tree: &SnapTree) {
+    let mut encoded = Vec::new();
+    tree.encode(&mut encoded);
+    let (again, used) = snap_items(&encoded, &[encoded.len()]);
+    assert_eq!(used.expect("a body we encoded decodes"), encoded.len());
+    let mut rebuilt = SnapTree {
+        sessions: Vec::new(),
+        acls: Vec::new(),
+        nodes: Vec::new(),
+    };
+    for item in again {
+        match item {
+            SnapItem::Session { id, timeout_ms } => rebuilt.sessions.push((id, timeout_ms)),
+            SnapItem::Acl { index, acl } => rebuilt.acls.push((index, acl)),
+            SnapItem::Node(node) => rebuilt.nodes.push(node),
+        }
+    }
+    assert_eq!(&rebuilt, tree, "SNAP body round trip");
+}
+
+/// Feeds `sizes` pieces of a SNAP body to its decoder: the records, and
+/// the bytes the body took (or the error).
+fn snap_items(body: &[u8], sizes: &[usize]) -> (Vec<SnapItem>, Result<usize, WireError>) {
+    let mut decoder = SnapDecoder::new(PEER_BUFFER_BYTES_MAX);
+    let mut items = Vec::new();
+    let mut buf = Vec::new();
+    let mut at = 0;
+    let mut consumed = 0;
+    for &size in sizes {
+        if decoder.is_done() {
+            break;
+        }
+        buf.extend_from_slice(&body[at..at + size]);
+        at += size;
+        match decoder.feed(&buf, &mut |item| {
+            items.push(item);
+            Ok(())
+        }) {
+            Ok(used) => {
+                consumed += used;
+                drop(buf.drain(..used));
+            }
+            Err(e) => return (items, Err(e)),
+        }
+    }
+    (items, Ok(consumed))
 }
 
 fn snap_round_trip(tree: &SnapTree) {
@@ -515,11 +648,16 @@ fn snap_round_trip(tree: &SnapTree) {
     assert_eq!(&again, tree, "snapshot tree round trip");
 }
 
-/// The DataTree a SNAP carries (`SnapTree::decode`), alone.
+/// The DataTree a SNAP carries, alone: the streaming decoder gives the same
+/// records whole and in pieces, and agrees with `SnapTree::decode`.
 pub fn snap_tree(input: &[u8]) {
+    let whole = snap_items(input, &[input.len()]);
+    let split = snap_items(input, &pieces(input));
+    assert_eq!(split, whole, "the SNAP body decodes differently when split");
     let mut r = Reader::new(input);
     if let Ok(tree) = SnapTree::decode(&mut r) {
         assert!(r.position() <= input.len());
+        assert_eq!(whole.1, Ok(r.position()), "both readers end at the signature");
         snap_round_trip(&tree);
     }
 }

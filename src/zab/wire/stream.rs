@@ -88,14 +88,17 @@ impl QuorumStream {
         loop {
             let rest = &buf[used..];
             if let Some((zxid, decoder)) = &mut self.snap {
-                let at = self.offset + decoder.offset();
-                let n = decoder
-                    .feed(rest, &mut |item| sink(QuorumItem::Snap(item)))
-                    .map_err(|source| StreamError {
-                        what: format!("SNAP body of 0x{zxid:x}"),
-                        offset: at,
-                        source,
-                    })?;
+                let n = match decoder.feed(rest, &mut |item| sink(QuorumItem::Snap(item))) {
+                    Ok(n) => n,
+                    // The decoder stops at the start of the failing record.
+                    Err(source) => {
+                        return Err(StreamError {
+                            what: format!("SNAP body of 0x{zxid:x}"),
+                            offset: self.offset + decoder.offset(),
+                            source,
+                        })
+                    }
+                };
                 used += n;
                 if !decoder.is_done() {
                     break;
