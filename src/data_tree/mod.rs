@@ -35,7 +35,7 @@ pub mod java_hash;
 mod path;
 mod quota;
 mod snapshot;
-pub use snapshot::SnapLoader;
+pub use snapshot::{SnapLoader, SnapStreamer};
 mod watches;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

@@ -362,3 +362,109 @@ impl SnapLoader {
         Ok(tree)
     }
 }
+
+/// Writes a tree as a SNAP body piece by piece, so a leader never holds
+/// the whole serialized tree: it owns a copy of the tree taken at one
+/// zxid (node data is shared with the live tree, `Bytes`; only metadata is
+/// copied) and walks it in the order [`DataTree::walk`] gives, a bounded
+/// piece per call, on the thread that writes the socket. The consensus
+/// thread keeps committing meanwhile. Exact at the copy's zxid, not fuzzy.
+pub struct SnapStreamer {
+    tree: DataTree,
+    /// The pre-order walk still to go (slot ids, next on top).
+    stack: Vec<u32>,
+    acl_index: std::collections::HashMap<std::sync::Arc<[crate::protocol::Acl]>, i64>,
+    started: bool,
+    done: bool,
+    nodes: u64,
+}
+
+impl SnapStreamer {
+    pub fn new(tree: DataTree) -> SnapStreamer {
+        let stack = tree
+            .index
+            .get("/")
+            .map(|&root| vec![root])
+            .unwrap_or_default();
+        SnapStreamer {
+            tree,
+            stack,
+            acl_index: std::collections::HashMap::new(),
+            started: false,
+            done: false,
+            nodes: 0,
+        }
+    }
+
+    /// The zxid the body is exact at.
+    pub fn zxid(&self) -> i64 {
+        self.tree.last_zxid
+    }
+
+    /// Nodes written so far.
+    pub fn nodes_written(&self) -> u64 {
+        self.nodes
+    }
+
+    /// Appends the next records to `out` until it holds at least
+    /// `bytes_min` bytes or the body is complete; true once it is.
+    pub fn fill(&mut self, out: &mut Vec<u8>, bytes_min: usize) -> bool {
+        use crate::zab::wire::{SnapEncoder, SnapNode, StatPersisted};
+        if !self.started {
+            self.started = true;
+            // The ACL cache goes before the nodes: one entry per distinct
+            // list, numbered from 1 (−1 would be OPEN_ACL_UNSAFE's).
+            // Numbered in walk order, as `to_snap_tree` numbers them.
+            let mut acls: Vec<(i64, Vec<crate::protocol::Acl>)> = Vec::new();
+            for node in self.tree.walk() {
+                if !self.acl_index.contains_key(&node.acl) {
+                    let index = acls.len() as i64 + 1;
+                    self.acl_index.insert(node.acl.clone(), index);
+                    acls.push((index, node.acl.to_vec()));
+                }
+            }
+            let sessions: Vec<(i64, i32)> =
+                self.tree.sessions.iter().map(|(&id, &t)| (id, t)).collect();
+            SnapEncoder::header(&sessions, &acls, out);
+        }
+        while out.len() < bytes_min {
+            let Some(id) = self.stack.pop() else {
+                SnapEncoder::finish(out);
+                self.done = true;
+                return true;
+            };
+            let node = self.tree.slot(id);
+            let mut children = self.tree.ordered_children(node);
+            children.reverse();
+            self.stack.extend(children);
+            // Every node's list was numbered at the start, and the copy
+            // does not change.
+            let acl_index = self.acl_index[&node.acl];
+            SnapEncoder::node(
+                &SnapNode {
+                    path: if &*node.path == "/" {
+                        String::new()
+                    } else {
+                        node.path.to_string()
+                    },
+                    data: Some(node.data.clone()),
+                    acl_index,
+                    stat: StatPersisted {
+                        czxid: node.czxid,
+                        mzxid: node.mzxid,
+                        ctime: node.ctime,
+                        mtime: node.mtime,
+                        version: node.version,
+                        cversion: node.cversion,
+                        aversion: node.aversion,
+                        ephemeral_owner: node.ephemeral_owner,
+                        pzxid: node.pzxid,
+                    },
+                },
+                out,
+            );
+            self.nodes += 1;
+        }
+        self.done
+    }
+}

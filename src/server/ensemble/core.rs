@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::data_tree::DataTree;
+use crate::data_tree::{DataTree, SnapStreamer};
 use crate::protocol::jute::{JuteWrite, Reader};
 use crate::protocol::{Id, Request};
 use crate::txn::{self, Txn};
@@ -141,6 +141,8 @@ pub struct Core {
     loaded_snap: Option<DataTree>,
     /// The failed-sync count last logged (see `log_sync_backoff`).
     logged_sync_failures: u32,
+    /// Leader: the trees taken for SNAPs, until zab says to send them.
+    snap_streams: BTreeMap<ConnId, SnapStreamer>,
 }
 
 /// State of one serving period.
@@ -210,6 +212,7 @@ impl Core {
             next_session_id,
             loaded_snap: None,
             logged_sync_failures: 0,
+            snap_streams: BTreeMap::new(),
         }
     }
 
@@ -301,6 +304,7 @@ impl Core {
                     }
                     Input::QuorumClosed(conn) => {
                         self.leader_conns.remove(conn);
+                        self.snap_streams.remove(conn);
                         if self.parked.remove(conn).is_some() {
                             return;
                         }
@@ -487,26 +491,52 @@ impl Core {
                 packet.encode(self.outgoing.entry(conn).or_default());
             }
             Action::TakeSnapshot { conn } => {
+                // A copy of the committed tree at this zxid (node data is
+                // shared, only metadata is copied), serialized later on the
+                // connection's writer thread: no body buffer, no pause.
                 let started = Instant::now();
-                let mut body = Vec::new();
-                self.tree.to_snap_tree().encode(&mut body);
-                let zxid = self.tree.last_zxid();
+                let streamer = SnapStreamer::new(self.tree.clone());
+                let zxid = streamer.zxid();
                 log::info!(
-                    "serialized the tree at 0x{zxid:x} for a SNAP ({} bytes) in {:?}",
-                    body.len(),
+                    "took the tree at 0x{zxid:x} ({} znodes) for a SNAP in {:?}",
+                    self.tree.node_count(),
                     started.elapsed()
                 );
+                self.snap_streams.insert(conn, streamer);
                 self.step(Input::Snapshot {
                     conn,
                     zxid,
-                    body: body.into(),
+                    body: Bytes::new(),
                 });
             }
             Action::SendSnapBody { conn, body } => {
-                self.outgoing
-                    .entry(conn)
-                    .or_default()
-                    .extend_from_slice(&body);
+                let Some(mut streamer) = self.snap_streams.remove(&conn) else {
+                    // Not ours to stream: written as given.
+                    self.outgoing
+                        .entry(conn)
+                        .or_default()
+                        .extend_from_slice(&body);
+                    return;
+                };
+                // What is already queued for the connection (the SNAP
+                // packet) goes first; the body streams after it; whatever
+                // zab sends next queues behind the body.
+                if let Some(before) = self.outgoing.remove(&conn) {
+                    self.quorum.send(conn, before);
+                }
+                let started = Instant::now();
+                self.quorum.send_stream(conn, move |out, bytes_min| {
+                    let done = streamer.fill(out, bytes_min);
+                    if done {
+                        log::info!(
+                            "sent the SNAP body at 0x{:x} on quorum connection {conn} ({} znodes) in {:?}",
+                            streamer.zxid(),
+                            streamer.nodes_written(),
+                            started.elapsed()
+                        );
+                    }
+                    done
+                });
             }
             Action::Close { conn } => self.closing.push(conn),
             Action::Commit { zxid, payload } => self.commit(zxid, &payload),

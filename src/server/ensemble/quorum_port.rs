@@ -15,6 +15,10 @@
 //! else queued up while it was writing. Order holds because the consensus
 //! thread writes directly only when the writer's queue is empty.
 //!
+//! A SNAP body is not a buffer: `send_stream` hands the writer thread a
+//! producer that serializes the tree a piece at a time, queued in order
+//! with the packets around it.
+//!
 //! Each read's packets reach the consensus thread as one input. A SNAP
 //! body is decoded and loaded as it streams in (see `read_loop`).
 
@@ -37,8 +41,19 @@ use super::core::CoreInput;
 /// Bytes asked of the socket per read.
 const READ_BYTES: usize = 64 * 1024;
 
+/// Bytes the writer thread asks a stream for per socket write.
+const STREAM_PIECE_BYTES: usize = 1 << 20;
+
+/// What the writer thread writes, in order.
+enum Outgoing {
+    Bytes(Vec<u8>),
+    /// A body produced piece by piece on the writer thread (a SNAP body):
+    /// the closure appends the next piece and says whether it was the last.
+    Stream(Box<dyn FnMut(&mut Vec<u8>) -> bool + Send>),
+}
+
 struct Conn {
-    queue: flume::Sender<Vec<u8>>,
+    queue: flume::Sender<Outgoing>,
     /// Buffers handed to the writer thread and not yet written whole.
     queued: Arc<AtomicUsize>,
     stream: TcpStream,
@@ -135,7 +150,7 @@ impl QuorumPort {
             let _ = self.core.send(CoreInput::Zab(Input::QuorumClosed(conn)));
             return;
         };
-        let (queue, outgoing) = flume::unbounded::<Vec<u8>>();
+        let (queue, outgoing) = flume::unbounded::<Outgoing>();
         let queued = Arc::new(AtomicUsize::new(0));
         let written = queued.clone();
         self.lock().insert(
@@ -150,18 +165,49 @@ impl QuorumPort {
         let _ = std::thread::Builder::new()
             .name(format!("paddock-quorum-send-{conn}"))
             .spawn(move || {
-                while let Ok(mut bytes) = outgoing.recv() {
+                let mut next = outgoing.recv().ok();
+                while let Some(item) = next.take() {
                     let mut buffers = 1;
-                    while let Ok(more) = outgoing.try_recv() {
-                        bytes.extend_from_slice(&more);
-                        buffers += 1;
-                    }
-                    if writer.write_all(&bytes).is_err() {
+                    let written_whole = match item {
+                        Outgoing::Bytes(mut bytes) => {
+                            // Merge what queued up meanwhile, up to a stream.
+                            while let Ok(more) = outgoing.try_recv() {
+                                match more {
+                                    Outgoing::Bytes(more) => {
+                                        bytes.extend_from_slice(&more);
+                                        buffers += 1;
+                                    }
+                                    stream @ Outgoing::Stream(_) => {
+                                        next = Some(stream);
+                                        break;
+                                    }
+                                }
+                            }
+                            writer.write_all(&bytes).is_ok()
+                        }
+                        Outgoing::Stream(mut produce) => {
+                            let mut piece = Vec::with_capacity(STREAM_PIECE_BYTES + 64 * 1024);
+                            loop {
+                                piece.clear();
+                                let last = produce(&mut piece);
+                                if writer.write_all(&piece).is_err() {
+                                    break false;
+                                }
+                                if last {
+                                    break true;
+                                }
+                            }
+                        }
+                    };
+                    if !written_whole {
                         let _ = writer.shutdown(Shutdown::Both);
                         break;
                     }
                     // Only now may the consensus thread write directly again.
                     written.fetch_sub(buffers, Ordering::AcqRel);
+                    if next.is_none() {
+                        next = outgoing.recv().ok();
+                    }
                 }
             });
         let port = self.clone();
@@ -193,7 +239,30 @@ impl QuorumPort {
             bytes.drain(..sent);
         }
         c.queued.fetch_add(1, Ordering::AcqRel);
-        let _ = c.queue.send(bytes);
+        let _ = c.queue.send(Outgoing::Bytes(bytes));
+    }
+
+    /// Sends a body produced piece by piece by `produce` on the writer
+    /// thread (each call appends at least `STREAM_PIECE_BYTES` unless it is
+    /// the last, which returns true), after everything sent before it and
+    /// before everything sent after it. The calling thread never waits for
+    /// it: a SNAP body of any size leaves while the leader keeps committing,
+    /// and memory for it is one piece.
+    pub fn send_stream(
+        &self,
+        conn: ConnId,
+        mut produce: impl FnMut(&mut Vec<u8>, usize) -> bool + Send + 'static,
+    ) {
+        let conns = self.lock();
+        let Some(c) = conns.get(&conn) else {
+            return;
+        };
+        c.queued.fetch_add(1, Ordering::AcqRel);
+        let _ = c
+            .queue
+            .send(Outgoing::Stream(Box::new(move |out: &mut Vec<u8>| {
+                produce(out, STREAM_PIECE_BYTES)
+            })));
     }
 
     /// Closes a connection; its reader then reports `QuorumClosed`.
