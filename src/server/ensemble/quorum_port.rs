@@ -44,12 +44,15 @@ const READ_BYTES: usize = 64 * 1024;
 /// Bytes the writer thread asks a stream for per socket write.
 const STREAM_PIECE_BYTES: usize = 1 << 20;
 
+/// Appends the next piece of a streamed body; true when it was the last.
+type Produce = Box<dyn FnMut(&mut Vec<u8>) -> bool + Send>;
+
 /// What the writer thread writes, in order.
 enum Outgoing {
     Bytes(Vec<u8>),
     /// A body produced piece by piece on the writer thread (a SNAP body):
     /// the closure appends the next piece and says whether it was the last.
-    Stream(Box<dyn FnMut(&mut Vec<u8>) -> bool + Send>),
+    Stream(Produce),
 }
 
 struct Conn {
