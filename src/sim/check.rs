@@ -17,6 +17,9 @@ pub struct Violation {
     pub seed: u64,
     pub variant: String,
     pub mutation: Option<Mutation>,
+    /// The checks the run had (the replay needs the same).
+    pub protocol_checks: bool,
+    pub durability_checks: bool,
     pub time_ms: u64,
     pub invariant: &'static str,
     pub detail: String,
@@ -27,10 +30,16 @@ pub struct Violation {
 impl Violation {
     /// The one-line command that replays this run.
     pub fn replay_command(&self) -> String {
-        let mutation = match self.mutation {
+        let mut mutation = match self.mutation {
             Some(mutation) => format!(" SIM_MUTATION={}", mutation.name()),
             None => String::new(),
         };
+        if !self.protocol_checks {
+            mutation.push_str(" SIM_PROTOCOL_CHECKS=0");
+        }
+        if !self.durability_checks {
+            mutation.push_str(" SIM_DURABILITY=0");
+        }
         format!(
             "SIM_SEED={} SIM_VARIANT={}{mutation} SIM_TRACE=1 cargo test --release --lib sim::tests::replay -- --nocapture",
             self.seed, self.variant

@@ -5,9 +5,128 @@
 //! durable; the rest is the unflushed tail a crash loses. The state is the
 //! ordered list of applied txns — the sim's stand-in for the DataTree.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use std::sync::OnceLock;
 
+use bytes::Bytes;
+
+use crate::protocol::Acl;
+use crate::zab::wire::{SnapDecoder, SnapEncoder, SnapItem, SnapNode, StatPersisted, WireError};
 use crate::zab::{Durable, Zxid};
+
+/// Where a txn lives in the snapshot tree: `/sim/<zxid in 16 hex digits>`.
+const ENTRY_PREFIX: &str = "/sim/";
+/// Filler nodes under `/fill`, so that every SNAP body is many KiB and
+/// spans many reads of the simulated TCP stream whatever the state holds.
+const FILLER_NODES: u64 = 24;
+/// One filler node holds a record longer than most reads.
+const FILLER_BIG_BYTES: usize = 12 * 1024;
+
+/// The DataTree the sim's state stands for, as a SNAP body carries it:
+/// a few sessions and two cached ACLs (their number varying with the
+/// state, so that the body's header varies too), the root, `/fill` with
+/// its filler nodes (data of 0 to ~1.5 KiB, one of 12 KiB; the same in
+/// every body), `/sim`, and one node per txn whose data is the payload and
+/// whose Stat names its zxid. [`Replica::encode`] writes exactly this tree
+/// (the tests check), without building it.
+#[cfg(test)]
+pub fn snap_tree(entries: &[Entry]) -> crate::zab::wire::SnapTree {
+    let mut nodes = vec![node(String::new(), Some(Bytes::new()), -1, 0)];
+    nodes.extend(filler_nodes());
+    nodes.push(sim_node(entries));
+    nodes.extend(entries.iter().map(entry_node));
+    crate::zab::wire::SnapTree {
+        sessions: sessions(entries),
+        acls: acls(),
+        nodes,
+    }
+}
+
+fn sessions(entries: &[Entry]) -> Vec<(i64, i32)> {
+    (0..entries.len() as i64 % 4)
+        .map(|k| (0x5100_0000_0000 + k, 4_000 + 1_000 * k as i32))
+        .collect()
+}
+
+fn acls() -> Vec<(i64, Vec<Acl>)> {
+    vec![(1, Acl::open_unsafe()), (2, Acl::read_unsafe())]
+}
+
+fn node(path: String, data: Option<Bytes>, acl_index: i64, zxid: Zxid) -> SnapNode {
+    SnapNode {
+        path,
+        data,
+        acl_index,
+        stat: StatPersisted {
+            czxid: zxid,
+            mzxid: zxid,
+            ctime: zxid,
+            mtime: zxid,
+            version: 0,
+            cversion: 0,
+            aversion: 0,
+            ephemeral_owner: 0,
+            pzxid: zxid,
+        },
+    }
+}
+
+fn filler_nodes() -> Vec<SnapNode> {
+    let mut nodes = vec![node("/fill".to_string(), None, 2, 0)];
+    for i in 0..FILLER_NODES {
+        let len = if i == 5 {
+            FILLER_BIG_BYTES
+        } else {
+            (i.wrapping_mul(2_654_435_761) % 1_500) as usize
+        };
+        let data: Vec<u8> = (0..len).map(|j| (i as usize * 131 + j * 7) as u8).collect();
+        nodes.push(node(
+            format!("/fill/f{i:03}"),
+            Some(data.into()),
+            2,
+            i as Zxid,
+        ));
+    }
+    nodes
+}
+
+/// The filler nodes' records, encoded once.
+fn filler_bytes() -> &'static [u8] {
+    static FILLER: OnceLock<Vec<u8>> = OnceLock::new();
+    FILLER.get_or_init(|| {
+        let mut out = Vec::new();
+        for filler in filler_nodes() {
+            SnapEncoder::node(&filler, &mut out);
+        }
+        out
+    })
+}
+
+fn sim_node(entries: &[Entry]) -> SnapNode {
+    let last = entries.last().map_or(0, |(zxid, _)| *zxid);
+    node("/sim".to_string(), Some(Bytes::new()), 1, last)
+}
+
+fn entry_node((zxid, payload): &Entry) -> SnapNode {
+    node(
+        format!("{ENTRY_PREFIX}{:016x}", *zxid as u64),
+        Some(payload.clone()),
+        1,
+        *zxid,
+    )
+}
+
+fn encode_entries(entries: &[Entry]) -> Bytes {
+    let mut out = Vec::with_capacity(filler_bytes().len() + 128 * entries.len() + 1024);
+    SnapEncoder::header(&sessions(entries), &acls(), &mut out);
+    SnapEncoder::node(&node(String::new(), Some(Bytes::new()), -1, 0), &mut out);
+    out.extend_from_slice(filler_bytes());
+    SnapEncoder::node(&sim_node(entries), &mut out);
+    for entry in entries {
+        SnapEncoder::node(&entry_node(entry), &mut out);
+    }
+    SnapEncoder::finish(&mut out);
+    Bytes::from(out)
+}
 
 /// One txn: its zxid and opaque payload.
 pub type Entry = (Zxid, Bytes);
@@ -26,58 +145,49 @@ impl Replica {
         find(&self.entries, zxid)
     }
 
-    /// The serialized state: `u32 count`, then per entry `i64 zxid`,
-    /// `u32 length`, payload (all big-endian).
+    /// The serialized state: a SNAP body in ZooKeeper's inline DataTree
+    /// grammar, as a leader sends it after a SNAP packet: exactly
+    /// [`snap_tree`] of the entries, written record by record.
     pub fn encode(&self) -> Bytes {
-        let mut out = BytesMut::new();
-        out.put_u32(self.entries.len() as u32);
-        for (zxid, payload) in &self.entries {
-            out.put_i64(*zxid);
-            out.put_u32(payload.len() as u32);
-            out.put_slice(payload);
-        }
-        out.freeze()
+        encode_entries(&self.entries)
     }
 
-    /// The entries of a body made by [`Replica::encode`].
+    /// The entries of a body made by [`Replica::encode`]: the body must be
+    /// exactly the tree those entries make (every filler node, session and
+    /// ACL in place), so that a byte lost or moved anywhere is caught.
     pub fn decode(body: &Bytes) -> Result<Vec<Entry>, String> {
-        let mut at = 0usize;
-        let take = |at: &mut usize, n: usize| -> Result<Bytes, String> {
-            if *at + n > body.len() {
-                return Err(format!(
-                    "snapshot body ends at {} of {} bytes",
-                    body.len(),
-                    *at + n
-                ));
-            }
-            let slice = body.slice(*at..*at + n);
-            *at += n;
-            Ok(slice)
-        };
-        let count = u32::from_be_bytes(take(&mut at, 4)?.as_ref().try_into().map_err(|_| "count")?);
-        let mut entries = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            let zxid =
-                i64::from_be_bytes(take(&mut at, 8)?.as_ref().try_into().map_err(|_| "zxid")?);
-            let length = u32::from_be_bytes(
-                take(&mut at, 4)?
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| "length")?,
-            );
-            let payload = take(&mut at, length as usize)?;
-            if entries
-                .last()
-                .is_some_and(|(last, _): &Entry| *last >= zxid)
-            {
-                return Err(format!("snapshot body out of zxid order at {zxid:#x}"));
-            }
-            entries.push((zxid, payload));
-        }
-        if at != body.len() {
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut decoder = SnapDecoder::new(body.len());
+        let used = decoder
+            .feed(body, &mut |item| {
+                if let SnapItem::Node(node) = item {
+                    if let Some(hex) = node.path.strip_prefix(ENTRY_PREFIX) {
+                        let zxid =
+                            u64::from_str_radix(hex, 16).map_err(|_| WireError::Malformed {
+                                what: "sim snapshot",
+                                detail: format!("node '{}' is not a txn", node.path),
+                            })? as Zxid;
+                        entries.push((zxid, node.data.unwrap_or_default()));
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| format!("snapshot body: {e}"))?;
+        if !decoder.is_done() || used != body.len() {
             return Err(format!(
-                "{} trailing bytes in snapshot body",
-                body.len() - at
+                "snapshot body of {} bytes: {used} decoded, complete: {}",
+                body.len(),
+                decoder.is_done()
+            ));
+        }
+        if entries.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
+            return Err("snapshot body out of zxid order".to_string());
+        }
+        if encode_entries(&entries) != body {
+            return Err(format!(
+                "snapshot body of {} bytes is not the tree of its {} txns",
+                body.len(),
+                entries.len()
             ));
         }
         Ok(entries)
@@ -270,6 +380,25 @@ mod tests {
         assert_eq!(disk.durable_zxid(), 2);
         disk.crash();
         assert_eq!(disk.recover_state().entries.len(), 2);
+    }
+
+    #[test]
+    fn snapshot_body_is_the_tree_and_rejects_any_change() {
+        for count in [0u64, 1, 7, 300] {
+            let entries: Vec<Entry> = (1..=count).map(|z| (z as Zxid * 3, payload(z))).collect();
+            let body = encode_entries(&entries);
+            let mut tree = Vec::new();
+            snap_tree(&entries).encode(&mut tree);
+            assert_eq!(body.as_ref(), tree.as_slice(), "{count} txns");
+            assert!(body.len() > 20_000, "{} bytes", body.len());
+            assert_eq!(Replica::decode(&body).unwrap(), entries);
+            for at in [0, 5, body.len() / 2, body.len() - 1] {
+                let mut bad = body.to_vec();
+                bad[at] ^= 0x40;
+                assert!(Replica::decode(&bad.into()).is_err(), "flip at {at}");
+            }
+            assert!(Replica::decode(&body.slice(..body.len() - 1)).is_err());
+        }
     }
 
     #[test]

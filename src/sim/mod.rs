@@ -21,12 +21,20 @@
 //!   that server is alive, in `Role::Leading` (only a leader listens) and
 //!   not cut off; the host then names the two ends with different
 //!   [`crate::zab::ConnId`]s and reports `QuorumConnected` to the leader,
-//!   then to the learner. Otherwise the learner gets `QuorumClosed`. TCP's
-//!   guarantee is kept per connection and direction: packets (and the SNAP
-//!   body after its SNAP packet) arrive in the order sent, each after a
-//!   random delay (mostly 1–8 ms, sometimes 20–150 ms, more on a slow
-//!   link); different connections reorder freely. `Close` delivers a FIN
-//!   after what was sent. Loss happens only with the connection: a reset,
+//!   then to the learner. Otherwise the learner gets `QuorumClosed`. What
+//!   travels is bytes (`tcp.rs`): each packet goes through the real
+//!   encoder, and the SNAP body (ZooKeeper's inline DataTree) is written
+//!   right after its SNAP packet, as the server writes it. Each write is cut
+//!   into segments of random size (1 byte to 256 KiB) that reach the
+//!   peer's receive buffer in the order sent, the first after a random
+//!   delay (mostly 1–8 ms, sometimes 20–150 ms, more on a slow link), the
+//!   rest right behind it; different connections reorder freely. The owner
+//!   reads the buffer in pieces of random size (coalescing segments, or
+//!   cutting a record anywhere) and feeds them to the real decoder,
+//!   `QuorumStream`, keeping what it did not use for the next read; a
+//!   learner collects the SNAP records and hands the state machine the body
+//!   re-encoded from them. `Close` delivers a FIN after what was sent.
+//!   Loss happens only with the connection: a reset,
 //!   a resetting partition or a crash closes both ends at once, drops what
 //!   was in flight and reports `QuorumClosed` to both owners. A *silent*
 //!   partition (packets dropped, no reset) closes nothing: everything sent
@@ -43,7 +51,11 @@
 //!   `history_limit` txns) from the disk and starts a fresh `Zab`.
 //! - **State**: payloads are 8-byte client-op ids; the state is the list of
 //!   applied (zxid, payload). `Commit` appends (zxids the state already has
-//!   are skipped); `TakeSnapshot` serializes the whole state; recovery is
+//!   are skipped); `TakeSnapshot` serializes the whole state as a SNAP body
+//!   in ZooKeeper's DataTree grammar — a few sessions, two cached ACLs, a
+//!   node per txn and filler nodes (one a 12 KiB record), 30–60 KiB, so
+//!   that every SNAP spans many reads — and `InstallSnapshot` takes only
+//!   a body that is exactly the tree of the txns it holds; recovery is
 //!   snapshot + replay of the log — including logged but uncommitted txns,
 //!   as on a ZooKeeper server (the next leader either commits or truncates
 //!   them).
@@ -92,16 +104,26 @@
 //! 7. Liveness: no more than 100,000 steps at one simulated instant (a
 //!    state machine and its host answering each other forever), and
 //!    quiescence (4) by the deadline.
+//! 8. Wire decoding: on every quorum connection the real decoder gives
+//!    back exactly what the other end wrote, packet for packet and SNAP
+//!    body byte for byte, whatever the split, without an error, and leaves
+//!    no byte undecoded at the FIN (the sim corrupts nothing, so any
+//!    difference is a bug of the codec or of its reader).
 //!
 //! With `protocol_checks` (the default) the persistence order of
 //! ZooKeeper 3.8.5 is checked on what learners send: ACKEPOCH only after
 //! acceptedEpoch is written, the NEWLEADER ACK only after currentEpoch is,
 //! a proposal's ACK only once it is durable; and a server serves an epoch
-//! only once its currentEpoch file says so. The mutation tests turn these
-//! off to show that invariants 1–4 alone catch the injected bugs, and then
-//! also the durability checks of 2 and 3 to show that the bugs really lose
-//! acknowledged writes (a later leader without one, or a final state
-//! without one).
+//! only once its currentEpoch file says so. The mutation tests inject a bug
+//! and require the first seed that breaks an invariant to break the one
+//! that bug is meant to break, stage by stage: with every check on, then
+//! with the persistence-order checks off (invariants 1–4 alone), then
+//! with the durability checks of 2 and 3 off too, to show that the bugs
+//! really lose acknowledged writes (a later leader without one); and the
+//! same seed without the bug, with the same checks, must pass. Two of the
+//! bugs are the host's, in reading the quorum port (dropping the bytes a
+//! read left undecoded; taking a SNAP record cut by a read for a bad
+//! body, the defect of issue 17); invariant 8 catches both.
 //!
 //! # Replaying
 //!
@@ -109,12 +131,13 @@
 //! `SIM_SEED=1234 SIM_VARIANT=3 SIM_TRACE=1 cargo test --release --lib
 //! sim::tests::replay -- --nocapture`, which reruns exactly that schedule
 //! and prints every input each node got and the actions it returned.
-//! `SIM_SEEDS=n` sets how many seeds the `many_seeds_*` tests run and
-//! `SIM_SEED_BASE` where they start.
+//! `SIM_SEEDS=n` (at least 1) sets how many seeds the `many_seeds_*`
+//! tests run and `SIM_SEED_BASE` where they start.
 
 mod check;
 mod disk;
 pub mod rng;
+mod tcp;
 mod world;
 
 #[cfg(test)]
@@ -129,6 +152,13 @@ pub enum Mutation {
     AckBeforeFlush,
     /// The leader commits without a quorum of ACKs.
     CommitWithoutQuorum,
+    /// The host drops the bytes of a quorum-port read that the decoder did
+    /// not consume (a record cut by the read), as if reads ended on record
+    /// boundaries.
+    ReadDropsRemainder,
+    /// The host takes a read that ends inside a SNAP body record for a bad
+    /// body (the SNAP defect of issue 17).
+    ReadCutSnapIsError,
 }
 
 impl Mutation {
@@ -136,6 +166,8 @@ impl Mutation {
         match self {
             Mutation::AckBeforeFlush => "ack_before_flush",
             Mutation::CommitWithoutQuorum => "commit_without_quorum",
+            Mutation::ReadDropsRemainder => "read_drops_remainder",
+            Mutation::ReadCutSnapIsError => "read_cut_snap_is_error",
         }
     }
 
@@ -143,6 +175,17 @@ impl Mutation {
         match name {
             "ack_before_flush" => Some(Mutation::AckBeforeFlush),
             "commit_without_quorum" => Some(Mutation::CommitWithoutQuorum),
+            "read_drops_remainder" => Some(Mutation::ReadDropsRemainder),
+            "read_cut_snap_is_error" => Some(Mutation::ReadCutSnapIsError),
+            _ => None,
+        }
+    }
+
+    /// The bug in how a host reads its quorum connections, if this is one.
+    fn read_bug(self) -> Option<tcp::ReadBug> {
+        match self {
+            Mutation::ReadDropsRemainder => Some(tcp::ReadBug::DropsRemainder),
+            Mutation::ReadCutSnapIsError => Some(tcp::ReadBug::CutSnapIsError),
             _ => None,
         }
     }
@@ -260,6 +303,11 @@ pub struct Counts {
     /// to stop serving.
     pub cut_off_leaders: u64,
     pub cut_off_stop_ms_max: u64,
+    /// Reads of quorum-port bytes, those that took bytes of a SNAP body
+    /// (its SNAP packet's read included), and the largest SNAP body decoded.
+    pub quorum_reads: u64,
+    pub snap_reads: u64,
+    pub snap_body_bytes_max: u64,
 }
 
 impl Counts {
@@ -274,6 +322,9 @@ impl Counts {
         self.snaps += other.snaps;
         self.cut_off_leaders += other.cut_off_leaders;
         self.cut_off_stop_ms_max = self.cut_off_stop_ms_max.max(other.cut_off_stop_ms_max);
+        self.quorum_reads += other.quorum_reads;
+        self.snap_reads += other.snap_reads;
+        self.snap_body_bytes_max = self.snap_body_bytes_max.max(other.snap_body_bytes_max);
     }
 }
 

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::check::{Checker, Violation};
 use super::disk::{Disk, Replica};
 use super::rng::Rng;
+use super::tcp::{segments, Decoded, ElectionReceiver, Receiver, Sent};
 use super::{Counts, Mutation, Outcome, SimConfig, TraceMode};
 use crate::zab::{
     epoch_of, make_zxid, Action, ConnId, Fault, Input, Member, Notification, PacketType,
@@ -37,17 +38,11 @@ struct ConnEnd {
     node: usize,
     peer: ConnId,
     open: bool,
-    /// When the last item sent from this end arrives at the peer (TCP order).
+    /// When the last segment sent from this end arrives at the peer (TCP
+    /// order).
     tail_ms: u64,
-}
-
-/// What travels on a quorum-port connection.
-#[derive(Debug)]
-enum Item {
-    Packet(QuorumPacket),
-    SnapBody(Bytes),
-    /// The peer closed its end (after everything it sent before).
-    Fin,
+    /// What the peer sent: the receive buffer and the real decoder.
+    rx: Receiver,
 }
 
 /// The election-port connection between two servers (one per pair, as
@@ -72,19 +67,26 @@ enum Event {
         incarnation: u64,
         input: Input,
     },
-    ElectionDeliver {
+    /// A segment of the election frames `from` wrote to `to` arrives.
+    ElectionArrive {
         from: usize,
         to: usize,
         generation: u64,
-        n: Notification,
+        segment: Bytes,
     },
     ElectionLinkUp {
         a: usize,
         b: usize,
     },
-    QuorumDeliver {
+    /// A segment of what the peer wrote (or, `None`, its FIN) reaches the
+    /// receive buffer of `to`.
+    QuorumArrive {
         to: ConnId,
-        item: Item,
+        segment: Option<Bytes>,
+    },
+    /// The owner of `to` reads from its receive buffer.
+    QuorumRead {
+        to: ConnId,
     },
     Connect {
         node: usize,
@@ -150,12 +152,16 @@ pub struct World {
     fault_rng: Rng,
     client_rng: Rng,
     disk_rng: Rng,
+    /// How writes are cut into segments and reads into pieces.
+    wire_rng: Rng,
     nodes: Vec<Node>,
     zab_configs: Vec<ZabConfig>,
     voters: usize,
     links: BTreeMap<(usize, usize), ElectionLink>,
     /// Per ordered pair: when the last election message sent arrives.
     election_tail_ms: Vec<Vec<u64>>,
+    /// Per ordered pair: the receiving side's election stream.
+    election_rx: Vec<Vec<ElectionReceiver>>,
     /// Per ordered pair: the last notification asked to be sent (resent on
     /// every reconnect, QuorumCnxManager's rule).
     last_sent: Vec<Vec<Option<Notification>>>,
@@ -269,6 +275,7 @@ impl World {
             fault_rng: rng.fork(),
             client_rng: rng.fork(),
             disk_rng: rng.fork(),
+            wire_rng: rng.fork(),
             voters: config.voters,
             now: 0,
             seq: 0,
@@ -277,6 +284,9 @@ impl World {
             zab_configs,
             links,
             election_tail_ms: vec![vec![0; total]; total],
+            election_rx: (0..total)
+                .map(|_| (0..total).map(|_| ElectionReceiver::default()).collect())
+                .collect(),
             last_sent: vec![vec![None; total]; total],
             cut: BTreeMap::new(),
             silent: BTreeMap::new(),
@@ -356,7 +366,10 @@ impl World {
             end_ms: self.now,
             acknowledged: self.checker.acknowledged_count(),
             leaders: self.checker.leader_count(),
-            counts: self.counts.clone(),
+            counts: Counts {
+                snap_reads: self.conns.values().map(|end| end.rx.snap_reads).sum(),
+                ..self.counts.clone()
+            },
             proposed: self.next_op - 1,
         }
     }
@@ -366,6 +379,8 @@ impl World {
             seed: self.config.seed,
             variant: self.config.variant_name(),
             mutation: self.config.mutation,
+            protocol_checks: self.config.protocol_checks,
+            durability_checks: self.config.durability_checks,
             time_ms: self.now,
             invariant,
             detail,
@@ -436,20 +451,15 @@ impl World {
                     self.feed(node, input)?;
                 }
             }
-            Event::ElectionDeliver {
+            Event::ElectionArrive {
                 from,
                 to,
                 generation,
-                n,
-            } => {
-                let link = &self.links[&pair(from, to)];
-                if link.up && link.generation == generation {
-                    let from = self.nodes[from].sid;
-                    self.feed(to, Input::Notification { from, n })?;
-                }
-            }
+                segment,
+            } => self.election_arrive(from, to, generation, segment)?,
             Event::ElectionLinkUp { a, b } => self.election_link_up(a, b)?,
-            Event::QuorumDeliver { to, item } => self.quorum_deliver(to, item)?,
+            Event::QuorumArrive { to, segment } => self.quorum_arrive(to, segment),
+            Event::QuorumRead { to } => self.quorum_read(to)?,
             Event::Connect {
                 node,
                 incarnation,
@@ -672,10 +682,14 @@ impl World {
                 if self.config.protocol_checks {
                     self.check_send(node, conn, &packet)?;
                 }
-                self.quorum_send(node, conn, Item::Packet(packet));
+                let data_bytes = packet.data.as_ref().map_or(0, |data| data.len());
+                let mut bytes = Vec::with_capacity(24 + data_bytes);
+                packet.encode(&mut bytes);
+                self.quorum_send(node, conn, Some((bytes.into(), Sent::Packet(packet))));
             }
             Action::SendSnapBody { conn, body } => {
-                self.quorum_send(node, conn, Item::SnapBody(body));
+                // Written right after its SNAP packet, as the server does.
+                self.quorum_send(node, conn, Some((body.clone(), Sent::SnapBody(body))));
             }
             Action::TakeSnapshot { conn } => {
                 let state = &self.nodes[node].state;
@@ -700,9 +714,10 @@ impl World {
                     .get(&conn)
                     .is_some_and(|end| end.node == node && end.open)
                 {
-                    self.quorum_send(node, conn, Item::Fin);
+                    self.quorum_send(node, conn, None);
                     if let Some(end) = self.conns.get_mut(&conn) {
                         end.open = false;
+                        end.rx.discard();
                     }
                     self.nodes[node].conns.remove(&conn);
                 }
@@ -973,17 +988,64 @@ impl World {
         }
         let generation = link.generation;
         let delay = self.delay(from, to);
-        let at = (self.now + delay).max(self.election_tail_ms[from][to]);
+        let mut at = (self.now + delay).max(self.election_tail_ms[from][to]);
+        let config_bytes = n.config.as_ref().map_or(0, |config| config.len());
+        let mut frame = Vec::with_capacity(48 + config_bytes);
+        n.encode_frame(&mut frame);
+        self.election_rx[from][to].expect(generation, n);
+        for (i, segment) in segments(&mut self.wire_rng, frame.into())
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                at += self.wire_rng.range(0, 1);
+            }
+            self.schedule(
+                at - self.now,
+                Event::ElectionArrive {
+                    from,
+                    to,
+                    generation,
+                    segment,
+                },
+            );
+        }
         self.election_tail_ms[from][to] = at;
-        self.schedule(
-            at - self.now,
-            Event::ElectionDeliver {
-                from,
-                to,
-                generation,
-                n,
-            },
-        );
+    }
+
+    /// A segment of election frames arrives on a live connection: the real
+    /// decoder reads the notifications it completes.
+    fn election_arrive(
+        &mut self,
+        from: usize,
+        to: usize,
+        generation: u64,
+        segment: Bytes,
+    ) -> Result<(), Violation> {
+        let link = &self.links[&pair(from, to)];
+        if !link.up || link.generation != generation {
+            return Ok(());
+        }
+        let bug = self.config.mutation.and_then(Mutation::read_bug);
+        let notifications = match self.election_rx[from][to].arrive(generation, &segment, bug) {
+            Ok(notifications) => notifications,
+            Err(why) => {
+                let detail = format!(
+                    "n{} from n{}: {why}",
+                    self.nodes[to].sid, self.nodes[from].sid
+                );
+                return Err(self.violation("wire decoding", detail));
+            }
+        };
+        let sid = self.nodes[from].sid;
+        for n in notifications {
+            self.feed(to, Input::Notification { from: sid, n })?;
+            let link = &self.links[&pair(from, to)];
+            if !link.up || link.generation != generation {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn election_link_up(&mut self, a: usize, b: usize) -> Result<(), Violation> {
@@ -1053,8 +1115,11 @@ impl World {
         Ok(())
     }
 
-    /// Sends on a quorum connection end owned by `node`, in TCP order.
-    fn quorum_send(&mut self, node: usize, conn: ConnId, item: Item) {
+    /// Writes on a quorum connection end owned by `node` (`None`: its
+    /// FIN): the bytes are cut into segments that reach the peer's receive
+    /// buffer in TCP order, the first after the link's delay, the rest
+    /// right behind it.
+    fn quorum_send(&mut self, node: usize, conn: ConnId, write: Option<(Bytes, Sent)>) {
         let Some(end) = self.conns.get(&conn) else {
             return;
         };
@@ -1064,45 +1129,114 @@ impl World {
         let (peer, tail) = (end.peer, end.tail_ms);
         let peer_node = self.conns.get(&peer).map_or(node, |p| p.node);
         let delay = self.delay(node, peer_node);
-        let at = (self.now + delay).max(tail);
+        let mut at = (self.now + delay).max(tail);
+        let pieces = match write {
+            Some((bytes, sent)) => {
+                if let Some(peer_end) = self.conns.get_mut(&peer).filter(|end| end.open) {
+                    peer_end.rx.expect(sent);
+                }
+                segments(&mut self.wire_rng, bytes)
+                    .into_iter()
+                    .map(Some)
+                    .collect()
+            }
+            None => vec![None],
+        };
+        for (i, segment) in pieces.into_iter().enumerate() {
+            if i > 0 {
+                at += self.wire_rng.range(0, 1);
+            }
+            self.schedule(at - self.now, Event::QuorumArrive { to: peer, segment });
+        }
         if let Some(end) = self.conns.get_mut(&conn) {
             end.tail_ms = at;
         }
-        self.schedule(at - self.now, Event::QuorumDeliver { to: peer, item });
     }
 
-    fn quorum_deliver(&mut self, to: ConnId, item: Item) -> Result<(), Violation> {
-        let Some(end) = self.conns.get(&to) else {
+    /// A segment (or the FIN) reaches the receive buffer; its owner reads
+    /// soon after.
+    fn quorum_arrive(&mut self, to: ConnId, segment: Option<Bytes>) {
+        let Some(end) = self.conns.get_mut(&to) else {
+            return;
+        };
+        if !end.open {
+            return;
+        }
+        match segment {
+            Some(segment) => end.rx.arrive(segment),
+            None => end.rx.fin = true,
+        }
+        if !end.rx.read_pending {
+            end.rx.read_pending = true;
+            self.schedule(0, Event::QuorumRead { to });
+        }
+    }
+
+    /// One read by the owner of `to`: a piece of what has arrived, through
+    /// the real decoder; what it decodes goes to the state machine in
+    /// order. After the last byte, the peer's FIN closes the connection.
+    fn quorum_read(&mut self, to: ConnId) -> Result<(), Violation> {
+        let bug = self.config.mutation.and_then(Mutation::read_bug);
+        let Some(end) = self.conns.get_mut(&to) else {
             return Ok(());
         };
+        end.rx.read_pending = false;
         if !end.open {
             return Ok(());
         }
         let node = end.node;
-        match item {
-            Item::Packet(packet) => {
-                match packet.packet_type() {
-                    Some(PacketType::LeaderInfo) => {
-                        let epoch = epoch_of(packet.zxid);
-                        self.nodes[node].leader_info.insert(to, epoch);
-                    }
-                    Some(PacketType::Diff) => self.counts.diffs += 1,
-                    Some(PacketType::Trunc) => self.counts.truncs += 1,
-                    Some(PacketType::Snap) => self.counts.snaps += 1,
-                    _ => {}
-                }
-                self.feed(node, Input::Packet { conn: to, packet })
+        let sid = self.nodes[node].sid;
+        if end.rx.unread() == 0 {
+            if !end.rx.fin {
+                return Ok(());
             }
-            Item::SnapBody(body) => self.feed(node, Input::SnapBody { conn: to, body }),
-            Item::Fin => {
-                if let Some(end) = self.conns.get_mut(&to) {
-                    end.open = false;
+            if let Err(why) = end.rx.check_drained() {
+                if bug.is_none() {
+                    return Err(self.violation("wire decoding", format!("n{sid} c{to}: {why}")));
                 }
-                self.nodes[node].conns.remove(&to);
-                self.nodes[node].leader_info.remove(&to);
-                self.feed(node, Input::QuorumClosed(to))
+            }
+            end.open = false;
+            end.rx.discard();
+            self.nodes[node].conns.remove(&to);
+            self.nodes[node].leader_info.remove(&to);
+            return self.feed(node, Input::QuorumClosed(to));
+        }
+        self.counts.quorum_reads += 1;
+        let decoded = match end.rx.read(&mut self.wire_rng, bug) {
+            Ok(decoded) => decoded,
+            Err(why) => return Err(self.violation("wire decoding", format!("n{sid} c{to}: {why}"))),
+        };
+        if end.rx.unread() > 0 || end.rx.fin {
+            end.rx.read_pending = true;
+            let gap = self.wire_rng.range(0, 1);
+            self.schedule(gap, Event::QuorumRead { to });
+        }
+        for item in decoded {
+            if !self.conns.get(&to).is_some_and(|end| end.open) {
+                break;
+            }
+            match item {
+                Decoded::Packet(packet) => {
+                    match packet.packet_type() {
+                        Some(PacketType::LeaderInfo) => {
+                            let epoch = epoch_of(packet.zxid);
+                            self.nodes[node].leader_info.insert(to, epoch);
+                        }
+                        Some(PacketType::Diff) => self.counts.diffs += 1,
+                        Some(PacketType::Trunc) => self.counts.truncs += 1,
+                        Some(PacketType::Snap) => self.counts.snaps += 1,
+                        _ => {}
+                    }
+                    self.feed(node, Input::Packet { conn: to, packet })?;
+                }
+                Decoded::SnapBody(body) => {
+                    self.counts.snap_body_bytes_max =
+                        self.counts.snap_body_bytes_max.max(body.len() as u64);
+                    self.feed(node, Input::SnapBody { conn: to, body })?;
+                }
             }
         }
+        Ok(())
     }
 
     /// A connection dies (reset, partition): both ends closed at once,
@@ -1119,6 +1253,7 @@ impl World {
                 continue;
             }
             end.open = false;
+            end.rx.discard();
             let node = end.node;
             self.nodes[node].conns.remove(&id);
             self.nodes[node].leader_info.remove(&id);
@@ -1172,6 +1307,7 @@ impl World {
                 peer: leader_end,
                 open: true,
                 tail_ms: 0,
+                rx: Receiver::new(true),
             },
         );
         self.conns.insert(
@@ -1181,6 +1317,7 @@ impl World {
                 peer: learner_end,
                 open: true,
                 tail_ms: 0,
+                rx: Receiver::new(false),
             },
         );
         self.nodes[node].conns.insert(learner_end);
@@ -1548,6 +1685,8 @@ fn inject(zab: &mut Zab, mutation: Mutation) {
     zab.inject_fault(match mutation {
         Mutation::AckBeforeFlush => Fault::AckBeforeFlush,
         Mutation::CommitWithoutQuorum => Fault::CommitWithoutQuorum,
+        // Bugs of the host's reading, not of the state machine.
+        Mutation::ReadDropsRemainder | Mutation::ReadCutSnapIsError => return,
     });
 }
 
