@@ -54,17 +54,17 @@ fn many_seeds(voters: usize, observers: usize, base: u64, default_seeds: u64) {
 
 #[test]
 fn many_seeds_3_voters() {
-    many_seeds(3, 0, 3_000_000, 1000);
+    many_seeds(3, 0, 3_000_000, 700);
 }
 
 #[test]
 fn many_seeds_5_voters() {
-    many_seeds(5, 0, 5_000_000, 600);
+    many_seeds(5, 0, 5_000_000, 400);
 }
 
 #[test]
 fn many_seeds_3_voters_and_observer() {
-    many_seeds(3, 1, 3_100_000, 800);
+    many_seeds(3, 1, 3_100_000, 550);
 }
 
 /// `SIM_SEED`, `SIM_VARIANT` ("3", "5", "3+1"), `SIM_MUTATION`,
