@@ -295,7 +295,8 @@ def one(kind, n):
         z1 = leader_zxid(ens, leader)
         leader_text = log_since(ens, leader, lpos)
         r["leader_snap_lines"] = [l for l in leader_text.splitlines()
-                                  if LEADER_SNAP[kind] in l or "serialized the tree" in l][:6]
+                                  if LEADER_SNAP[kind] in l or "serialized the tree" in l
+                                  or "took the tree" in l or "sent the SNAP body" in l][:6]
         r["synced_by_snap"] = bool(r["leader_snap_lines"])
         # more than one: a SNAP failed and the learner came back for another
         r["snaps_sent"] = leader_text.count(LEADER_SNAP[kind])
