@@ -182,7 +182,7 @@ impl DataTree {
     /// the pre-order, children in `HashSet` order (as `serialize`), ACL
     /// lists numbered from 1 in order of first use.
     pub fn to_snap_tree(&self) -> crate::zab::wire::SnapTree {
-        use crate::zab::wire::{SnapNode, SnapTree, StatPersisted};
+        use crate::zab::wire::SnapTree;
         let mut acls: Vec<(i64, Vec<crate::protocol::Acl>)> = Vec::new();
         let mut acl_index: std::collections::HashMap<&[crate::protocol::Acl], i64> =
             std::collections::HashMap::new();
@@ -195,26 +195,7 @@ impl DataTree {
                     acls.push((next, node.acl.to_vec()));
                     next
                 });
-                SnapNode {
-                    path: if &*node.path == "/" {
-                        String::new()
-                    } else {
-                        node.path.to_string()
-                    },
-                    data: Some(node.data.clone()),
-                    acl_index: index,
-                    stat: StatPersisted {
-                        czxid: node.czxid,
-                        mzxid: node.mzxid,
-                        ctime: node.ctime,
-                        mtime: node.mtime,
-                        version: node.version,
-                        cversion: node.cversion,
-                        aversion: node.aversion,
-                        ephemeral_owner: node.ephemeral_owner,
-                        pzxid: node.pzxid,
-                    },
-                }
+                snap_node(node, index)
             })
             .collect();
         SnapTree {
@@ -363,6 +344,31 @@ impl SnapLoader {
     }
 }
 
+/// A node as a SNAP body carries it (the root's path is `""`, as ZooKeeper
+/// writes it); shared by [`DataTree::to_snap_tree`] and [`SnapStreamer`].
+fn snap_node(node: &super::Node, acl_index: i64) -> crate::zab::wire::SnapNode {
+    crate::zab::wire::SnapNode {
+        path: if &*node.path == "/" {
+            String::new()
+        } else {
+            node.path.to_string()
+        },
+        data: Some(node.data.clone()),
+        acl_index,
+        stat: crate::zab::wire::StatPersisted {
+            czxid: node.czxid,
+            mzxid: node.mzxid,
+            ctime: node.ctime,
+            mtime: node.mtime,
+            version: node.version,
+            cversion: node.cversion,
+            aversion: node.aversion,
+            ephemeral_owner: node.ephemeral_owner,
+            pzxid: node.pzxid,
+        },
+    }
+}
+
 /// Writes a tree as a SNAP body piece by piece, so a leader never holds
 /// the whole serialized tree: it owns a copy of the tree taken at one
 /// zxid (node data is shared with the live tree, `Bytes`; only metadata is
@@ -409,7 +415,7 @@ impl SnapStreamer {
     /// Appends the next records to `out` until it holds at least
     /// `bytes_min` bytes or the body is complete; true once it is.
     pub fn fill(&mut self, out: &mut Vec<u8>, bytes_min: usize) -> bool {
-        use crate::zab::wire::{SnapEncoder, SnapNode, StatPersisted};
+        use crate::zab::wire::SnapEncoder;
         if !self.started {
             self.started = true;
             // The ACL cache goes before the nodes: one entry per distinct
@@ -440,29 +446,7 @@ impl SnapStreamer {
             // Every node's list was numbered at the start, and the copy
             // does not change.
             let acl_index = self.acl_index[&node.acl];
-            SnapEncoder::node(
-                &SnapNode {
-                    path: if &*node.path == "/" {
-                        String::new()
-                    } else {
-                        node.path.to_string()
-                    },
-                    data: Some(node.data.clone()),
-                    acl_index,
-                    stat: StatPersisted {
-                        czxid: node.czxid,
-                        mzxid: node.mzxid,
-                        ctime: node.ctime,
-                        mtime: node.mtime,
-                        version: node.version,
-                        cversion: node.cversion,
-                        aversion: node.aversion,
-                        ephemeral_owner: node.ephemeral_owner,
-                        pzxid: node.pzxid,
-                    },
-                },
-                out,
-            );
+            SnapEncoder::node(&snap_node(node, acl_index), out);
             self.nodes += 1;
         }
         self.done
